@@ -1,0 +1,1 @@
+//! CIFAR-10 and (Fashion-)MNIST readers, the course's preprocessing, and verified downloads.

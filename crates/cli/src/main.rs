@@ -1,0 +1,2 @@
+//! The `cs231n` command.
+fn main() {}

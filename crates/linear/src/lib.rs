@@ -1,0 +1,1 @@
+//! Linear classifiers: multiclass SVM and softmax losses, minibatch SGD, hyper-parameter search.

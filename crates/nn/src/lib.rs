@@ -1,0 +1,1 @@
+//! Neural networks: layers, fully connected and convolutional models, update rules, Solver, checkpoints.

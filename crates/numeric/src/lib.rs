@@ -1,0 +1,25 @@
+//! The numeric ground every cs231n-rs crate stands on, kept in one place so that no
+//! crate re-spells it:
+//!
+//! - [`Float`]: the one bound for numeric code, implemented by `f32` (train) and
+//!   `f64` (gradient checks).
+//! - [`gemm`] / [`matmul`]: the matrix product all heavy work goes through.
+//! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
+//! - [`rng`] / [`randn`]: seeded, reproducible random arrays.
+//!
+//! ```
+//! use ndarray::array;
+//! let a = array![[1.0_f64, 2.0], [3.0, 4.0]];
+//! let b = array![[1.0_f64, 0.0], [0.0, 1.0]];
+//! assert_eq!(numeric::matmul(&a.view(), &b.view()), a);
+//! ```
+
+mod float;
+mod gemm_impl;
+mod random;
+mod threads;
+
+pub use float::Float;
+pub use gemm_impl::{gemm, matmul};
+pub use random::{randn, rng, Rng};
+pub use threads::{set_threads, threads};
