@@ -1,0 +1,10 @@
+//! `cargo xtask fetch`.
+
+/// Options of `cargo xtask fetch`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+/// Runs the task.
+pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    Err("not implemented yet".into())
+}
