@@ -30,13 +30,27 @@ pub fn gemm<T: Float>(
 ) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
-    assert_eq!(k, k2, "gemm: inner dimensions differ: A is {m}x{k}, B is {k2}x{n}");
-    assert_eq!(c.dim(), (m, n), "gemm: C is {:?}, expected ({m}, {n})", c.dim());
+    assert_eq!(
+        k, k2,
+        "gemm: inner dimensions differ: A is {m}x{k}, B is {k2}x{n}"
+    );
+    assert_eq!(
+        c.dim(),
+        (m, n),
+        "gemm: C is {:?}, expected ({m}, {n})",
+        c.dim()
+    );
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        c.map_inplace(|x| *x = if beta == T::zero() { T::zero() } else { *x * beta });
+        c.map_inplace(|x| {
+            *x = if beta == T::zero() {
+                T::zero()
+            } else {
+                *x * beta
+            }
+        });
         return;
     }
     let parallelism = if rayon::current_thread_index().is_some() || m * n * k < 64 * 64 * 64 {
@@ -141,7 +155,9 @@ mod tests {
         let b: Array2<f64> = crate::randn((300, 90), &mut r);
         let c64 = matmul(&a.view(), &b.view());
         let c32 = matmul(&a.mapv(|x| x as f32).view(), &b.mapv(|x| x as f32).view());
-        let err = (&c32.mapv(f64::from) - &c64).iter().fold(0.0_f64, |e, x| e.max(x.abs()));
+        let err = (&c32.mapv(f64::from) - &c64)
+            .iter()
+            .fold(0.0_f64, |e, x| e.max(x.abs()));
         assert!(err < 1e-3, "max error {err}");
     }
 }

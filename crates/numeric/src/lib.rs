@@ -14,6 +14,11 @@
 //! assert_eq!(numeric::matmul(&a.view(), &b.view()), a);
 //! ```
 
+// The opt-in `blas` feature routes ndarray's products to the system OpenBLAS; this
+// reference is what makes the linker pull the library in.
+#[cfg(feature = "blas")]
+extern crate blas_src;
+
 mod float;
 mod gemm_impl;
 mod random;
@@ -21,5 +26,5 @@ mod threads;
 
 pub use float::Float;
 pub use gemm_impl::{gemm, matmul};
-pub use random::{randn, rng, Rng};
+pub use random::{Rng, randn, rng};
 pub use threads::{set_threads, threads};

@@ -35,6 +35,9 @@ where
     D: Dimension,
 {
     Array::from_shape_simple_fn(shape, || {
-        T::cast(<StandardNormal as Distribution<f64>>::sample(&StandardNormal, rng))
+        T::cast(<StandardNormal as Distribution<f64>>::sample(
+            &StandardNormal,
+            rng,
+        ))
     })
 }

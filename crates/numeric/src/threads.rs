@@ -19,7 +19,9 @@ pub fn set_threads(n: usize) -> usize {
     *CONFIGURED.get_or_init(|| {
         let n = n.max(1);
         // Fails only if the global pool already exists; then that pool's size stands.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
         rayon::current_num_threads()
     })
 }
