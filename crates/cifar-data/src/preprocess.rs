@@ -1,0 +1,350 @@
+//! The course's `get_CIFAR10_data`: split, subsample, centre, (normalise), bias trick.
+
+use ndarray::{Array1, Array2, Array4, Axis, s};
+use numeric::Float;
+
+use crate::{DataError, Dataset};
+
+/// How many examples each split gets.
+///
+/// As in the course: training = the first `num_training` training images, validation =
+/// the next `num_validation`, test = the first `num_test` test images, and dev = a
+/// random `num_dev` of the training split (for quick gradient checks).
+///
+/// # Example
+/// ```
+/// use cifar_data::SplitSizes;
+/// // The course's defaults do not fit the 5 000-image sample: fit() shrinks them.
+/// let fit = SplitSizes::default().fit(5000, 1000).unwrap();
+/// assert_eq!((fit.num_training, fit.num_validation, fit.num_test), (4500, 500, 1000));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SplitSizes {
+    /// Training examples (course: 49 000).
+    pub num_training: usize,
+    /// Validation examples, taken right after the training ones (course: 1 000).
+    pub num_validation: usize,
+    /// Test examples (course: 1 000).
+    pub num_test: usize,
+    /// Random subset of the training split (course: 500 in the linear notebooks; 0 = none).
+    pub num_dev: usize,
+}
+
+impl Default for SplitSizes {
+    fn default() -> Self {
+        SplitSizes {
+            num_training: 49_000,
+            num_validation: 1_000,
+            num_test: 1_000,
+            num_dev: 0,
+        }
+    }
+}
+
+impl SplitSizes {
+    /// Shrinks the sizes to what `train_len` / `test_len` images can provide: when
+    /// training + validation do not fit, validation keeps at most a tenth of the data
+    /// (at least one image if any was asked) and training gets the rest; test and dev
+    /// are capped. Errors when a requested split would end up empty.
+    ///
+    /// # Example
+    /// ```
+    /// use cifar_data::SplitSizes;
+    /// let want = SplitSizes { num_training: 100, num_validation: 10, num_test: 10, num_dev: 0 };
+    /// assert_eq!(want.fit(1000, 1000).unwrap(), want); // fits: unchanged
+    /// assert!(want.fit(1, 10).is_err()); // one image cannot be both train and validation
+    /// ```
+    pub fn fit(&self, train_len: usize, test_len: usize) -> Result<SplitSizes, DataError> {
+        let mut out = *self;
+        if out.num_training + out.num_validation > train_len {
+            let tenth = (train_len / 10).max(usize::from(train_len >= 2));
+            out.num_validation = out.num_validation.min(tenth);
+            out.num_training = out.num_training.min(train_len - out.num_validation);
+        }
+        out.num_test = out.num_test.min(test_len);
+        out.num_dev = out.num_dev.min(out.num_training);
+        for (name, asked, have) in [
+            ("training", self.num_training, out.num_training),
+            ("validation", self.num_validation, out.num_validation),
+            ("test", self.num_test, out.num_test),
+        ] {
+            if asked > 0 && have == 0 {
+                return Err(DataError::Split(format!(
+                    "{asked} {name} examples asked but the data leaves none ({train_len} training and {test_len} test images available)"
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks that the sizes fit exactly, without shrinking.
+    fn check(&self, train_len: usize, test_len: usize) -> Result<(), DataError> {
+        if self.num_training + self.num_validation > train_len {
+            return Err(DataError::Split(format!(
+                "{} training + {} validation examples asked but the training set has {train_len} images",
+                self.num_training, self.num_validation
+            )));
+        }
+        if self.num_test > test_len {
+            return Err(DataError::Split(format!(
+                "{} test examples asked but the test set has {test_len} images",
+                self.num_test
+            )));
+        }
+        if self.num_dev > self.num_training {
+            return Err(DataError::Split(format!(
+                "{} dev examples asked but the training split has {}",
+                self.num_dev, self.num_training
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What [`preprocess`] does.
+///
+/// # Example
+/// ```
+/// use cifar_data::Preprocess;
+/// let p = Preprocess { bias: true, ..Preprocess::default() };
+/// assert!(p.subtract_mean && p.clamp && !p.normalize_channels);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocess {
+    /// Split sizes.
+    pub sizes: SplitSizes,
+    /// Shrink `sizes` to the data ([`SplitSizes::fit`]) instead of failing.
+    pub clamp: bool,
+    /// Subtract the training split's mean image from every split (course: yes).
+    pub subtract_mean: bool,
+    /// Then divide each channel by its standard deviation over the training split
+    /// (after centring it on its training mean).
+    pub normalize_channels: bool,
+    /// Append a column of ones, so the bias lives in `W`'s last row (the bias trick).
+    pub bias: bool,
+    /// Seed for the random dev subset.
+    pub seed: u64,
+}
+
+impl Default for Preprocess {
+    fn default() -> Self {
+        Preprocess {
+            sizes: SplitSizes::default(),
+            clamp: true,
+            subtract_mean: true,
+            normalize_channels: false,
+            bias: false,
+            seed: 0,
+        }
+    }
+}
+
+/// The prepared splits: row matrices (N, D) (D + 1 with the bias column) and labels.
+#[derive(Debug, Clone)]
+pub struct Splits<T> {
+    /// Training rows.
+    pub x_train: Array2<T>,
+    /// Training labels.
+    pub y_train: Array1<usize>,
+    /// Validation rows.
+    pub x_val: Array2<T>,
+    /// Validation labels.
+    pub y_val: Array1<usize>,
+    /// Test rows.
+    pub x_test: Array2<T>,
+    /// Test labels.
+    pub y_test: Array1<usize>,
+    /// Dev rows (a random subset of the training rows, already preprocessed).
+    pub x_dev: Array2<T>,
+    /// Dev labels.
+    pub y_dev: Array1<usize>,
+    /// The training split's mean image (D values, (C, H, W) order, 0..255 scale); zeros
+    /// when `subtract_mean` is off. Add it back to show an image.
+    pub mean_image: Array1<T>,
+    /// Per-channel (mean, std) divided out when `normalize_channels` is on.
+    pub channel_stats: Option<(Array1<T>, Array1<T>)>,
+    /// The sizes actually used.
+    pub sizes: SplitSizes,
+    /// True when `sizes` were shrunk to fit the data.
+    pub clamped: bool,
+    /// Class names.
+    pub classes: Vec<String>,
+    /// Shape of one image, (C, H, W).
+    pub image_shape: (usize, usize, usize),
+    /// Whether the last column is the bias column of ones.
+    pub bias: bool,
+}
+
+impl<T: Float> Splits<T> {
+    /// Reshapes rows (N, D) back to images (N, C, H, W), e.g. for a convolutional net;
+    /// fails when the bias column was appended.
+    ///
+    /// # Example
+    /// ```
+    /// use cifar_data::{preprocess, Dataset, Preprocess, SplitSizes};
+    /// use ndarray::{Array1, Array4};
+    /// let ds = Dataset::new(Array4::zeros((6, 3, 2, 2)), Array1::zeros(6), vec!["a".into()]).unwrap();
+    /// let cfg = Preprocess { sizes: SplitSizes { num_training: 4, num_validation: 1, num_test: 2, num_dev: 0 }, ..Default::default() };
+    /// let sp = preprocess::<f32>(&ds, &ds, &cfg).unwrap();
+    /// assert_eq!(sp.to_images(&sp.x_train).unwrap().dim(), (4, 3, 2, 2));
+    /// ```
+    pub fn to_images(&self, x: &Array2<T>) -> Result<Array4<T>, DataError> {
+        let (c, h, w) = self.image_shape;
+        if self.bias || x.ncols() != c * h * w {
+            return Err(DataError::Invalid(format!(
+                "rows of width {} are not {c}×{h}×{w} images{}",
+                x.ncols(),
+                if self.bias {
+                    " (the bias column is appended)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Ok(x.as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((x.nrows(), c, h, w))
+            .expect("width checked"))
+    }
+}
+
+/// Prepares the data as the course's `get_CIFAR10_data` does: split, subsample,
+/// subtract the training mean image from all splits, optionally normalise channels and
+/// append the bias column.
+///
+/// # Example
+/// ```
+/// use cifar_data::{preprocess, Dataset, Preprocess, SplitSizes};
+/// use ndarray::{Array1, Array4};
+/// let images = Array4::from_shape_fn((10, 1, 2, 2), |(n, _, _, _)| n as u8);
+/// let ds = Dataset::new(images, Array1::zeros(10), vec!["a".into()]).unwrap();
+/// let cfg = Preprocess {
+///     sizes: SplitSizes { num_training: 8, num_validation: 2, num_test: 3, num_dev: 0 },
+///     bias: true,
+///     ..Default::default()
+/// };
+/// let sp = preprocess::<f64>(&ds, &ds, &cfg).unwrap();
+/// assert_eq!(sp.x_train.dim(), (8, 5));               // 4 pixels + bias
+/// assert_eq!(sp.mean_image[0], 3.5);                  // mean of 0..8, training only
+/// assert_eq!(sp.x_val[[0, 0]], 8.0 - 3.5);            // validation centred on it
+/// assert_eq!(sp.x_test[[0, 4]], 1.0);                 // bias column
+/// ```
+pub fn preprocess<T: Float>(
+    train: &Dataset,
+    test: &Dataset,
+    cfg: &Preprocess,
+) -> Result<Splits<T>, DataError> {
+    if train.image_shape() != test.image_shape() {
+        return Err(DataError::Invalid(format!(
+            "training images are {:?} but test images are {:?}",
+            train.image_shape(),
+            test.image_shape()
+        )));
+    }
+    let sizes = if cfg.clamp {
+        cfg.sizes.fit(train.len(), test.len())?
+    } else {
+        cfg.sizes.check(train.len(), test.len())?;
+        cfg.sizes
+    };
+    let SplitSizes {
+        num_training: tr,
+        num_validation: va,
+        num_test: te,
+        num_dev: dv,
+    } = sizes;
+    let mut x_train = train.slice(0..tr)?.to_rows::<T>();
+    let mut x_val = train.slice(tr..tr + va)?.to_rows::<T>();
+    let mut x_test = test.slice(0..te)?.to_rows::<T>();
+    let y_train = train.labels.slice(s![..tr]).mapv(|l| l as usize);
+    let y_val = train.labels.slice(s![tr..tr + va]).mapv(|l| l as usize);
+    let y_test = test.labels.slice(s![..te]).mapv(|l| l as usize);
+
+    let d = train.dim();
+    let mean_image = if cfg.subtract_mean {
+        let mean = column_means(&x_train);
+        for x in [&mut x_train, &mut x_val, &mut x_test] {
+            *x -= &mean;
+        }
+        mean
+    } else {
+        Array1::zeros(d)
+    };
+
+    let channel_stats = if cfg.normalize_channels {
+        let (c, h, w) = train.image_shape();
+        let (mu, sd) = channel_stats(&x_train, c, h * w);
+        for x in [&mut x_train, &mut x_val, &mut x_test] {
+            for ch in 0..c {
+                let mut block = x.slice_mut(s![.., ch * h * w..(ch + 1) * h * w]);
+                block.mapv_inplace(|v| (v - mu[ch]) / sd[ch]);
+            }
+        }
+        Some((mu, sd))
+    } else {
+        None
+    };
+
+    if cfg.bias {
+        for x in [&mut x_train, &mut x_val, &mut x_test] {
+            let ones = Array2::<T>::ones((x.nrows(), 1));
+            *x = ndarray::concatenate(Axis(1), &[x.view(), ones.view()])
+                .expect("same number of rows");
+        }
+    }
+
+    let dev_idx: Vec<usize> = if dv > 0 {
+        let mut rng = numeric::rng(cfg.seed);
+        rand::seq::index::sample(&mut rng, tr, dv).into_vec()
+    } else {
+        Vec::new()
+    };
+    let x_dev = x_train.select(Axis(0), &dev_idx);
+    let y_dev = y_train.select(Axis(0), &dev_idx);
+
+    Ok(Splits {
+        x_train,
+        y_train,
+        x_val,
+        y_val,
+        x_test,
+        y_test,
+        x_dev,
+        y_dev,
+        mean_image,
+        channel_stats,
+        sizes,
+        clamped: sizes != cfg.sizes,
+        classes: train.classes.clone(),
+        image_shape: train.image_shape(),
+        bias: cfg.bias,
+    })
+}
+
+/// Mean of each column, accumulated in `f64` so 49 000 `f32` rows lose nothing.
+fn column_means<T: Float>(x: &Array2<T>) -> Array1<T> {
+    let n = x.nrows().max(1) as f64;
+    let mut acc = vec![0.0f64; x.ncols()];
+    for row in x.rows() {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v.as_f64();
+        }
+    }
+    acc.into_iter().map(|a| T::cast(a / n)).collect()
+}
+
+/// Mean and standard deviation of each channel block of `hw` columns (a zero standard
+/// deviation becomes 1, so a constant channel stays finite).
+fn channel_stats<T: Float>(x: &Array2<T>, c: usize, hw: usize) -> (Array1<T>, Array1<T>) {
+    let count = (x.nrows() * hw).max(1) as f64;
+    let mut mu = Array1::zeros(c);
+    let mut sd = Array1::zeros(c);
+    for ch in 0..c {
+        let block = x.slice(s![.., ch * hw..(ch + 1) * hw]);
+        let m = block.iter().map(|v| v.as_f64()).sum::<f64>() / count;
+        let var = block.iter().map(|v| (v.as_f64() - m).powi(2)).sum::<f64>() / count;
+        mu[ch] = T::cast(m);
+        sd[ch] = T::cast(if var > 0.0 { var.sqrt() } else { 1.0 });
+    }
+    (mu, sd)
+}
