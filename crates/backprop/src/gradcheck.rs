@@ -57,7 +57,12 @@ where
     D: Dimension,
     F: FnMut(&Array<T, D>) -> T,
 {
-    eval_by_coordinate(x, h, |x| f(x).as_f64(), |plus, minus| (plus - minus) / (2.0 * h))
+    eval_by_coordinate(
+        x,
+        h,
+        |x| f(x).as_f64(),
+        |plus, minus| (plus - minus) / (2.0 * h),
+    )
 }
 
 /// Centred-difference gradient of an array-valued `f` at `x`, contracted with the
@@ -90,7 +95,11 @@ where
         h,
         |x| f(x),
         |plus, minus| {
-            assert_eq!(plus.shape(), df.shape(), "upstream gradient shape differs from f(x)");
+            assert_eq!(
+                plus.shape(),
+                df.shape(),
+                "upstream gradient shape differs from f(x)"
+            );
             let dot: f64 = plus
                 .iter()
                 .zip(minus.iter())
@@ -173,7 +182,11 @@ where
     D: Dimension,
     F: FnMut(&Array<T, D>) -> T,
 {
-    assert_eq!(x.shape(), analytic_grad.shape(), "grad_check_sparse: shapes differ");
+    assert_eq!(
+        x.shape(),
+        analytic_grad.shape(),
+        "grad_check_sparse: shapes differ"
+    );
     let n = x.len();
     if n == 0 {
         return Vec::new();
@@ -190,8 +203,17 @@ where
             let numerical = (plus - minus) / (2.0 * h);
             let analytic = analytic_at_memory_index(x, analytic_grad, index);
             let denom = numerical.abs() + analytic.abs();
-            let rel_error = if denom == 0.0 { 0.0 } else { (numerical - analytic).abs() / denom };
-            SparseCheck { index, numerical, analytic, rel_error }
+            let rel_error = if denom == 0.0 {
+                0.0
+            } else {
+                (numerical - analytic).abs() / denom
+            };
+            SparseCheck {
+                index,
+                numerical,
+                analytic,
+                rel_error,
+            }
         })
         .collect()
 }
@@ -214,7 +236,7 @@ fn analytic_at_memory_index<T: Float, D: Dimension>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{array, Array2};
+    use ndarray::{Array2, array};
 
     #[test]
     fn numerical_gradient_of_a_quadratic_form_is_exact_to_rounding() {
@@ -237,8 +259,16 @@ mod tests {
         let right = w.mapv(|v| 3.0 * v * v);
         let wrong = w.mapv(|v| 2.0 * v * v);
         let mut r = numeric::rng(9);
-        assert!(grad_check_sparse(f, &mut w, &right.view(), 10, H, &mut r).iter().all(|c| c.rel_error < 1e-7));
-        assert!(grad_check_sparse(f, &mut w, &wrong.view(), 10, H, &mut r).iter().all(|c| c.rel_error > 0.1));
+        assert!(
+            grad_check_sparse(f, &mut w, &right.view(), 10, H, &mut r)
+                .iter()
+                .all(|c| c.rel_error < 1e-7)
+        );
+        assert!(
+            grad_check_sparse(f, &mut w, &wrong.view(), 10, H, &mut r)
+                .iter()
+                .all(|c| c.rel_error > 0.1)
+        );
     }
 
     #[test]
