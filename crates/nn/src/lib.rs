@@ -1,1 +1,18 @@
-//! Neural networks: layers, fully connected and convolutional models, update rules, Solver, checkpoints.
+//! Neural networks as lectures 4–7 build them: modular layers with hand-derived
+//! backward passes, fully connected models, update rules, a `Solver` and checkpoints.
+//!
+//! - [`model`]: the [`Model`](model::Model) trait every network implements, and the
+//!   named-parameter container [`Params`](model::Params) the Solver works on.
+//! - [`layers`]: course-style `*_forward` / `*_backward` pairs (affine, relu, leaky
+//!   relu, sigmoid, tanh, batchnorm, layernorm, dropout, sandwich layers).
+//! - [`losses`]: softmax and SVM losses on scores (from `linear`).
+
+pub mod cnn;
+pub mod conv;
+pub mod layers;
+pub mod losses;
+pub mod model;
+pub mod pool;
+pub mod spatial;
+
+pub use model::{Model, Params};
