@@ -1,2 +1,46 @@
-//! The `cs231n` command.
-fn main() {}
+//! The `cs231n` command: the CS231n pipeline from the shell, one subcommand per
+//! classifier (`knn`, `svm`, `softmax`, `nn`, `cnn`), plus `info`, `show`, `backprop`
+//! and `predict`. See docs/cli.md.
+
+mod args;
+mod commands;
+mod ctx;
+mod error;
+mod imageio;
+mod output;
+mod plot;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::ctx::Ctx;
+use crate::error::Result;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut ctx = Ctx::new(cli.global.clone());
+    match dispatch(&mut ctx, &cli.command) {
+        Ok(()) => {
+            ctx.report.finish();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
+    match command {
+        Command::Info => commands::info::run(ctx),
+        Command::Show(a) => commands::show::run(ctx, a),
+        Command::Knn(a) => commands::knn::run(ctx, a),
+        _ => Err(error::CliError::Usage(
+            "this subcommand is not available yet".into(),
+        )),
+    }
+}

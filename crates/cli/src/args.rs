@@ -1,0 +1,369 @@
+//! Command-line grammar (clap derive): the global options and one struct per
+//! subcommand. Defaults that depend on the dataset are `Option`s resolved by the
+//! subcommand, so `--help` shows what the user typed, not a guess.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use cifar_data::DatasetChoice;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The Stanford CS231n image-classification pipeline: kNN, linear classifiers,
+/// backpropagation, fully connected and convolutional networks.
+#[derive(Debug, Parser)]
+#[command(name = "cs231n", version, propagate_version = true)]
+#[command(
+    after_help = "Without fetched data every command runs on the bundled Fashion-MNIST sample (data/sample). \
+Run `cargo xtask fetch-data` for CIFAR-10, `cargo xtask fetch-data --dataset fashion-mnist` for Fashion-MNIST."
+)]
+pub struct Cli {
+    /// Options every subcommand takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by all subcommands (accepted before or after the subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// Folder holding the datasets, as installed by `cargo xtask fetch-data`.
+    #[arg(long, global = true, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Dataset: auto (CIFAR-10 when fetched, else the bundled sample), cifar10,
+    /// fashion-mnist or sample.
+    #[arg(long, global = true, value_name = "NAME", default_value = "auto", value_parser = parse_dataset)]
+    pub dataset: DatasetChoice,
+    /// Seed of every random choice (initialisation, minibatches, dropout, splits).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: rayon's convention, RAYON_NUM_THREADS or one per core).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Folder for plots and models.
+    #[arg(long, global = true, value_name = "DIR", default_value = "out")]
+    pub out: PathBuf,
+    /// Print one JSON object summarising the run on stdout (human text goes to stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+fn parse_dataset(s: &str) -> Result<DatasetChoice, String> {
+    s.parse()
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the dataset's splits and per-class counts.
+    Info,
+    /// Write a PNG grid of example images of each class.
+    Show(ShowArgs),
+    /// k-nearest-neighbour classifier (lecture 2).
+    Knn(KnnArgs),
+    /// Linear classifier with the multiclass SVM (hinge) loss (lectures 2-3).
+    Svm(LinearArgs),
+    /// Linear classifier with the softmax (cross-entropy) loss (lectures 2-3).
+    Softmax(LinearArgs),
+    /// Fully connected network trained by backpropagation (lectures 4-7).
+    Nn(NnArgs),
+    /// Convolutional network (lecture 5).
+    Cnn(CnnArgs),
+    /// The lecture's backpropagation examples: forward and backward tables and the graph.
+    Backprop(BackpropArgs),
+    /// Classify PNG/JPEG images with a model written by svm, softmax, nn or cnn.
+    Predict(PredictArgs),
+}
+
+/// `cs231n show`.
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// Images per class (the course's figure shows 7).
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..=50))]
+    pub per_class: u16,
+    /// Which split to draw from.
+    #[arg(long, value_enum, default_value_t = Split::Train)]
+    pub split: Split,
+}
+
+/// A split of the dataset as published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Split {
+    /// The training images.
+    Train,
+    /// The test images.
+    Test,
+}
+
+/// A number of examples, or `all` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    /// Every example.
+    All,
+    /// The first N.
+    N(usize),
+}
+
+impl Count {
+    /// How many of `available` to take (never more than there are).
+    pub fn of(self, available: usize) -> usize {
+        match self {
+            Count::All => available,
+            Count::N(n) => n.min(available),
+        }
+    }
+}
+
+impl FromStr for Count {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("all") {
+            return Ok(Count::All);
+        }
+        match s.parse::<usize>() {
+            Ok(0) => Err("must be at least 1 (or `all`)".into()),
+            Ok(n) => Ok(Count::N(n)),
+            Err(_) => Err(format!("expected a number or `all`, got '{s}'")),
+        }
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Count::All => f.write_str("all"),
+            Count::N(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// `cs231n knn`: the course's set-up by default (first 5 000 train / 500 test, k = 1, L2).
+#[derive(Debug, Clone, Args)]
+pub struct KnnArgs {
+    /// Number of neighbours that vote.
+    #[arg(long, default_value_t = 1)]
+    pub k: usize,
+    /// Distance: l1 or l2.
+    #[arg(long, default_value = "l2", value_parser = parse_metric)]
+    pub metric: knn::Metric,
+    /// Training images used (the first N), or `all`.
+    #[arg(long, default_value = "5000", value_name = "N|all")]
+    pub num_train: Count,
+    /// Test images classified (the first N), or `all`.
+    #[arg(long, default_value = "500", value_name = "N|all")]
+    pub num_test: Count,
+    /// Distance-weighted vote (each neighbour votes 1/distance) instead of the majority.
+    #[arg(long)]
+    pub weighted: bool,
+    /// k-fold cross-validation over --k-choices on the training images (table + PNG plot).
+    #[arg(long)]
+    pub cross_validate: bool,
+    /// Folds of the cross-validation.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// The k tried by the cross-validation.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,3,5,8,10,12,15,20,50,100"
+    )]
+    pub k_choices: Vec<usize>,
+    /// Write the test x train distance matrix as a PNG (knn_dists.png).
+    #[arg(long)]
+    pub plot_dists: bool,
+}
+
+fn parse_metric(s: &str) -> Result<knn::Metric, String> {
+    s.parse().map_err(|e: knn::KnnError| e.to_string())
+}
+
+/// `cs231n svm` / `cs231n softmax`. Unset values take the course's defaults on CIFAR-10
+/// and tuned defaults on Fashion-MNIST (see docs/cli.md).
+#[derive(Debug, Clone, Args)]
+pub struct LinearArgs {
+    /// Grid search over learning rate x regularisation, selected on the validation split.
+    #[arg(long)]
+    pub search: bool,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Regularisation strength (loss term reg * sum W^2).
+    #[arg(long)]
+    pub reg: Option<f64>,
+    /// SGD iterations.
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// Minibatch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Training split size (the validation split follows it; default: the course's 49 000, or what the data has).
+    #[arg(long)]
+    pub num_train: Option<usize>,
+}
+
+/// Options common to `nn` and `cnn`: the Solver's.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// Update rule.
+    #[arg(long, value_enum, default_value_t = Update::Adam)]
+    pub update: Update,
+    /// Learning rate (default depends on the model and dataset).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Learning-rate decay applied after each epoch.
+    #[arg(long, default_value_t = 0.95)]
+    pub lr_decay: f64,
+    /// L2 regularisation strength (loss term 0.5 * reg * sum W^2).
+    #[arg(long)]
+    pub reg: Option<f64>,
+    /// Epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Minibatch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Initial weight scale (standard deviation of the Gaussian initialisation).
+    #[arg(long)]
+    pub weight_scale: Option<f64>,
+    /// Training split size (default: the course's 49 000, or what the data has).
+    #[arg(long)]
+    pub num_train: Option<usize>,
+    /// Resume from a checkpoint written by an earlier run (its model must match).
+    #[arg(long, value_name = "CKPT")]
+    pub resume: Option<PathBuf>,
+}
+
+/// `cs231n nn`.
+#[derive(Debug, Clone, Args)]
+pub struct NnArgs {
+    /// Hidden layer sizes: `100` (the two-layer net) or `100,100,100`.
+    #[arg(long, value_delimiter = ',', default_value = "100")]
+    pub hidden: Vec<usize>,
+    /// Normalisation after each hidden affine layer.
+    #[arg(long, value_enum, default_value_t = Norm::None)]
+    pub norm: Norm,
+    /// Dropout keep probability p (the course's convention); none when unset.
+    #[arg(long, value_name = "P")]
+    pub dropout: Option<f64>,
+    /// The Solver's options.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// `cs231n cnn`.
+#[derive(Debug, Clone, Args)]
+pub struct CnnArgs {
+    /// Layer spec, e.g. "conv32x3-bn-relu-pool,conv64x3-bn-relu-pool,fc256-relu-drop0.5,fc10";
+    /// default: the course's ThreeLayerConvNet.
+    #[arg(long)]
+    pub arch: Option<String>,
+    /// ThreeLayerConvNet: hidden affine size.
+    #[arg(long, default_value_t = 100)]
+    pub hidden: usize,
+    /// ThreeLayerConvNet: number of filters.
+    #[arg(long, default_value_t = 32)]
+    pub num_filters: usize,
+    /// ThreeLayerConvNet: filter size.
+    #[arg(long, default_value_t = 7)]
+    pub filter_size: usize,
+    /// Data augmentation (random crops and flips) for training.
+    #[arg(long)]
+    pub augment: bool,
+    /// The Solver's options.
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Normalisation layers of a fully connected net.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Norm {
+    /// None.
+    None,
+    /// Batch normalisation.
+    Batch,
+    /// Layer normalisation.
+    Layer,
+}
+
+/// Update rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Update {
+    /// Vanilla SGD.
+    Sgd,
+    /// SGD with momentum 0.9.
+    Momentum,
+    /// RMSProp (decay 0.99).
+    Rmsprop,
+    /// Adam (beta1 0.9, beta2 0.999).
+    Adam,
+}
+
+/// `cs231n backprop`.
+#[derive(Debug, Clone, Args)]
+pub struct BackpropArgs {
+    /// Which of the lecture's examples.
+    #[arg(long, value_enum, default_value_t = Example::Sigmoid)]
+    pub example: Example,
+}
+
+/// The lecture's computational graphs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Example {
+    /// The sigmoid neuron f(w, x) = 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))).
+    Sigmoid,
+    /// f(x, y, z) = (x + y) z at x = -2, y = 5, z = -4.
+    AddMul,
+    /// f(x, W) = ||W x||^2 at x = [0.2, 0.4], W = [[0.1, 0.5], [-0.3, 0.8]].
+    Vector,
+}
+
+/// `cs231n predict`.
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// Model file written by svm, softmax, nn or cnn (OUT/*.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// How many classes to list per image, most probable first.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    /// PNG or JPEG images (resized and converted to the model's input shape).
+    #[arg(required = true, value_name = "IMAGE")]
+    pub images: Vec<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn count_parses_all_and_numbers() {
+        assert_eq!("all".parse::<Count>().unwrap(), Count::All);
+        assert_eq!("ALL".parse::<Count>().unwrap().of(7), 7);
+        assert_eq!("5".parse::<Count>().unwrap().of(3), 3);
+        assert!("0".parse::<Count>().is_err());
+        assert!("five".parse::<Count>().is_err());
+    }
+
+    #[test]
+    fn global_options_go_anywhere() {
+        let cli = Cli::try_parse_from(["cs231n", "knn", "--json", "--k", "3", "--num-test", "all"])
+            .unwrap();
+        assert!(cli.global.json);
+        match cli.command {
+            Command::Knn(a) => {
+                assert_eq!(a.k, 3);
+                assert_eq!(a.num_test, Count::All);
+                assert_eq!(a.num_train, Count::N(5000));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand; each takes the run's context and its own options.
+
+pub mod info;
+pub mod knn;
+pub mod show;

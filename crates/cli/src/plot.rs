@@ -1,0 +1,446 @@
+//! Every PNG the command writes: line plots (loss curves, accuracy histories), accuracy
+//! vs k with error bars, a heatmap (kNN distance matrix) and image grids (examples,
+//! class templates, first-layer weights and filters).
+//!
+//! Everything is drawn into an RGB buffer (plotters for axes and text, direct pixel
+//! copies for images) and saved with the `image` crate, so there is one way to fail.
+
+use std::path::Path;
+use std::sync::Once;
+
+use image::{Rgb, RgbImage, imageops};
+use ndarray::ArrayView2;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::error::{CliError, Result};
+
+/// DejaVu Sans (Bitstream Vera licence, see assets/DejaVuSans-LICENSE.txt): plotters'
+/// `ab_glyph` text rendering has no system font lookup, so the font ships inside the binary.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+static REGISTER: Once = Once::new();
+
+fn ensure_font() {
+    REGISTER.call_once(|| {
+        for style in [FontStyle::Normal, FontStyle::Bold] {
+            // The bytes are a valid TTF compiled in; a failure would show as missing text.
+            let _ = plotters::style::register_font("sans-serif", style, FONT);
+        }
+    });
+}
+
+/// The colours of successive series (matplotlib's first ones, as the notebooks show).
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn plot_err(path: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError::Plot {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+fn save(path: &Path, img: &RgbImage) -> Result<()> {
+    img.save_with_format(path, image::ImageFormat::Png)
+        .map_err(|e| plot_err(path, e))
+}
+
+/// One curve of a line plot.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub name: String,
+    /// (x, y) points in order of x.
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    /// A curve over 0, 1, 2, ... (iterations) or 1, 2, ... when `from_one` (epochs).
+    pub fn indexed(name: &str, ys: &[f64], from_one: bool) -> Self {
+        let start = if from_one { 1.0 } else { 0.0 };
+        Series {
+            name: name.to_owned(),
+            points: ys
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| (i as f64 + start, y))
+                .collect(),
+        }
+    }
+}
+
+fn bounds(points: impl Iterator<Item = (f64, f64)>) -> Option<((f64, f64), (f64, f64))> {
+    let mut b: Option<((f64, f64), (f64, f64))> = None;
+    for (x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+        b = Some(match b {
+            None => ((x, x), (y, y)),
+            Some(((x0, x1), (y0, y1))) => ((x0.min(x), x1.max(x)), (y0.min(y), y1.max(y))),
+        });
+    }
+    b
+}
+
+/// Pads a range so a flat or single-point series still gets axes.
+fn padded((lo, hi): (f64, f64), frac: f64) -> (f64, f64) {
+    let span = hi - lo;
+    if span <= f64::EPSILON * lo.abs().max(1.0) {
+        let d = lo.abs().max(1.0) * 0.05;
+        (lo - d, hi + d)
+    } else {
+        (lo - frac * span, hi + frac * span)
+    }
+}
+
+/// A line plot of one or more series, with a legend when there are several.
+/// Non-finite points (a diverged loss) are left out.
+pub fn line_plot(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
+    ensure_font();
+    let (w, h) = (800u32, 500u32);
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    {
+        let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+        let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()))
+            .unwrap_or(((0.0, 1.0), (0.0, 1.0)));
+        let (x0, x1) = if x1 > x0 {
+            (x0, x1)
+        } else {
+            padded((x0, x1), 0.0)
+        };
+        let (y0, y1) = padded((y0, y1), 0.05);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        for (i, s) in series.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .collect();
+            let drawn = chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| plot_err(path, e))?;
+            drawn.label(s.name.clone()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+            // Short series (epochs) get markers, as the notebooks' '-o' style.
+            if pts.len() <= 60 {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        }
+        if series.len() > 1 {
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::LowerRight)
+                .draw()
+                .map_err(|e| plot_err(path, e))?;
+        }
+        root.present().map_err(|e| plot_err(path, e))?;
+    }
+    save(path, &img)
+}
+
+/// Accuracy vs k as the course's cross-validation figure: every fold's accuracy as a
+/// dot, and the mean with ±1 standard deviation error bars.
+pub fn error_bars(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    per_x: &[(f64, Vec<f64>)],
+) -> Result<()> {
+    ensure_font();
+    let (w, h) = (800u32, 500u32);
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    {
+        let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+        let stats: Vec<(f64, f64, f64)> = per_x
+            .iter()
+            .map(|(x, ys)| {
+                let (m, s) = mean_std(ys);
+                (*x, m, s)
+            })
+            .collect();
+        let ((x0, x1), (y0, y1)) = bounds(
+            per_x
+                .iter()
+                .flat_map(|(x, ys)| ys.iter().map(move |&y| (*x, y)))
+                .chain(stats.iter().flat_map(|&(x, m, s)| [(x, m - s), (x, m + s)])),
+        )
+        .unwrap_or(((0.0, 1.0), (0.0, 1.0)));
+        let (x0, x1) = padded((x0, x1), 0.04);
+        let (y0, y1) = padded((y0, y1), 0.08);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        let dots = PALETTE[0];
+        chart
+            .draw_series(per_x.iter().flat_map(|(x, ys)| {
+                ys.iter()
+                    .map(move |&y| Circle::new((*x, y), 3, dots.filled()))
+            }))
+            .map_err(|e| plot_err(path, e))?
+            .label("each fold")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, dots.filled()));
+        let bar = PALETTE[1];
+        chart
+            .draw_series(LineSeries::new(
+                stats.iter().map(|&(x, m, _)| (x, m)),
+                bar.stroke_width(2),
+            ))
+            .map_err(|e| plot_err(path, e))?
+            .label("mean ± std")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], bar.stroke_width(2)));
+        let cap = (x1 - x0) * 0.006;
+        for &(x, m, s) in &stats {
+            for seg in [
+                vec![(x, m - s), (x, m + s)],
+                vec![(x - cap, m - s), (x + cap, m - s)],
+                vec![(x - cap, m + s), (x + cap, m + s)],
+            ] {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(seg, bar.stroke_width(2))))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        root.present().map_err(|e| plot_err(path, e))?;
+    }
+    save(path, &img)
+}
+
+/// Mean and population standard deviation (numpy's `np.std`, as the notebook uses).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = xs.len() as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n;
+    (m, v.sqrt())
+}
+
+/// A grey-scale picture of a matrix (rows down, columns across; white = large), the
+/// notebook's `plt.imshow(dists)`. Large matrices are averaged down to at most
+/// `max_w` x `max_h` pixels.
+pub fn heatmap(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    m: ArrayView2<'_, f32>,
+) -> Result<()> {
+    ensure_font();
+    let (rows, cols) = m.dim();
+    if rows == 0 || cols == 0 {
+        return Err(plot_err(path, "empty matrix"));
+    }
+    let (max_w, max_h) = (1000usize, 600usize);
+    // Pixels per entry (>1 for small matrices) or entries per pixel (averaged).
+    let pw = cols.min(max_w).max(cols.min(200));
+    let ph = rows.min(max_h).max(rows.min(120));
+    let (left, right, top, bottom) = (80u32, 20u32, 50u32, 50u32);
+    let (w, h) = (pw as u32 + left + right + 8, ph as u32 + top + bottom);
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    let area;
+    {
+        let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin_left(8)
+            .margin_right(right)
+            .margin_top(10)
+            .x_label_area_size(bottom - 10)
+            .y_label_area_size(left)
+            .build_cartesian_2d(0..cols, rows..0)
+            .map_err(|e| plot_err(path, e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(|e| plot_err(path, e))?;
+        let (xr, yr) = chart.plotting_area().get_pixel_range();
+        area = (
+            xr.start.max(0) as u32,
+            xr.end.max(0) as u32,
+            yr.start.max(0) as u32,
+            yr.end.max(0) as u32,
+        );
+        root.present().map_err(|e| plot_err(path, e))?;
+    }
+    // Entries are painted after the chart's borrow of the buffer ends, into its plotting area.
+    let (ax0, ax1, ay0, ay1) = area;
+    let (lo, hi) = m
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let (aw, ah) = (
+        (ax1.saturating_sub(ax0)) as usize,
+        (ay1.saturating_sub(ay0)) as usize,
+    );
+    for py in 0..ah {
+        let r0 = py * rows / ah;
+        let r1 = ((py + 1) * rows / ah).max(r0 + 1).min(rows);
+        for px in 0..aw {
+            let c0 = px * cols / aw;
+            let c1 = ((px + 1) * cols / aw).max(c0 + 1).min(cols);
+            let block = m.slice(ndarray::s![r0..r1, c0..c1]);
+            let mean = block.iter().map(|&v| v as f64).sum::<f64>() / block.len() as f64;
+            let g = (((mean as f32 - lo) / span).clamp(0.0, 1.0) * 255.0).round() as u8;
+            img.put_pixel(ax0 + px as u32, ay0 + py as u32, Rgb([g, g, g]));
+        }
+    }
+    save(path, &img)
+}
+
+/// A grid of images with optional column titles (class names) and an optional title.
+#[derive(Debug, Clone, Default)]
+pub struct ImageGrid {
+    /// Rows of cells; `None` leaves a cell blank.
+    pub cells: Vec<Vec<Option<RgbImage>>>,
+    /// One title per column (may be empty).
+    pub column_titles: Vec<String>,
+    /// Figure title (may be empty).
+    pub title: String,
+    /// Integer upscaling of each cell (nearest neighbour, so pixels stay sharp).
+    pub scale: u32,
+}
+
+impl ImageGrid {
+    /// Lays `images` out in rows of `cols`.
+    pub fn tiled(images: Vec<RgbImage>, cols: usize, scale: u32, title: &str) -> Self {
+        let cols = cols.max(1);
+        let mut cells = Vec::new();
+        let mut it = images.into_iter().peekable();
+        while it.peek().is_some() {
+            let mut row: Vec<Option<RgbImage>> = it.by_ref().take(cols).map(Some).collect();
+            row.resize(cols, None);
+            cells.push(row);
+        }
+        ImageGrid {
+            cells,
+            column_titles: Vec::new(),
+            title: title.to_owned(),
+            scale,
+        }
+    }
+
+    /// Writes the grid as a PNG.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        ensure_font();
+        let scale = self.scale.max(1);
+        let cols = self
+            .cells
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .max(self.column_titles.len());
+        let (cw, ch) = self
+            .cells
+            .iter()
+            .flatten()
+            .flatten()
+            .fold((1, 1), |(w, h), im| (w.max(im.width()), h.max(im.height())));
+        let (cw, ch) = (cw * scale, ch * scale);
+        let gap = 4u32;
+        let title_h = if self.title.is_empty() { 0 } else { 34 };
+        let col_title_h = if self.column_titles.is_empty() { 0 } else { 22 };
+        // Wide enough for the column titles too.
+        let cell_w = cw.max(if self.column_titles.is_empty() { 0 } else { 70 });
+        let w = (cols as u32 * (cell_w + gap) + gap).max(240);
+        let h = title_h + col_title_h + self.cells.len() as u32 * (ch + gap) + gap;
+        let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+        {
+            let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+            let style = |size: u32| {
+                ("sans-serif", size)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Center, VPos::Top))
+            };
+            if !self.title.is_empty() {
+                root.draw(&Text::new(self.title.clone(), (w as i32 / 2, 6), style(22)))
+                    .map_err(|e| plot_err(path, e))?;
+            }
+            for (c, t) in self.column_titles.iter().enumerate() {
+                let x = gap + c as u32 * (cell_w + gap) + cell_w / 2;
+                root.draw(&Text::new(
+                    t.clone(),
+                    (x as i32, title_h as i32 + 3),
+                    style(14),
+                ))
+                .map_err(|e| plot_err(path, e))?;
+            }
+            root.present().map_err(|e| plot_err(path, e))?;
+        }
+        let top = title_h + col_title_h + gap;
+        for (r, row) in self.cells.iter().enumerate() {
+            for (c, cell) in row.iter().enumerate() {
+                let Some(cell) = cell else { continue };
+                let big = imageops::resize(
+                    cell,
+                    cell.width() * scale,
+                    cell.height() * scale,
+                    imageops::FilterType::Nearest,
+                );
+                let x = gap + c as u32 * (cell_w + gap) + (cell_w - big.width()) / 2;
+                let y = top + r as u32 * (ch + gap);
+                imageops::replace(&mut img, &big, x as i64, y as i64);
+            }
+        }
+        save(path, &img)
+    }
+}
