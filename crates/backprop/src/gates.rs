@@ -279,21 +279,38 @@ impl<T: Float> UnOp<T> {
     }
 }
 
-pub(crate) struct Unary<T>(pub(crate) UnOp<T>);
+/// An elementwise unary gate, labelled as the lecture draws it (`*-1`, `+1`, `^2`).
+pub(crate) struct Unary<T> {
+    op: UnOp<T>,
+    label: String,
+}
+
+impl<T: Float> Unary<T> {
+    pub(crate) fn new(op: UnOp<T>) -> Self {
+        let label = match op {
+            UnOp::Pow(p) => format!("^{p}"),
+            UnOp::Scale(c) => format!("*{c}"),
+            UnOp::AddScalar(c) if c < T::zero() => format!("{c}"),
+            UnOp::AddScalar(c) => format!("+{c}"),
+            other => other.name().to_string(),
+        };
+        Unary { op, label }
+    }
+}
 
 impl<T: Float> Gate<T> for Unary<T> {
     fn name(&self) -> &str {
-        self.0.name()
+        &self.label
     }
 
     fn forward(&mut self, inputs: &[&ArrayD<T>]) -> Result<ArrayD<T>, GraphError> {
-        GraphError::check_arity(self.0.name(), inputs, 1)?;
-        let op = self.0;
+        GraphError::check_arity(&self.label, inputs, 1)?;
+        let op = self.op;
         Ok(inputs[0].mapv(|x| op.apply(x)))
     }
 
     fn backward(&mut self, args: &BackwardArgs<'_, T>) -> Grads<T> {
-        let op = self.0;
+        let op = self.op;
         let dx = Zip::from(args.inputs[0])
             .and(args.output)
             .and(args.dout)

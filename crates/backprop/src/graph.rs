@@ -160,6 +160,8 @@ impl<T> NodeView<'_, T> {
 pub struct Graph<T: Float> {
     nodes: Vec<Node<T>>,
     last_output: Option<usize>,
+    /// Decimals shown in tables and pictures.
+    pub(crate) precision: usize,
 }
 
 impl<T: Float> Default for Graph<T> {
@@ -210,6 +212,7 @@ impl<T: Float> Graph<T> {
         Graph {
             nodes: Vec::new(),
             last_output: None,
+            precision: 3,
         }
     }
 

@@ -26,14 +26,17 @@
 //! # Ok::<(), backprop::GraphError>(())
 //! ```
 
+mod display;
 mod error;
 mod gate;
 mod gates;
 mod graph;
 mod ops;
 
+pub mod examples;
 pub mod gradcheck;
 
+pub use display::TableRow;
 pub use error::GraphError;
 pub use gate::{BackwardArgs, Gate};
 pub use graph::{Graph, NodeId, NodeKind, NodeView};

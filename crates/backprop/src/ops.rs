@@ -12,7 +12,7 @@ impl<T: Float> Graph<T> {
     }
 
     fn unary(&mut self, op: UnOp<T>, a: NodeId) -> Result<NodeId, GraphError> {
-        self.apply(Unary(op), &[a])
+        self.apply(Unary::new(op), &[a])
     }
 
     /// `a + b`, elementwise with numpy broadcasting (`scores + b` adds a bias row to
