@@ -28,6 +28,9 @@ mod idx;
 mod preprocess;
 mod source;
 
+#[cfg(feature = "download")]
+pub mod download;
+
 pub use cifar::{
     CIFAR_CHANNELS, CIFAR_PIXELS, CIFAR_RECORD, CIFAR_SIDE, CIFAR10_CLASSES, CIFAR10_DIR,
     CIFAR10_META_FILE, CIFAR10_TEST_FILE, CIFAR10_TRAIN_FILES, load_cifar10, read_cifar_batch,

@@ -1,0 +1,253 @@
+//! The course's get_CIFAR10_data: splits, centring on the training mean, bias trick,
+//! normalisation, clamping; and dataset resolution.
+
+use cifar_data::{
+    DataError, DataSource, Dataset, DatasetChoice, DatasetKind, Preprocess, SplitSizes, preprocess,
+    write_cifar10,
+};
+use ndarray::{Array1, Array4, Axis, s};
+
+/// 20 train images whose pixels encode their index, 6 test images, 3×2×2.
+fn data() -> (Dataset, Dataset) {
+    let classes: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+    let img = |n, off| {
+        Array4::from_shape_fn((n, 3, 2, 2), |(i, c, h, w)| {
+            (off + i * 10 + c * 4 + h * 2 + w) as u8
+        })
+    };
+    let train = Dataset::new(
+        img(20, 0),
+        Array1::from_iter((0..20).map(|i| (i % 10) as u8)),
+        classes.clone(),
+    )
+    .unwrap();
+    let test = Dataset::new(
+        img(6, 50),
+        Array1::from_iter((0..6).map(|i| i as u8)),
+        classes,
+    )
+    .unwrap();
+    (train, test)
+}
+
+fn sizes(tr: usize, va: usize, te: usize, dv: usize) -> SplitSizes {
+    SplitSizes {
+        num_training: tr,
+        num_validation: va,
+        num_test: te,
+        num_dev: dv,
+    }
+}
+
+#[test]
+fn splits_follow_the_course_order_and_mean_is_from_train_only() {
+    let (train, test) = data();
+    let cfg = Preprocess {
+        sizes: sizes(15, 3, 4, 0),
+        ..Default::default()
+    };
+    let sp = preprocess::<f64>(&train, &test, &cfg).unwrap();
+    assert_eq!(
+        (sp.x_train.nrows(), sp.x_val.nrows(), sp.x_test.nrows()),
+        (15, 3, 4)
+    );
+    assert_eq!(sp.y_val.to_vec(), vec![5, 6, 7]); // images 15..18
+    assert_eq!(sp.y_test.to_vec(), vec![0, 1, 2, 3]);
+    // Mean image of images 0..15 only: pixel d is 10·7 + d.
+    let raw_train = train.to_rows::<f64>();
+    let expected_mean = raw_train.slice(s![..15, ..]).mean_axis(Axis(0)).unwrap();
+    assert_eq!(sp.mean_image, expected_mean);
+    assert_eq!(sp.mean_image[0], 70.0);
+    // Every split is centred on that same mean.
+    let raw_val = raw_train.slice(s![15..18, ..]).to_owned() - &expected_mean;
+    assert_eq!(sp.x_val, raw_val);
+    let raw_test = test.to_rows::<f64>().slice(s![..4, ..]).to_owned() - &expected_mean;
+    assert_eq!(sp.x_test, raw_test);
+    // The training split is centred: its column means are zero.
+    assert!(
+        sp.x_train
+            .mean_axis(Axis(0))
+            .unwrap()
+            .iter()
+            .all(|m| m.abs() < 1e-12)
+    );
+    assert!(!sp.clamped);
+}
+
+#[test]
+fn bias_trick_appends_a_column_of_ones() {
+    let (train, test) = data();
+    let cfg = Preprocess {
+        sizes: sizes(10, 2, 3, 0),
+        bias: true,
+        ..Default::default()
+    };
+    let sp = preprocess::<f32>(&train, &test, &cfg).unwrap();
+    for x in [&sp.x_train, &sp.x_val, &sp.x_test] {
+        assert_eq!(x.ncols(), 13);
+        assert!(x.column(12).iter().all(|&v| v == 1.0));
+    }
+    assert_eq!(sp.mean_image.len(), 12);
+    assert!(sp.to_images(&sp.x_train).is_err());
+}
+
+#[test]
+fn channel_normalisation_gives_unit_variance_on_train() {
+    let (train, test) = data();
+    let cfg = Preprocess {
+        sizes: sizes(20, 0, 6, 0),
+        normalize_channels: true,
+        ..Default::default()
+    };
+    let sp = preprocess::<f64>(&train, &test, &cfg).unwrap();
+    let (mu, sd) = sp.channel_stats.clone().unwrap();
+    assert_eq!(mu.len(), 3);
+    assert!(sd.iter().all(|&v| v > 0.0));
+    for ch in 0..3 {
+        let block = sp.x_train.slice(s![.., ch * 4..(ch + 1) * 4]);
+        let n = block.len() as f64;
+        let mean = block.sum() / n;
+        let var = block.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        assert!(
+            mean.abs() < 1e-12 && (var - 1.0).abs() < 1e-9,
+            "channel {ch}: {mean} {var}"
+        );
+    }
+}
+
+#[test]
+fn without_mean_subtraction_rows_are_raw_pixels() {
+    let (train, test) = data();
+    let cfg = Preprocess {
+        sizes: sizes(5, 1, 1, 0),
+        subtract_mean: false,
+        ..Default::default()
+    };
+    let sp = preprocess::<f32>(&train, &test, &cfg).unwrap();
+    assert_eq!(sp.x_train, train.slice(0..5).unwrap().to_rows::<f32>());
+    assert!(sp.mean_image.iter().all(|&m| m == 0.0));
+}
+
+#[test]
+fn f32_and_f64_agree() {
+    let (train, test) = data();
+    let cfg = Preprocess {
+        sizes: sizes(17, 3, 6, 0),
+        normalize_channels: true,
+        bias: true,
+        ..Default::default()
+    };
+    let a = preprocess::<f32>(&train, &test, &cfg).unwrap();
+    let b = preprocess::<f64>(&train, &test, &cfg).unwrap();
+    let diff = (a.x_test.mapv(f64::from) - &b.x_test)
+        .mapv(f64::abs)
+        .fold(0.0f64, |m, &v| m.max(v));
+    assert!(diff < 1e-5, "{diff}");
+}
+
+#[test]
+fn dev_subset_is_seeded_rows_of_train() {
+    let (train, test) = data();
+    let cfg = Preprocess {
+        sizes: sizes(15, 3, 4, 5),
+        seed: 7,
+        ..Default::default()
+    };
+    let a = preprocess::<f64>(&train, &test, &cfg).unwrap();
+    let b = preprocess::<f64>(&train, &test, &cfg).unwrap();
+    assert_eq!(a.x_dev.nrows(), 5);
+    assert_eq!(a.x_dev, b.x_dev);
+    for (row, &y) in a.x_dev.rows().into_iter().zip(&a.y_dev) {
+        let i = a
+            .x_train
+            .rows()
+            .into_iter()
+            .position(|r| r == row)
+            .expect("dev row is a train row");
+        assert_eq!(a.y_train[i], y);
+    }
+    let c = preprocess::<f64>(&train, &test, &Preprocess { seed: 8, ..cfg }).unwrap();
+    assert_ne!(a.x_dev, c.x_dev);
+}
+
+#[test]
+fn defaults_are_clamped_for_small_data_and_errors_are_clear() {
+    let (train, test) = data();
+    let sp = preprocess::<f32>(&train, &test, &Preprocess::default()).unwrap();
+    assert!(sp.clamped);
+    assert_eq!(
+        (
+            sp.sizes.num_training,
+            sp.sizes.num_validation,
+            sp.sizes.num_test
+        ),
+        (18, 2, 6)
+    );
+    // Exact sizes that do not fit, without clamping: an error that says why.
+    let cfg = Preprocess {
+        clamp: false,
+        ..Default::default()
+    };
+    let err = preprocess::<f32>(&train, &test, &cfg).unwrap_err();
+    assert!(matches!(err, DataError::Split(_)));
+    assert!(
+        err.to_string().contains("training set has 20 images"),
+        "{err}"
+    );
+    // Impossible even when clamping: one image cannot give a training and a validation split.
+    let one = train.slice(0..1).unwrap();
+    assert!(preprocess::<f32>(&one, &test, &Preprocess::default()).is_err());
+    let none = test.slice(0..0).unwrap();
+    assert!(preprocess::<f32>(&train, &none, &Preprocess::default()).is_err());
+    // Shapes that disagree.
+    let other = Dataset::new(
+        Array4::zeros((3, 1, 2, 2)),
+        Array1::zeros(3),
+        train.classes.clone(),
+    )
+    .unwrap();
+    assert!(matches!(
+        preprocess::<f32>(&train, &other, &Preprocess::default()),
+        Err(DataError::Invalid(_))
+    ));
+}
+
+#[test]
+fn auto_prefers_fetched_cifar10_over_the_sample() {
+    let (train, test) = data();
+    let dir = tempfile::tempdir().unwrap();
+    let src = DataSource::resolve(DatasetChoice::Auto, dir.path()).unwrap();
+    assert_eq!((src.kind, src.fell_back), (DatasetKind::Sample, true));
+    assert!(src.notice().contains("cargo xtask fetch-data"));
+    // Put a (tiny, 32×32) CIFAR-10 there.
+    let img = |d: &Dataset| {
+        Dataset::new(
+            Array4::from_elem((d.len(), 3, 32, 32), 1),
+            d.labels.clone(),
+            d.classes.clone(),
+        )
+        .unwrap()
+    };
+    write_cifar10(dir.path(), &img(&train), &img(&test)).unwrap();
+    let src = DataSource::resolve(DatasetChoice::Auto, dir.path()).unwrap();
+    assert_eq!((src.kind, src.fell_back), (DatasetKind::Cifar10, false));
+    let (a, b) = src.load().unwrap();
+    assert_eq!((a.len(), b.len()), (20, 6));
+    assert_eq!(
+        DataSource::resolve(DatasetChoice::Cifar10, dir.path())
+            .unwrap()
+            .kind,
+        DatasetKind::Cifar10
+    );
+    assert!(DataSource::resolve(DatasetChoice::FashionMnist, dir.path()).is_err());
+}
+
+#[test]
+fn bundled_sample_is_balanced_fashion_mnist() {
+    let src = DataSource::resolve(DatasetChoice::Sample, "/nonexistent").unwrap();
+    let (train, test) = src.load().unwrap();
+    assert_eq!(train.class_counts(), vec![500; 10]);
+    assert_eq!(test.class_counts(), vec![100; 10]);
+    assert_eq!(train.image_shape(), (1, 28, 28));
+    assert_eq!(train.classes[9], "Ankle boot");
+}
