@@ -7,6 +7,7 @@ mod commands;
 mod ctx;
 mod error;
 mod imageio;
+mod model_file;
 mod output;
 mod plot;
 mod progress;
@@ -39,6 +40,9 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
         Command::Info => commands::info::run(ctx),
         Command::Show(a) => commands::show::run(ctx, a),
         Command::Knn(a) => commands::knn::run(ctx, a),
+        Command::Svm(a) => commands::linear::run(ctx, a, linear::Loss::Svm),
+        Command::Softmax(a) => commands::linear::run(ctx, a, linear::Loss::Softmax),
+        Command::Predict(a) => commands::predict::run(ctx, a),
         _ => Err(error::CliError::Usage(
             "this subcommand is not available yet".into(),
         )),

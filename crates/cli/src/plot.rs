@@ -127,11 +127,21 @@ pub fn line_plot(
             .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| plot_err(path, e))?;
+        // Iterations and epochs are whole numbers: no "200.0" on the axis.
+        let whole = x1 - x0 >= 5.0;
+        let x_fmt = move |x: &f64| {
+            if whole {
+                format!("{x:.0}")
+            } else {
+                format!("{x:.2}")
+            }
+        };
         chart
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
-            .light_line_style(RGBColor(235, 235, 235))
+            .x_label_formatter(&x_fmt)
+            .light_line_style(RGBColor(245, 245, 245))
             .draw()
             .map_err(|e| plot_err(path, e))?;
         for (i, s) in series.iter().enumerate() {
@@ -142,8 +152,13 @@ pub fn line_plot(
                 .copied()
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .collect();
+            // Thin strokes for long, noisy curves (a loss per iteration) stay legible.
+            let width = if pts.len() > 200 { 1 } else { 2 };
             let drawn = chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    pts.iter().copied(),
+                    color.stroke_width(width),
+                ))
                 .map_err(|e| plot_err(path, e))?;
             drawn.label(s.name.clone()).legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))

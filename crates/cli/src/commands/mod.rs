@@ -2,4 +2,6 @@
 
 pub mod info;
 pub mod knn;
+pub mod linear;
+pub mod predict;
 pub mod show;

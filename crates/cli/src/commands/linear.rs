@@ -1,0 +1,218 @@
+//! `cs231n svm` / `cs231n softmax`: lecture 2-3's linear classifiers on mean-centred
+//! pixels with the bias trick, trained by minibatch SGD, optionally after a grid search
+//! over learning rate x regularisation on the validation split.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use cifar_data::{DatasetKind, Preprocess, SplitSizes, preprocess};
+use linear::{LinearClassifier, Loss, TrainOptions};
+use ndarray::{Array2, s};
+use serde_json::json;
+
+use crate::args::LinearArgs;
+use crate::ctx::Ctx;
+use crate::error::{CliError, Result};
+use crate::imageio::weights_to_rgb;
+use crate::model_file::{ModelFile, Preprocessing};
+use crate::output::{percent, round};
+use crate::plot::{self, ImageGrid, Series};
+use crate::progress;
+
+/// Hyper-parameters of one training run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hyper {
+    /// Learning rate.
+    pub lr: f64,
+    /// Regularisation strength.
+    pub reg: f64,
+    /// SGD iterations.
+    pub iters: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+}
+
+/// The defaults: the course's on CIFAR-10 (lr 1e-7, reg 2.5e4, 1 500 iterations of
+/// 200); on Fashion-MNIST (784 features instead of 3 072, so a larger step is stable)
+/// the values found by the search on that data (docs/linear.md).
+pub fn defaults(kind: DatasetKind, loss: Loss) -> Hyper {
+    match (kind, loss) {
+        (DatasetKind::Cifar10, _) => Hyper {
+            lr: 1e-7,
+            reg: 2.5e4,
+            iters: 1500,
+            batch_size: 200,
+        },
+        (DatasetKind::FashionMnist | DatasetKind::Sample, _) => Hyper {
+            lr: 1e-7,
+            reg: 2.5e4,
+            iters: 1500,
+            batch_size: 200,
+        },
+    }
+}
+
+/// Trains, evaluates and writes the plots and the model.
+pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
+    let data = ctx.load()?;
+    let kind = data.source.kind;
+    let cfg = Preprocess {
+        sizes: SplitSizes {
+            num_training: args.num_train.unwrap_or(49_000),
+            ..SplitSizes::default()
+        },
+        bias: true,
+        seed: ctx.seed(),
+        ..Preprocess::default()
+    };
+    let sp = preprocess::<f32>(&data.train, &data.test, &cfg)?;
+    if sp.clamped {
+        ctx.report.notice(format!(
+            "splits shrunk to the data: {} train / {} val / {} test",
+            sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
+        ));
+    }
+    let d = defaults(kind, loss);
+    let mut hyper = Hyper {
+        lr: args.lr.unwrap_or(d.lr),
+        reg: args.reg.unwrap_or(d.reg),
+        iters: args.iters.unwrap_or(d.iters),
+        batch_size: args.batch_size.unwrap_or(d.batch_size),
+    };
+    let num_classes = sp.classes.len();
+    let quiet = ctx.quiet();
+    let name = loss.name();
+
+    if args.search {
+        return Err(CliError::Usage(
+            "--search is not available yet in this build".into(),
+        ));
+    }
+
+    ctx.report.say(format!(
+        "{name}: {} train / {} val / {} test rows of {} features; lr {:e}, reg {:e}, {} iterations of {}",
+        sp.x_train.nrows(),
+        sp.x_val.nrows(),
+        sp.x_test.nrows(),
+        sp.x_train.ncols(),
+        hyper.lr,
+        hyper.reg,
+        hyper.iters,
+        hyper.batch_size
+    ));
+    let mut rng = numeric::rng(ctx.seed());
+    let mut clf = LinearClassifier::<f32>::new(loss, sp.x_train.ncols(), num_classes, &mut rng);
+    let opts = TrainOptions {
+        seed: ctx.seed(),
+        ..TrainOptions::default()
+    };
+    let pb = progress::bar(hyper.iters as u64, name, "iters", quiet);
+    let started = Instant::now();
+    let history = clf
+        .train_with(
+            &sp.x_train.view(),
+            &sp.y_train.view(),
+            hyper.lr as f32,
+            hyper.reg as f32,
+            hyper.iters,
+            hyper.batch_size,
+            &opts,
+            |it, l| {
+                pb.set_position(it as u64 + 1);
+                if it % 10 == 0 {
+                    pb.set_message(format!("loss {l:.4}"));
+                }
+            },
+        )
+        .map_err(|e| CliError::library("linear training", e))?;
+    let train_seconds = started.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    hyper.iters = history.len();
+    let history: Vec<f64> = history.iter().map(|&l| l as f64).collect();
+    let final_loss = history.last().copied().unwrap_or(f64::NAN);
+    if !final_loss.is_finite() {
+        return Err(CliError::Usage(format!(
+            "the loss diverged at iteration {} (loss {final_loss}); lower --lr",
+            history.len()
+        )));
+    }
+    let acc = |x: &Array2<f32>, y: &ndarray::Array1<usize>| {
+        clf.accuracy(&x.view(), &y.view())
+            .map_err(|e| CliError::library("linear evaluation", e))
+    };
+    let train_accuracy = acc(&sp.x_train, &sp.y_train)?;
+    let val_accuracy = acc(&sp.x_val, &sp.y_val)?;
+    let test_accuracy = acc(&sp.x_test, &sp.y_test)?;
+    ctx.report.say(format!(
+        "loss {:.4} -> {final_loss:.4} in {train_seconds:.2} s; accuracy train {} / val {} / test {}",
+        history.first().copied().unwrap_or(f64::NAN),
+        percent(train_accuracy),
+        percent(val_accuracy),
+        percent(test_accuracy)
+    ));
+
+    // Outputs: loss curve, class templates, the model.
+    let path = ctx.out_file(&format!("{name}_loss.png"))?;
+    plot::line_plot(
+        &path,
+        &format!("{name} training loss ({})", kind.name()),
+        "Iteration number",
+        "Loss value",
+        &[Series::indexed("loss", &history, false)],
+    )?;
+    ctx.wrote("loss curve", &path);
+    let path = ctx.out_file(&format!("{name}_templates.png"))?;
+    templates(&clf.W, sp.image_shape, &sp.classes).save(&path)?;
+    ctx.wrote("class templates", &path);
+    let model = ModelFile {
+        kind: "linear".into(),
+        config: json!({"loss": name}),
+        classes: sp.classes.clone(),
+        dataset: kind.name().into(),
+        prep: Preprocessing::from_splits(&sp),
+        params: BTreeMap::from([("W".to_string(), clf.W.clone().into_dyn())]),
+        buffers: BTreeMap::new(),
+    };
+    let path = ctx.out_file(&format!("{name}.safetensors"))?;
+    model.save(&path)?;
+    ctx.wrote("model", &path);
+
+    let r = &mut ctx.report;
+    r.set("loss", name);
+    r.set("lr", hyper.lr);
+    r.set("reg", hyper.reg);
+    r.set("iters", hyper.iters);
+    r.set("batch_size", hyper.batch_size);
+    r.set("num_train", sp.x_train.nrows());
+    r.set("num_val", sp.x_val.nrows());
+    r.set("num_test", sp.x_test.nrows());
+    r.set("final_loss", final_loss);
+    r.set("train_accuracy", train_accuracy);
+    r.set("val_accuracy", val_accuracy);
+    r.set("test_accuracy", test_accuracy);
+    r.set("train_seconds", round(train_seconds, 4));
+    Ok(())
+}
+
+/// The notebook's weight picture: each class's column of W (bias row dropped) as an
+/// image, min-max scaled per class.
+pub fn templates(
+    w: &Array2<f32>,
+    (c, h, wd): (usize, usize, usize),
+    classes: &[String],
+) -> ImageGrid {
+    let d = c * h * wd;
+    let images = (0..w.ncols())
+        .map(|j| {
+            let col = w.slice(s![..d, j]).to_owned();
+            let img = col.into_shape_with_order((c, h, wd)).expect("D = C*H*W");
+            Some(weights_to_rgb(img.view()))
+        })
+        .collect();
+    ImageGrid {
+        cells: vec![images],
+        column_titles: classes.to_vec(),
+        title: "Learned class templates".into(),
+        scale: if h <= 32 { 3 } else { 1 },
+    }
+}

@@ -1,0 +1,120 @@
+//! `cs231n predict`: classifies image files with a saved model (linear, nn or cnn),
+//! converting each image to the model's input shape and preprocessing.
+
+use std::path::Path;
+
+use linear::{LinearClassifier, Loss};
+use ndarray::{Array2, Axis};
+use serde_json::json;
+
+use crate::args::PredictArgs;
+use crate::ctx::Ctx;
+use crate::error::{CliError, Result};
+use crate::imageio::load_as_chw;
+use crate::model_file::ModelFile;
+
+/// A loaded model, ready to score preprocessed rows.
+enum Predictor {
+    Linear(LinearClassifier<f32>),
+}
+
+impl Predictor {
+    fn from_file(path: &Path, file: &ModelFile) -> Result<Self> {
+        match file.kind.as_str() {
+            "linear" => {
+                let loss: Loss = file
+                    .config
+                    .get("loss")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("softmax")
+                    .parse()
+                    .map_err(|e| CliError::Model {
+                        path: path.to_owned(),
+                        reason: format!("config: {e}"),
+                    })?;
+                let w = file.param2(path, "W")?;
+                let expected = file.prep.mean_image.len() + usize::from(file.prep.bias);
+                if w.nrows() != expected || w.ncols() != file.classes.len() {
+                    return Err(CliError::Model {
+                        path: path.to_owned(),
+                        reason: format!(
+                            "W is {:?} but the file declares {expected} features and {} classes",
+                            w.dim(),
+                            file.classes.len()
+                        ),
+                    });
+                }
+                Ok(Predictor::Linear(LinearClassifier::from_weights(loss, w)))
+            }
+            other => Err(CliError::Model {
+                path: path.to_owned(),
+                reason: format!("unknown model kind `{other}`"),
+            }),
+        }
+    }
+
+    /// Class scores (N, C) of preprocessed rows.
+    fn scores(&mut self, x: &Array2<f32>) -> Result<Array2<f32>> {
+        match self {
+            Predictor::Linear(clf) => clf
+                .scores(&x.view())
+                .map_err(|e| CliError::library("linear scores", e)),
+        }
+    }
+}
+
+/// Softmax of one row of scores, shifted by its max for stability.
+pub fn softmax(scores: &[f32]) -> Vec<f64> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let exp: Vec<f64> = scores.iter().map(|&s| (s as f64 - max).exp()).collect();
+    let sum: f64 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// Prints the top class and probabilities of each image.
+pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
+    let file = ModelFile::load(&args.model)?;
+    let mut model = Predictor::from_file(&args.model, &file)?;
+    ctx.report.set("dataset", file.dataset.clone());
+    ctx.report.set("model", args.model.display().to_string());
+    ctx.report.set("kind", file.kind.clone());
+    let (c, h, w) = file.prep.input_shape;
+    let mut rows = Array2::<f32>::zeros((args.images.len(), c * h * w));
+    for (i, path) in args.images.iter().enumerate() {
+        let img = load_as_chw(path, c, h, w)?;
+        rows.index_axis_mut(Axis(0), i).assign(
+            &img.mapv(f32::from)
+                .into_shape_with_order(c * h * w)
+                .expect("C*H*W values"),
+        );
+    }
+    let x = file.prep.apply(rows);
+    let scores = model.scores(&x)?;
+    let mut out = Vec::new();
+    for (path, row) in args.images.iter().zip(scores.rows()) {
+        let p = softmax(row.as_slice().unwrap_or(&row.to_vec()));
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
+        let top = order[0];
+        let listed: Vec<String> = order
+            .iter()
+            .take(args.top.max(1))
+            .map(|&j| format!("{} {:.1}%", file.classes[j], 100.0 * p[j]))
+            .collect();
+        ctx.report.say(format!(
+            "{}: {} ({})",
+            path.display(),
+            file.classes[top],
+            listed.join(", ")
+        ));
+        out.push(json!({
+            "image": path.display().to_string(),
+            "class": file.classes[top],
+            "label": top,
+            "probabilities": p,
+        }));
+    }
+    ctx.report.set("classes", file.classes.clone());
+    ctx.report.set("predictions", out);
+    Ok(())
+}
