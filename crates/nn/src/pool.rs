@@ -1,0 +1,468 @@
+//! Max pooling, as lecture 5 draws it: each channel of each image is cut into
+//! windows (usually 2×2 with stride 2) and only the largest activation of each window
+//! goes on, halving the spatial size with no parameters.
+//!
+//! The gradient flows to the window's maximum only (the *first* maximum on ties, as
+//! numpy's `argmax`): the other inputs did not influence the output.
+//!
+//! - [`max_pool_forward_naive`] / [`max_pool_backward_naive`]: the course's loops.
+//! - [`max_pool_forward_fast`] / [`max_pool_backward_fast`]: parallel over the
+//!   (image, channel) planes; remembers where each maximum was, so that the backward
+//!   pass is a scatter. For non-overlapping 2×2 windows with stride 2 (the course's
+//!   "reshape trick") it compares two rows at once without any window bookkeeping.
+//!
+//! ```
+//! use ndarray::Array4;
+//! use nn::pool::{PoolParam, max_pool_forward_fast, max_pool_backward_fast};
+//! let x = Array4::from_shape_vec((1, 1, 2, 2), vec![1.0_f32, 4.0, 3.0, 2.0]).unwrap();
+//! let (out, cache) = max_pool_forward_fast(&x.view(), PoolParam::square(2, 2))?;
+//! assert_eq!(out[[0, 0, 0, 0]], 4.0);
+//! let dx = max_pool_backward_fast(&Array4::ones((1, 1, 1, 1)).view(), &cache);
+//! assert_eq!(dx.into_raw_vec_and_offset().0, vec![0.0, 1.0, 0.0, 0.0]);
+//! # Ok::<(), nn::conv::ShapeError>(())
+//! ```
+
+use ndarray::{Array4, ArrayView4};
+use numeric::Float;
+use rayon::prelude::*;
+
+use crate::conv::{ShapeError, window_count};
+
+/// Pooling window and stride, as the course's `pool_param`.
+///
+/// ```
+/// let p = nn::pool::PoolParam::square(2, 2);
+/// assert_eq!((p.pool_height, p.pool_width, p.stride), (2, 2, 2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolParam {
+    /// Window height.
+    pub pool_height: usize,
+    /// Window width.
+    pub pool_width: usize,
+    /// Pixels between neighbouring windows, both directions.
+    pub stride: usize,
+}
+
+impl PoolParam {
+    /// A `size`×`size` window moved by `stride`.
+    ///
+    /// ```
+    /// assert_eq!(nn::pool::PoolParam::square(3, 2).pool_width, 3);
+    /// ```
+    pub fn square(size: usize, stride: usize) -> Self {
+        Self {
+            pool_height: size,
+            pool_width: size,
+            stride,
+        }
+    }
+
+    /// Output size `(H', W')`, `H' = (H − pool_height) / stride + 1`, or an error when
+    /// the windows do not tile the input exactly.
+    ///
+    /// ```
+    /// let p = nn::pool::PoolParam::square(2, 2);
+    /// assert_eq!(p.output_size(32, 32).unwrap(), (16, 16));
+    /// assert!(p.output_size(7, 8).is_err());
+    /// ```
+    pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize), ShapeError> {
+        Ok((
+            window_count("max pool", "height", h, 0, self.pool_height, self.stride)?,
+            window_count("max pool", "width", w, 0, self.pool_width, self.stride)?,
+        ))
+    }
+
+    fn is_2x2_stride_2(&self) -> bool {
+        self.pool_height == 2 && self.pool_width == 2 && self.stride == 2
+    }
+}
+
+/// What [`max_pool_backward_naive`] needs: the input and the window parameters.
+#[derive(Debug, Clone)]
+pub struct PoolCache<T> {
+    x: Array4<T>,
+    param: PoolParam,
+}
+
+/// What [`max_pool_backward_fast`] needs: where each output's maximum came from.
+#[derive(Debug, Clone)]
+pub struct FastPoolCache {
+    /// For every output, the flat index of its maximum inside its (H, W) input plane.
+    argmax: Vec<u32>,
+    input_dim: (usize, usize, usize, usize),
+    output_dim: (usize, usize, usize, usize),
+}
+
+/// The course's naive max-pool forward pass: a loop over every window.
+///
+/// Returns `out` (N, C, H', W') and the cache.
+///
+/// # Errors
+/// [`ShapeError`] when the windows do not tile the input.
+///
+/// ```
+/// use ndarray::Array4;
+/// use nn::pool::{PoolParam, max_pool_forward_naive};
+/// let x = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, i, j)| (i * 4 + j) as f64);
+/// let (out, _) = max_pool_forward_naive(&x.view(), PoolParam::square(2, 2))?;
+/// assert_eq!(out.into_raw_vec_and_offset().0, vec![5.0, 7.0, 13.0, 15.0]);
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
+pub fn max_pool_forward_naive<T: Float>(
+    x: &ArrayView4<'_, T>,
+    param: PoolParam,
+) -> Result<(Array4<T>, PoolCache<T>), ShapeError> {
+    let (n, c, h, w) = x.dim();
+    let (h_out, w_out) = param.output_size(h, w)?;
+    let s = param.stride;
+    let mut out = Array4::zeros((n, c, h_out, w_out));
+    for i in 0..n {
+        for ch in 0..c {
+            for oh in 0..h_out {
+                for ow in 0..w_out {
+                    let window = x.slice(ndarray::s![
+                        i,
+                        ch,
+                        oh * s..oh * s + param.pool_height,
+                        ow * s..ow * s + param.pool_width
+                    ]);
+                    out[[i, ch, oh, ow]] = window.iter().copied().fold(T::neg_infinity(), T::max);
+                }
+            }
+        }
+    }
+    Ok((
+        out,
+        PoolCache {
+            x: x.to_owned(),
+            param,
+        },
+    ))
+}
+
+/// The course's naive max-pool backward pass: each output's gradient goes to the
+/// (first) position of its window's maximum; overlapping windows add up.
+///
+/// # Panics
+/// If `dout` is not shaped like the forward pass's output.
+///
+/// ```
+/// use ndarray::Array4;
+/// use nn::pool::{PoolParam, max_pool_forward_naive, max_pool_backward_naive};
+/// let x = Array4::from_shape_vec((1, 1, 2, 2), vec![1.0_f64, 4.0, 3.0, 2.0]).unwrap();
+/// let (out, cache) = max_pool_forward_naive(&x.view(), PoolParam::square(2, 2))?;
+/// let dx = max_pool_backward_naive(&Array4::from_elem(out.dim(), 5.0).view(), &cache);
+/// assert_eq!(dx.into_raw_vec_and_offset().0, vec![0.0, 5.0, 0.0, 0.0]);
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
+pub fn max_pool_backward_naive<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &PoolCache<T>,
+) -> Array4<T> {
+    let (n, c, h, w) = cache.x.dim();
+    let p = cache.param;
+    let (h_out, w_out) = p.output_size(h, w).expect("checked by the forward pass");
+    check_dout(dout, (n, c, h_out, w_out));
+    let s = p.stride;
+    let mut dx = Array4::zeros(cache.x.dim());
+    for i in 0..n {
+        for ch in 0..c {
+            for oh in 0..h_out {
+                for ow in 0..w_out {
+                    let (mut best, mut at) = (T::neg_infinity(), (oh * s, ow * s));
+                    for y in oh * s..oh * s + p.pool_height {
+                        for xx in ow * s..ow * s + p.pool_width {
+                            if cache.x[[i, ch, y, xx]] > best {
+                                best = cache.x[[i, ch, y, xx]];
+                                at = (y, xx);
+                            }
+                        }
+                    }
+                    dx[[i, ch, at.0, at.1]] += dout[[i, ch, oh, ow]];
+                }
+            }
+        }
+    }
+    dx
+}
+
+fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, usize, usize)) {
+    assert_eq!(
+        dout.dim(),
+        expected,
+        "max pool backward: dout is {:?} but the layer's output is {expected:?}",
+        dout.dim()
+    );
+}
+
+/// Fast max-pool forward pass: same output as [`max_pool_forward_naive`], computed
+/// plane by plane in parallel, remembering each maximum's position for the backward
+/// pass. 2×2 windows with stride 2 take a branch-light path over pairs of rows.
+///
+/// # Errors
+/// [`ShapeError`] when the windows do not tile the input.
+///
+/// ```
+/// use ndarray::Array4;
+/// use nn::pool::{PoolParam, max_pool_forward_fast, max_pool_forward_naive};
+/// let x: Array4<f64> = numeric::randn((2, 3, 6, 6), &mut numeric::rng(0));
+/// for p in [PoolParam::square(2, 2), PoolParam::square(3, 1)] {
+///     let (fast, _) = max_pool_forward_fast(&x.view(), p)?;
+///     let (naive, _) = max_pool_forward_naive(&x.view(), p)?;
+///     assert_eq!(fast, naive);
+/// }
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
+pub fn max_pool_forward_fast<T: Float>(
+    x: &ArrayView4<'_, T>,
+    param: PoolParam,
+) -> Result<(Array4<T>, FastPoolCache), ShapeError> {
+    let (n, c, h, w) = x.dim();
+    let (h_out, w_out) = param.output_size(h, w)?;
+    let x = x.as_standard_layout();
+    let x_flat = x.as_slice().expect("standard layout");
+    let (plane_in, plane_out) = (h * w, h_out * w_out);
+    let mut out = Array4::<T>::zeros((n, c, h_out, w_out));
+    let mut argmax = vec![0u32; n * c * plane_out];
+    if plane_out > 0 {
+        out.as_slice_mut()
+            .expect("fresh array")
+            .par_chunks_mut(plane_out)
+            .zip(argmax.par_chunks_mut(plane_out))
+            .enumerate()
+            .for_each(|(plane, (out_p, arg_p))| {
+                let x_p = &x_flat[plane * plane_in..(plane + 1) * plane_in];
+                if param.is_2x2_stride_2() {
+                    pool_plane_2x2(x_p, w, w_out, out_p, arg_p);
+                } else {
+                    pool_plane(x_p, w, param, w_out, out_p, arg_p);
+                }
+            });
+    }
+    Ok((
+        out,
+        FastPoolCache {
+            argmax,
+            input_dim: (n, c, h, w),
+            output_dim: (n, c, h_out, w_out),
+        },
+    ))
+}
+
+/// 2×2 stride-2 pooling of one plane: each output row reads exactly two input rows.
+/// Ties go to the first position in row-major order, as in the naive pass.
+fn pool_plane_2x2<T: Float>(x: &[T], w: usize, w_out: usize, out: &mut [T], arg: &mut [u32]) {
+    for (oh, (out_row, arg_row)) in out.chunks_mut(w_out).zip(arg.chunks_mut(w_out)).enumerate() {
+        let top = &x[2 * oh * w..2 * oh * w + w];
+        let bottom = &x[(2 * oh + 1) * w..(2 * oh + 1) * w + w];
+        for ow in 0..w_out {
+            let (a, b, c, d) = (
+                top[2 * ow],
+                top[2 * ow + 1],
+                bottom[2 * ow],
+                bottom[2 * ow + 1],
+            );
+            // Strict comparisons keep the earlier position on ties; NaN never wins.
+            let (mut m, mut at) = (a, 0);
+            if b > m || m.is_nan() {
+                (m, at) = (b, 1);
+            }
+            if c > m || m.is_nan() {
+                (m, at) = (c, w);
+            }
+            if d > m || m.is_nan() {
+                (m, at) = (d, w + 1);
+            }
+            out_row[ow] = m;
+            arg_row[ow] = (2 * oh * w + 2 * ow + at) as u32;
+        }
+    }
+}
+
+/// Any window and stride, one plane.
+fn pool_plane<T: Float>(
+    x: &[T],
+    w: usize,
+    p: PoolParam,
+    w_out: usize,
+    out: &mut [T],
+    arg: &mut [u32],
+) {
+    let s = p.stride;
+    for (oh, (out_row, arg_row)) in out.chunks_mut(w_out).zip(arg.chunks_mut(w_out)).enumerate() {
+        for ow in 0..w_out {
+            let (mut m, mut at) = (T::neg_infinity(), oh * s * w + ow * s);
+            for y in oh * s..oh * s + p.pool_height {
+                for xx in ow * s..ow * s + p.pool_width {
+                    if x[y * w + xx] > m {
+                        m = x[y * w + xx];
+                        at = y * w + xx;
+                    }
+                }
+            }
+            out_row[ow] = m;
+            arg_row[ow] = at as u32;
+        }
+    }
+}
+
+/// Fast max-pool backward pass: scatters each output's gradient to the remembered
+/// position of its maximum (adding where windows overlap), in parallel over planes.
+///
+/// # Panics
+/// If `dout` is not shaped like the forward pass's output.
+///
+/// ```
+/// use ndarray::Array4;
+/// use nn::pool::{PoolParam, max_pool_forward_fast, max_pool_backward_fast, max_pool_forward_naive, max_pool_backward_naive};
+/// let x: Array4<f64> = numeric::randn((2, 2, 4, 4), &mut numeric::rng(1));
+/// let dout: Array4<f64> = numeric::randn((2, 2, 2, 2), &mut numeric::rng(2));
+/// let (_, fast) = max_pool_forward_fast(&x.view(), PoolParam::square(2, 2))?;
+/// let (_, naive) = max_pool_forward_naive(&x.view(), PoolParam::square(2, 2))?;
+/// assert_eq!(max_pool_backward_fast(&dout.view(), &fast), max_pool_backward_naive(&dout.view(), &naive));
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
+pub fn max_pool_backward_fast<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &FastPoolCache,
+) -> Array4<T> {
+    check_dout(dout, cache.output_dim);
+    let (_, _, h, w) = cache.input_dim;
+    let (_, _, h_out, w_out) = cache.output_dim;
+    let (plane_in, plane_out) = (h * w, h_out * w_out);
+    let dout = dout.as_standard_layout();
+    let dout_flat = dout.as_slice().expect("standard layout");
+    let mut dx = Array4::<T>::zeros(cache.input_dim);
+    if plane_out > 0 && plane_in > 0 {
+        dx.as_slice_mut()
+            .expect("fresh array")
+            .par_chunks_mut(plane_in)
+            .enumerate()
+            .for_each(|(plane, dx_p)| {
+                let range = plane * plane_out..(plane + 1) * plane_out;
+                for (&at, &g) in cache.argmax[range.clone()].iter().zip(&dout_flat[range]) {
+                    dx_p[at as usize] += g;
+                }
+            });
+    }
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backprop::gradcheck::{eval_numerical_gradient_array, rel_error};
+    use ndarray::{Array, array};
+
+    /// The course's sanity check for max_pool_forward_naive (ConvolutionalNetworks.ipynb).
+    #[test]
+    fn forward_matches_the_course() {
+        let x = Array::linspace(-0.3, 0.4, 2 * 3 * 4 * 4)
+            .into_shape_with_order((2, 3, 4, 4))
+            .unwrap();
+        let correct_out = array![
+            [
+                [[-0.26315789, -0.24842105], [-0.20421053, -0.18947368]],
+                [[-0.14526316, -0.13052632], [-0.08631579, -0.07157895]],
+                [[-0.02736842, -0.01263158], [0.03157895, 0.04631579]]
+            ],
+            [
+                [[0.09052632, 0.10526316], [0.14947368, 0.16421053]],
+                [[0.20842105, 0.22315789], [0.26736842, 0.28210526]],
+                [[0.32631579, 0.34105263], [0.38526316, 0.4]]
+            ]
+        ];
+        let p = PoolParam::square(2, 2);
+        let (out, _) = max_pool_forward_naive(&x.view(), p).unwrap();
+        // The course prints 8 decimals; its own check is "around 1e-8".
+        assert!(rel_error(&out.view(), &correct_out.view()) < 1e-7);
+        let (fast, _) = max_pool_forward_fast(&x.view(), p).unwrap();
+        assert_eq!(fast, out);
+    }
+
+    /// The course's gradient check: x (3, 2, 8, 8), 2×2 stride 2.
+    #[test]
+    fn backward_matches_numerical_gradient() {
+        let mut x: Array4<f64> = numeric::randn((3, 2, 8, 8), &mut numeric::rng(231));
+        let dout: Array4<f64> = numeric::randn((3, 2, 4, 4), &mut numeric::rng(1));
+        let p = PoolParam::square(2, 2);
+        let (_, cache) = max_pool_forward_naive(&x.view(), p).unwrap();
+        let (_, fast_cache) = max_pool_forward_fast(&x.view(), p).unwrap();
+        let dx = max_pool_backward_naive(&dout.view(), &cache);
+        let dx_fast = max_pool_backward_fast(&dout.view(), &fast_cache);
+        let dx_num = eval_numerical_gradient_array(
+            |x| max_pool_forward_naive(&x.view(), p).unwrap().0,
+            &mut x,
+            &dout.view(),
+            1e-5,
+        );
+        assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-7);
+        assert_eq!(dx, dx_fast);
+    }
+
+    #[test]
+    fn overlapping_windows_agree_with_naive_and_numerical() {
+        let mut x: Array4<f64> = numeric::randn((2, 2, 7, 7), &mut numeric::rng(3));
+        let p = PoolParam::square(3, 2);
+        let (out, cache) = max_pool_forward_naive(&x.view(), p).unwrap();
+        let (fast, fast_cache) = max_pool_forward_fast(&x.view(), p).unwrap();
+        assert_eq!(out, fast);
+        let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(4));
+        let dx = max_pool_backward_naive(&dout.view(), &cache);
+        assert_eq!(dx, max_pool_backward_fast(&dout.view(), &fast_cache));
+        let dx_num = eval_numerical_gradient_array(
+            |x| max_pool_forward_naive(&x.view(), p).unwrap().0,
+            &mut x,
+            &dout.view(),
+            1e-5,
+        );
+        assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-7);
+    }
+
+    #[test]
+    fn gradient_goes_to_the_first_maximum_only() {
+        let x = Array4::from_shape_vec(
+            (1, 1, 2, 4),
+            vec![1.0_f64, 1.0, 0.0, 2.0, 1.0, 0.0, 2.0, 2.0],
+        )
+        .unwrap();
+        let dout = Array4::from_shape_vec((1, 1, 1, 2), vec![3.0, 4.0]).unwrap();
+        let p = PoolParam::square(2, 2);
+        let (_, cache) = max_pool_forward_naive(&x.view(), p).unwrap();
+        let (_, fast) = max_pool_forward_fast(&x.view(), p).unwrap();
+        let expected = vec![3.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0];
+        assert_eq!(
+            max_pool_backward_naive(&dout.view(), &cache)
+                .into_raw_vec_and_offset()
+                .0,
+            expected
+        );
+        assert_eq!(
+            max_pool_backward_fast(&dout.view(), &fast)
+                .into_raw_vec_and_offset()
+                .0,
+            expected
+        );
+    }
+
+    #[test]
+    fn windows_that_do_not_tile_are_an_error() {
+        let x = Array4::<f32>::zeros((1, 1, 5, 4));
+        let err = max_pool_forward_fast(&x.view(), PoolParam::square(2, 2)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ShapeError::NotWhole {
+                    layer: "max pool",
+                    axis: "height",
+                    size: 5,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = max_pool_forward_naive(&x.view(), PoolParam::square(6, 1)).unwrap_err();
+        assert!(matches!(err, ShapeError::WindowTooLarge { .. }));
+    }
+}
