@@ -6,12 +6,14 @@
 //! - [`layers`]: course-style `*_forward` / `*_backward` pairs (affine, relu, leaky
 //!   relu, sigmoid, tanh, batchnorm, layernorm, dropout, sandwich layers).
 //! - [`losses`]: softmax and SVM losses on scores (from `linear`).
+//! - [`optim`]: update rules sgd, sgd_momentum, rmsprop, adam with per-parameter state.
 
 pub mod cnn;
 pub mod conv;
 pub mod layers;
 pub mod losses;
 pub mod model;
+pub mod optim;
 pub mod pool;
 pub mod spatial;
 
