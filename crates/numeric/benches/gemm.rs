@@ -4,24 +4,29 @@
 //! (a transposed operand is a transposed *view*, as in backward passes), in f32 and
 //! f64. Backends, by benchmark name:
 //!
-//! - `gemm-rayon`: [`numeric::gemm`] called from outside rayon, so the `gemm` crate
-//!   splits the product over the whole rayon pool (the project's default).
-//! - `gemm-serial`: the same call from inside a rayon task, where it runs on the
-//!   calling thread only (what a parallel loop over images gets).
-//! - `matrixmultiply`: ndarray's default backend, called directly; with
-//!   `--features matrixmultiply-threading` it runs on its own thread pool
-//!   (`MATMUL_NUM_THREADS`, at most 4) and the name becomes `matrixmultiply-threaded`.
-//! - `openblas`: ndarray's `general_mat_mul` with `--features blas` (system
-//!   OpenBLAS, `OPENBLAS_NUM_THREADS` threads).
+//! - `numeric`: [`numeric::gemm`] called from outside rayon: matrixmultiply's
+//!   single-threaded kernel on bands of C spread over the rayon pool (the project's
+//!   backend).
+//! - `numeric-serial`: the same call from inside a rayon task, where it runs on the
+//!   calling thread only (what a parallel loop over images gets); this is plain
+//!   single-threaded matrixmultiply, i.e. ndarray's `.dot`.
+//! - `gemm-crate` / `gemm-crate-serial`: the `gemm` crate (0.19) with
+//!   `Parallelism::Rayon` over the whole pool / `Parallelism::None`.
+//! - `matrixmultiply-threaded` (with `--features matrixmultiply-threading`):
+//!   matrixmultiply on its own thread pool (`MATMUL_NUM_THREADS`, at most 4).
+//! - `openblas` (with `--features blas`): ndarray's `general_mat_mul` on the system
+//!   OpenBLAS (`OPENBLAS_NUM_THREADS` threads).
 //!
-//! The `nested-*` group runs many small products inside a rayon loop — the
+//! The `nested-*` group runs many small products inside a rayon loop: the
 //! oversubscription trap of docs/gemm.md.
 //!
 //! ```text
 //! cargo bench -p numeric --bench gemm
-//! cargo bench -p numeric --bench gemm --features matrixmultiply-threading -- matrixmultiply
+//! cargo bench -p numeric --bench gemm --features matrixmultiply-threading -- matrixmultiply-threaded
 //! cargo bench -p numeric --bench gemm --features blas -- openblas
 //! ```
+//! (With either feature on, the other backends' figures are not the project's: the
+//! feature changes every matrixmultiply call in the process, so filter as shown.)
 //! Throughput is printed in elements/s where one element is one floating-point
 //! operation: read `Gelem/s` as GFLOP/s.
 
@@ -149,23 +154,40 @@ fn operands<T: Float>(s: &Shape) -> (Array2<T>, Array2<T>) {
     (a, b)
 }
 
-/// matrixmultiply called directly (ndarray's `.dot` without BLAS), whatever the
-/// `blas` feature says about ndarray.
-trait Direct: Float {
-    fn mm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut ArrayViewMut2<'_, Self>);
+/// The other backends, called directly on a product.
+trait Backends: Float {
+    /// matrixmultiply (threaded when the feature is on), whatever the `blas` feature
+    /// says about ndarray.
+    #[cfg_attr(not(feature = "matrixmultiply-threading"), allow(dead_code))]
+    fn matrixmultiply(
+        a: &ArrayView2<'_, Self>,
+        b: &ArrayView2<'_, Self>,
+        c: &mut ArrayViewMut2<'_, Self>,
+    );
+    /// The `gemm` crate, with the given parallelism.
+    fn gemm_crate(
+        a: &ArrayView2<'_, Self>,
+        b: &ArrayView2<'_, Self>,
+        c: &mut ArrayViewMut2<'_, Self>,
+        par: gemm::Parallelism,
+    );
 }
 
-macro_rules! direct {
-    ($t:ty, $f:path) => {
-        impl Direct for $t {
-            fn mm(a: &ArrayView2<'_, $t>, b: &ArrayView2<'_, $t>, c: &mut ArrayViewMut2<'_, $t>) {
+macro_rules! backends {
+    ($t:ty, $mm:path) => {
+        impl Backends for $t {
+            fn matrixmultiply(
+                a: &ArrayView2<'_, $t>,
+                b: &ArrayView2<'_, $t>,
+                c: &mut ArrayViewMut2<'_, $t>,
+            ) {
                 let (m, k) = a.dim();
                 let n = b.ncols();
                 let (sa, sb) = (a.strides(), b.strides());
                 let sc = [c.strides()[0], c.strides()[1]];
                 // SAFETY: shapes agree by construction; the strides are the views' own.
                 unsafe {
-                    $f(
+                    $mm(
                         m,
                         k,
                         n,
@@ -183,25 +205,57 @@ macro_rules! direct {
                     )
                 }
             }
+
+            fn gemm_crate(
+                a: &ArrayView2<'_, $t>,
+                b: &ArrayView2<'_, $t>,
+                c: &mut ArrayViewMut2<'_, $t>,
+                par: gemm::Parallelism,
+            ) {
+                let (m, k) = a.dim();
+                let n = b.ncols();
+                let (sa, sb) = (a.strides(), b.strides());
+                let sc = [c.strides()[0], c.strides()[1]];
+                // SAFETY: as above. The gemm crate computes dst ← α·dst + β·lhs·rhs and
+                // takes column strides first.
+                unsafe {
+                    gemm::gemm::<$t>(
+                        m,
+                        n,
+                        k,
+                        c.as_mut_ptr(),
+                        sc[1],
+                        sc[0],
+                        false,
+                        a.as_ptr(),
+                        sa[1],
+                        sa[0],
+                        b.as_ptr(),
+                        sb[1],
+                        sb[0],
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    )
+                }
+            }
         }
     };
 }
-direct!(f32, matrixmultiply::sgemm);
-direct!(f64, matrixmultiply::dgemm);
+backends!(f32, matrixmultiply::sgemm);
+backends!(f64, matrixmultiply::dgemm);
 
-const MM_NAME: &str = if cfg!(feature = "matrixmultiply-threading") {
-    "matrixmultiply-threaded"
-} else {
-    "matrixmultiply"
-};
-
-fn shapes_for<T: Direct>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
+fn shapes_for<T: Backends>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
+    let threads = rayon::current_num_threads();
     for s in SHAPES {
         let (a, b) = operands::<T>(s);
         let mut out = Array2::<T>::zeros((s.m, s.n));
         let mut g = c.benchmark_group(format!("{}-{}", s.name, T::NAME));
         g.throughput(Throughput::Elements(2 * (s.m * s.k * s.n) as u64));
-        g.bench_function("gemm-rayon", |bench| {
+        g.bench_function("numeric", |bench| {
             bench.iter(|| {
                 numeric::gemm(
                     T::one(),
@@ -212,7 +266,7 @@ fn shapes_for<T: Direct>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
                 )
             })
         });
-        g.bench_function("gemm-serial", |bench| {
+        g.bench_function("numeric-serial", |bench| {
             bench.iter(|| {
                 serial_pool.install(|| {
                     numeric::gemm(
@@ -225,8 +279,29 @@ fn shapes_for<T: Direct>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
                 })
             })
         });
-        g.bench_function(MM_NAME, |bench| {
-            bench.iter(|| T::mm(&a.view(), &b.view(), &mut out.view_mut()))
+        g.bench_function("gemm-crate", |bench| {
+            bench.iter(|| {
+                T::gemm_crate(
+                    &a.view(),
+                    &b.view(),
+                    &mut out.view_mut(),
+                    gemm::Parallelism::Rayon(threads),
+                )
+            })
+        });
+        g.bench_function("gemm-crate-serial", |bench| {
+            bench.iter(|| {
+                T::gemm_crate(
+                    &a.view(),
+                    &b.view(),
+                    &mut out.view_mut(),
+                    gemm::Parallelism::None,
+                )
+            })
+        });
+        #[cfg(feature = "matrixmultiply-threading")]
+        g.bench_function("matrixmultiply-threaded", |bench| {
+            bench.iter(|| T::matrixmultiply(&a.view(), &b.view(), &mut out.view_mut()))
         });
         #[cfg(feature = "blas")]
         g.bench_function("openblas", |bench| {
@@ -246,9 +321,9 @@ fn shapes_for<T: Direct>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
 }
 
 /// The trap: a rayon loop over 64 images, each doing its own conv-forward product
-/// (32×147 · 147×1024). `numeric::gemm` goes serial inside the loop; a threaded
-/// backend starts its own threads on top of rayon's.
-fn nested<T: Direct>(c: &mut Criterion) {
+/// (32×147 · 147×1024). `numeric::gemm` and the `gemm` crate (as numeric used it) go
+/// serial inside the loop; a threaded backend starts its own threads on top of rayon's.
+fn nested<T: Backends>(c: &mut Criterion) {
     let images = 64;
     let w: Array2<T> = numeric::randn((32, 147), &mut numeric::rng(1));
     let cols: Vec<Array2<T>> = (0..images)
@@ -257,20 +332,36 @@ fn nested<T: Direct>(c: &mut Criterion) {
     let mut outs: Vec<Array2<T>> = (0..images).map(|_| Array2::zeros((32, 1024))).collect();
     let mut g = c.benchmark_group(format!("nested-conv-64x(32x147x1024)-{}", T::NAME));
     g.throughput(Throughput::Elements((2 * 32 * 147 * 1024 * images) as u64));
-    g.bench_function(BenchmarkId::new("gemm", "in-rayon-loop"), |bench| {
+    g.bench_function(BenchmarkId::new("numeric", "in-rayon-loop"), |bench| {
         bench.iter(|| {
             outs.par_iter_mut().zip(&cols).for_each(|(o, x)| {
                 numeric::gemm(T::one(), &w.view(), &x.view(), T::zero(), &mut o.view_mut())
             })
         })
     });
-    g.bench_function(BenchmarkId::new(MM_NAME, "in-rayon-loop"), |bench| {
+    g.bench_function(BenchmarkId::new("gemm-crate", "in-rayon-loop"), |bench| {
         bench.iter(|| {
-            outs.par_iter_mut()
-                .zip(&cols)
-                .for_each(|(o, x)| T::mm(&w.view(), &x.view(), &mut o.view_mut()))
+            outs.par_iter_mut().zip(&cols).for_each(|(o, x)| {
+                T::gemm_crate(
+                    &w.view(),
+                    &x.view(),
+                    &mut o.view_mut(),
+                    gemm::Parallelism::None,
+                )
+            })
         })
     });
+    #[cfg(feature = "matrixmultiply-threading")]
+    g.bench_function(
+        BenchmarkId::new("matrixmultiply-threaded", "in-rayon-loop"),
+        |bench| {
+            bench.iter(|| {
+                outs.par_iter_mut()
+                    .zip(&cols)
+                    .for_each(|(o, x)| T::matrixmultiply(&w.view(), &x.view(), &mut o.view_mut()))
+            })
+        },
+    );
     #[cfg(feature = "blas")]
     g.bench_function(BenchmarkId::new("openblas", "in-rayon-loop"), |bench| {
         bench.iter(|| {

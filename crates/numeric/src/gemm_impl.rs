@@ -1,14 +1,27 @@
 use std::any::TypeId;
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use rayon::prelude::*;
 
 use crate::Float;
 
+/// Below this many multiply-adds (m·k·n) a product runs on one thread: splitting it
+/// costs more than it saves (about 100 µs of work on one core).
+const PARALLEL_MIN_MADDS: usize = 1 << 22;
+/// A part of a split product keeps at least this many rows or columns of C, so that
+/// every part still fills matrixmultiply's 16-wide AVX-512 kernel many times over.
+const MIN_PART: usize = 64;
+
 /// General matrix product `C ← α·A·B + β·C`, on any strides (transposed views too).
 ///
-/// Runs on the `gemm` crate, which splits large products over the rayon pool; when
-/// called from inside a rayon task (a parallel loop over images or row chunks) it
-/// runs on the calling thread only, so the two never oversubscribe the cores.
+/// The kernel is matrixmultiply's (with its AVX-512 kernels), single-threaded; large
+/// products are cut into blocks of rows or columns of `C` that rayon runs in parallel.
+/// Called from inside a rayon task (a parallel loop over images or row chunks) it runs
+/// on the calling thread only, so GEMM threads × rayon threads never exceed the pool:
+/// [`crate::set_threads`] is the one knob. docs/gemm.md has the measurements behind
+/// this choice.
+///
+/// When β is zero, `C` is only written, never read (it may hold NaN).
 ///
 /// # Panics
 /// If the shapes do not agree: `A` is (m, k), `B` is (k, n), `C` is (m, n). Shapes
@@ -53,50 +66,181 @@ pub fn gemm<T: Float>(
         });
         return;
     }
-    let parallelism = if rayon::current_thread_index().is_some() || m * n * k < 64 * 64 * 64 {
-        gemm::Parallelism::None
-    } else {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
+    let threads = rayon::current_num_threads();
+    let parts =
+        if rayon::current_thread_index().is_some() || threads < 2 || m * n * k < PARALLEL_MIN_MADDS
+        {
+            1
+        } else {
+            // Two parts per thread let work stealing even out a core that is busy elsewhere.
+            (2 * threads).min(m.max(n) / MIN_PART).max(1)
+        };
+    gemm_in_parts(alpha, a, b, beta, c, parts);
+}
+
+/// [`gemm`] on checked, non-empty shapes, cut into `parts` bands of C run by rayon.
+fn gemm_in_parts<T: Float>(
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+    parts: usize,
+) {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let op = Product {
+        m,
+        k,
+        n,
+        a: a.as_ptr() as usize,
+        rsa: a.strides()[0],
+        csa: a.strides()[1],
+        b: b.as_ptr() as usize,
+        rsb: b.strides()[0],
+        csb: b.strides()[1],
+        c: c.as_mut_ptr() as usize,
+        rsc: c.strides()[0],
+        csc: c.strides()[1],
+        alpha: alpha.as_f64(),
+        beta: beta.as_f64(),
+        size: std::mem::size_of::<T>(),
     };
-    let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
-    let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
-    let (c_rs, c_cs) = (c.strides()[0], c.strides()[1]);
-    // The gemm crate's convention is dst ← alpha·dst + beta·lhs·rhs: our β is its alpha.
-    macro_rules! call {
-        ($t:ty) => {{
-            // SAFETY: T is $t (checked by TypeId below), the pointers come from live
-            // views whose shapes were checked above, and strides are the views' own.
-            unsafe {
-                gemm::gemm::<$t>(
-                    m,
-                    n,
-                    k,
-                    c.as_mut_ptr() as *mut $t,
-                    c_cs,
-                    c_rs,
-                    beta != T::zero(),
-                    a.as_ptr() as *const $t,
-                    a_cs,
-                    a_rs,
-                    b.as_ptr() as *const $t,
-                    b_cs,
-                    b_rs,
-                    beta.as_f64() as $t,
-                    alpha.as_f64() as $t,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                )
-            }
-        }};
-    }
-    if TypeId::of::<T>() == TypeId::of::<f32>() {
-        call!(f32)
+    let kernel: unsafe fn(&Product) = if TypeId::of::<T>() == TypeId::of::<f32>() {
+        Product::run::<f32>
     } else if TypeId::of::<T>() == TypeId::of::<f64>() {
-        call!(f64)
+        Product::run::<f64>
     } else {
-        ndarray::linalg::general_mat_mul(alpha, a, b, beta, c)
+        // Float is implemented for f32 and f64 only; stay correct for any other anyway.
+        return ndarray::linalg::general_mat_mul(alpha, a, b, beta, c);
+    };
+    let parts = parts.clamp(1, (m.max(n) / 16).max(1));
+    if parts == 1 {
+        // SAFETY: `op` describes the live views passed in, whose shapes the caller
+        // checked; T is the kernel's element type (TypeId).
+        unsafe { kernel(&op) };
+    } else {
+        (0..parts).into_par_iter().for_each(|p| {
+            let part = op.part(p, parts);
+            // SAFETY: as above; the parts write disjoint bands of C and only read A, B.
+            unsafe { kernel(&part) };
+        });
+    }
+}
+
+/// One product on raw parts, so that blocks of it can cross to rayon's threads.
+/// Pointers are kept as addresses (`usize`): plain data, `Send` and `Sync`.
+#[derive(Clone, Copy)]
+struct Product {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: usize,
+    rsa: isize,
+    csa: isize,
+    b: usize,
+    rsb: isize,
+    csb: isize,
+    c: usize,
+    rsc: isize,
+    csc: isize,
+    alpha: f64,
+    beta: f64,
+    /// Bytes per element.
+    size: usize,
+}
+
+/// The element types matrixmultiply has kernels for.
+trait Kernel: Copy {
+    /// # Safety
+    /// As `matrixmultiply::sgemm`: the pointers and strides describe valid m×k, k×n and
+    /// m×n matrices, and C is not read when β is zero.
+    unsafe fn gemm(p: &Product);
+}
+
+impl Kernel for f32 {
+    unsafe fn gemm(p: &Product) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            matrixmultiply::sgemm(
+                p.m,
+                p.k,
+                p.n,
+                p.alpha as f32,
+                p.a as *const f32,
+                p.rsa,
+                p.csa,
+                p.b as *const f32,
+                p.rsb,
+                p.csb,
+                p.beta as f32,
+                p.c as *mut f32,
+                p.rsc,
+                p.csc,
+            )
+        }
+    }
+}
+
+impl Kernel for f64 {
+    unsafe fn gemm(p: &Product) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            matrixmultiply::dgemm(
+                p.m,
+                p.k,
+                p.n,
+                p.alpha,
+                p.a as *const f64,
+                p.rsa,
+                p.csa,
+                p.b as *const f64,
+                p.rsb,
+                p.csb,
+                p.beta,
+                p.c as *mut f64,
+                p.rsc,
+                p.csc,
+            )
+        }
+    }
+}
+
+impl Product {
+    /// # Safety
+    /// `self` describes valid matrices of element type `K`.
+    unsafe fn run<K: Kernel>(&self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { K::gemm(self) }
+    }
+
+    /// Block `p` of `parts`: a band of C's columns when C is wider than tall, else a
+    /// band of its rows, with band edges on multiples of 16 (the kernel's width).
+    fn part(&self, p: usize, parts: usize) -> Product {
+        let by_cols = self.n >= self.m;
+        let len = if by_cols { self.n } else { self.m };
+        let edge = |i: usize| {
+            if i == parts {
+                len
+            } else {
+                (len * i / parts) & !15
+            }
+        };
+        let (start, end) = (edge(p), edge(p + 1));
+        // Address of element `start` along a stride (which may be negative).
+        let at = |base: usize, stride: isize| {
+            base.wrapping_add_signed(stride * start as isize * self.size as isize)
+        };
+        let mut q = *self;
+        if by_cols {
+            q.n = end - start;
+            q.b = at(self.b, self.csb);
+            q.c = at(self.c, self.csc);
+        } else {
+            q.m = end - start;
+            q.a = at(self.a, self.rsa);
+            q.c = at(self.c, self.rsc);
+        }
+        q
     }
 }
 
@@ -146,6 +290,71 @@ mod tests {
             let err = (&c - &expected).iter().fold(0.0_f64, |e, x| e.max(x.abs()));
             prop_assert!(err < 1e-10, "max error {err}");
         }
+    }
+
+    /// Products cut into bands, on every layout the split must handle: transposed A,
+    /// B walked backwards (negative strides), C a strided window, β ≠ 0; split by
+    /// columns (wide C) and by rows (tall C), into even and uneven bands.
+    #[test]
+    fn split_products_match_naive() {
+        use ndarray::s;
+        for (m, k, n, parts) in [
+            (150, 200, 700, 4),
+            (700, 180, 90, 3),
+            (40, 30, 500, 7),
+            (90, 70, 20, 1),
+        ] {
+            let mut r = crate::rng(m as u64);
+            let a: Array2<f64> = crate::randn((k, m), &mut r).reversed_axes();
+            let b_store: Array2<f64> = crate::randn((k, n), &mut r);
+            let b = b_store.slice(s![.., ..;-1]);
+            let mut c_store: Array2<f64> = crate::randn((m, 2 * n), &mut r);
+            let c0 = c_store.slice(s![.., ..;2]).to_owned();
+            let expected = naive(&a, &b.to_owned()) * 1.5 - &c0 * 2.0;
+            gemm_in_parts(
+                1.5,
+                &a.view(),
+                &b,
+                -2.0,
+                &mut c_store.slice_mut(s![.., ..;2]),
+                parts,
+            );
+            let got = c_store.slice(s![.., ..;2]);
+            let err = (&got - &expected)
+                .iter()
+                .fold(0.0_f64, |e, x| e.max(x.abs()));
+            assert!(err < 1e-9, "{m}x{k}x{n} in {parts} parts: max error {err}");
+            // The untouched odd columns stay as they were.
+            assert!(c_store.slice(s![.., 1..;2]).iter().all(|x| x.is_finite()));
+        }
+    }
+
+    /// With β = 0, C is written without being read: NaN in it must not leak out.
+    #[test]
+    fn beta_zero_ignores_nan_in_c() {
+        let a = Array2::<f32>::ones((300, 100));
+        let b = Array2::<f32>::ones((100, 300));
+        let mut c = Array2::<f32>::from_elem((300, 300), f32::NAN);
+        gemm(1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+        assert!(c.iter().all(|&x| x == 100.0));
+    }
+
+    /// Inside a rayon task the product runs serially and gives the same result.
+    #[test]
+    fn same_result_inside_rayon_task() {
+        let mut r = crate::rng(3);
+        let a: Array2<f32> = crate::randn((256, 300), &mut r);
+        let b: Array2<f32> = crate::randn((300, 400), &mut r);
+        let outside = matmul(&a.view(), &b.view());
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let inside = pool.install(|| matmul(&a.view(), &b.view()));
+        let err = (&outside - &inside)
+            .iter()
+            .fold(0.0_f32, |e, x| e.max(x.abs()));
+        assert!(err < 1e-3, "max difference {err}");
     }
 
     #[test]
