@@ -311,8 +311,10 @@ pub struct BackpropArgs {
 /// The lecture's computational graphs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Example {
-    /// The sigmoid neuron f(w, x) = 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))).
+    /// The sigmoid neuron f(w, x) = 1 / (1 + exp(-(w0 x0 + w1 x1 + w2))), elementary gates.
     Sigmoid,
+    /// The same neuron with one fused sigmoid gate (local gradient sigma (1 - sigma)).
+    SigmoidFused,
     /// f(x, y, z) = (x + y) z at x = -2, y = 5, z = -4.
     AddMul,
     /// f(x, W) = ||W x||^2 at x = [0.2, 0.4], W = [[0.1, 0.5], [-0.3, 0.8]].
@@ -364,6 +366,18 @@ mod tests {
                 assert_eq!(a.num_train, Count::N(5000));
             }
             other => panic!("parsed as {other:?}"),
+        }
+    }
+}
+
+impl Example {
+    /// The name `backprop::examples::by_name` takes (the same as on the command line).
+    pub fn name(self) -> &'static str {
+        match self {
+            Example::Sigmoid => "sigmoid",
+            Example::SigmoidFused => "sigmoid-fused",
+            Example::AddMul => "add-mul",
+            Example::Vector => "vector",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; each takes the run's context and its own options.
 
+pub mod backprop;
 pub mod info;
 pub mod knn;
 pub mod linear;
