@@ -1,0 +1,321 @@
+//! End-to-end tests of the `cs231n` binary on small datasets written in the real
+//! formats (CIFAR-10 binary batches, Fashion-MNIST IDX) into a temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cifar_data::{CIFAR10_CLASSES, CIFAR10_DIR, Dataset, write_cifar10, write_mnist};
+use ndarray::{Array1, Array4};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cs231n");
+
+/// A learnable toy dataset: each class has its own mean brightness per channel plus a
+/// little deterministic noise, so nearest neighbours and linear models beat chance.
+fn toy(n: usize, channels: usize, side: usize, classes: &[&str], offset: usize) -> Dataset {
+    let k = classes.len();
+    let labels = Array1::from_shape_fn(n, |i| ((i + offset) % k) as u8);
+    let images = Array4::from_shape_fn((n, channels, side, side), |(i, c, y, x)| {
+        let class = (i + offset) % k;
+        let base = 20 + class * 200 / k + c * 7;
+        let noise = (i * 31 + y * 17 + x * 13 + c * 5) % 23;
+        (base + noise).min(255) as u8
+    });
+    Dataset::new(
+        images,
+        labels,
+        classes.iter().map(|s| s.to_string()).collect(),
+    )
+    .unwrap()
+}
+
+fn cifar_dir(train: usize, test: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write_cifar10(
+        dir.path(),
+        &toy(train, 3, 32, &CIFAR10_CLASSES, 0),
+        &toy(test, 3, 32, &CIFAR10_CLASSES, 3),
+    )
+    .unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs with `--json` and parses stdout, which must be exactly one JSON object.
+fn run_json(args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = run(&all);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?} failed:\n{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "stdout holds one JSON line: {stdout}"
+    );
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v.is_object());
+    assert!(v["total_seconds"].as_f64().unwrap() >= 0.0);
+    v
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn info_json_reports_splits_and_counts() {
+    let dir = cifar_dir(60, 20);
+    let v = run_json(&["info", "--data-dir", s(dir.path()), "--dataset", "cifar10"]);
+    assert_eq!(v["dataset"], "cifar10");
+    assert_eq!(v["train"], 60);
+    assert_eq!(v["test"], 20);
+    assert_eq!(v["classes"].as_array().unwrap().len(), 10);
+    assert_eq!(v["classes"][0], "airplane");
+    assert_eq!(v["per_class_train"], serde_json::json!(vec![6; 10]));
+    assert_eq!(v["per_class_test"], serde_json::json!(vec![2; 10]));
+    // `auto` takes CIFAR-10 when it is there, and says so on stderr.
+    let out = run(&["info", "--data-dir", s(dir.path())]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("using CIFAR-10"));
+}
+
+#[test]
+fn fashion_mnist_idx_is_read_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes: Vec<&str> = cifar_data::FASHION_MNIST_CLASSES.to_vec();
+    write_mnist(
+        dir.path().join("fashion-mnist"),
+        &toy(30, 1, 28, &classes, 0),
+        &toy(10, 1, 28, &classes, 1),
+        true,
+    )
+    .unwrap();
+    let v = run_json(&[
+        "info",
+        "--data-dir",
+        s(dir.path()),
+        "--dataset",
+        "fashion-mnist",
+    ]);
+    assert_eq!(v["dataset"], "fashion-mnist");
+    assert_eq!(v["image_shape"], serde_json::json!([1, 28, 28]));
+    assert_eq!(v["train"], 30);
+}
+
+#[test]
+fn knn_json_accuracy_is_a_fraction() {
+    let dir = cifar_dir(60, 20);
+    let out = tempfile::tempdir().unwrap();
+    let v = run_json(&[
+        "knn",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--k",
+        "3",
+        "--metric",
+        "l1",
+        "--num-train",
+        "all",
+        "--plot-dists",
+    ]);
+    assert_eq!(v["dataset"], "cifar10");
+    assert_eq!(
+        (v["k"].as_u64(), v["metric"].as_str()),
+        (Some(3), Some("l1"))
+    );
+    assert_eq!(
+        (v["num_train"].as_u64(), v["num_test"].as_u64()),
+        (Some(60), Some(20))
+    );
+    let acc = v["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc), "{acc}");
+    // The toy classes are separable by brightness: kNN gets them right.
+    assert!(acc > 0.5, "{acc}");
+    assert!(out.path().join("knn_dists.png").is_file());
+}
+
+#[test]
+fn knn_cross_validation_table_and_plot() {
+    let dir = cifar_dir(60, 20);
+    let out = tempfile::tempdir().unwrap();
+    let v = run_json(&[
+        "knn",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--cross-validate",
+        "--folds",
+        "3",
+        "--k-choices",
+        "1,3,5",
+    ]);
+    let cv = v["cross_validation"].as_array().unwrap();
+    assert_eq!(cv.len(), 3);
+    assert_eq!(cv[0]["folds"].as_array().unwrap().len(), 3);
+    let best = v["best_k"].as_u64().unwrap();
+    assert!([1, 3, 5].contains(&best));
+    assert_eq!(v["k"].as_u64(), Some(best));
+    assert!(out.path().join("knn_cross_validation.png").is_file());
+}
+
+#[test]
+fn missing_data_is_a_clear_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "info",
+        "--data-dir",
+        s(empty.path()),
+        "--dataset",
+        "cifar10",
+        "--json",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cargo xtask fetch-data"), "{stderr}");
+    assert!(stderr.contains(CIFAR10_DIR), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no JSON on failure");
+}
+
+#[test]
+fn corrupt_batch_is_a_clear_error() {
+    let dir = cifar_dir(60, 20);
+    let batch = dir.path().join(CIFAR10_DIR).join("data_batch_3.bin");
+    let bytes = std::fs::read(&batch).unwrap();
+    std::fs::write(&batch, &bytes[..bytes.len() - 100]).unwrap();
+    let out = run(&["knn", "--data-dir", s(dir.path()), "--dataset", "cifar10"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("data_batch_3.bin"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_options_fail_without_panicking() {
+    let dir = cifar_dir(60, 20);
+    for args in [
+        vec!["knn", "--k", "0"],
+        vec!["knn", "--k", "1000"],
+        vec!["knn", "--metric", "l3"],
+        vec!["knn", "--num-test", "zero"],
+        vec!["--dataset", "imagenet", "info"],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--data-dir", s(dir.path())]);
+        let out = run(&all);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+fn write_png(ds: &Dataset, i: usize, path: &PathBuf) {
+    let (_, _, h, w) = ds.images.dim();
+    let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let px = |c| ds.images[[i, c, y as usize, x as usize]];
+        image::Rgb([px(0), px(1), px(2)])
+    });
+    img.save(path).unwrap();
+}
+
+#[test]
+fn softmax_model_round_trips_through_predict() {
+    let dir = cifar_dir(60, 20);
+    let out = tempfile::tempdir().unwrap();
+    let v = run_json(&[
+        "softmax",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--iters",
+        "30",
+        "--batch-size",
+        "20",
+        "--lr",
+        "1e-6",
+        "--reg",
+        "1",
+    ]);
+    for key in ["train_accuracy", "val_accuracy", "test_accuracy"] {
+        let a = v[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a), "{key} = {a}");
+    }
+    assert!(v["train_seconds"].as_f64().unwrap() <= v["total_seconds"].as_f64().unwrap());
+    let model = out.path().join("softmax.safetensors");
+    assert!(model.is_file());
+    assert!(out.path().join("softmax_loss.png").is_file());
+    assert!(out.path().join("softmax_templates.png").is_file());
+
+    // Two test images as PNG files: predict reads, resizes and classifies them.
+    let test = toy(20, 3, 32, &CIFAR10_CLASSES, 3);
+    let (a, b) = (out.path().join("a.png"), out.path().join("b.png"));
+    write_png(&test, 0, &a);
+    write_png(&test, 1, &b);
+    let p = run_json(&["predict", "--model", s(&model), s(&a), s(&b)]);
+    assert_eq!(p["dataset"], "cifar10");
+    let preds = p["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 2);
+    for pred in preds {
+        let probs: Vec<f64> = pred["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        assert_eq!(probs.len(), 10);
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-6);
+        let label = pred["label"].as_u64().unwrap() as usize;
+        assert_eq!(pred["class"], CIFAR10_CLASSES[label]);
+        assert!(probs.iter().all(|&q| q <= probs[label]));
+    }
+
+    // Not a model file, and not an image: clear errors.
+    let bad = run(&["predict", "--model", s(&a), s(&a)]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("a.png"));
+    let junk = out.path().join("junk.png");
+    std::fs::write(&junk, b"not a png").unwrap();
+    let bad = run(&["predict", "--model", s(&model), s(&junk)]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("junk.png"));
+}
+
+#[test]
+fn backprop_prints_the_lectures_numbers() {
+    let out = tempfile::tempdir().unwrap();
+    let v = run_json(&["backprop", "--example", "add-mul", "--out", s(out.path())]);
+    assert_eq!(v["f"], -12.0);
+    assert_eq!(v["gradients"]["x"], -4.0);
+    assert_eq!(v["gradients"]["y"], -4.0);
+    assert_eq!(v["gradients"]["z"], 3.0);
+    assert!(out.path().join("backprop_add-mul.dot").is_file());
+}
+
+#[test]
+fn show_writes_the_examples_grid() {
+    let dir = cifar_dir(60, 20);
+    let out = tempfile::tempdir().unwrap();
+    run_json(&[
+        "show",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--per-class",
+        "3",
+    ]);
+    let img = image::open(out.path().join("examples.png")).unwrap();
+    assert!(img.width() > 10 * 64 && img.height() > 3 * 64);
+}
