@@ -378,13 +378,22 @@ impl<T: Float> Gate<T> for MatMul {
             as_matrix(a, true, "matmul")?,
             as_matrix(b, false, "matmul")?,
         );
-        let d2 = args
-            .dout
-            .view()
-            .into_shape_with_order((a2.nrows(), b2.ncols()))
-            .map_err(|_| {
-                GraphError::shape_mismatch("matmul", args.dout.shape(), args.output.shape())
-            })?;
+        // dout as the (m, n) matrix it is, whatever its layout (it may come
+        // transposed from a transpose gate): a view, never a copy.
+        let mut d = args.dout.view();
+        if b.ndim() == 1 {
+            let last = d.ndim();
+            d = d.insert_axis(Axis(last));
+        }
+        if a.ndim() == 1 {
+            d = d.insert_axis(Axis(0));
+        }
+        let mismatch =
+            || GraphError::shape_mismatch("matmul", args.dout.shape(), args.output.shape());
+        let d2: ArrayView2<'_, T> = d.into_dimensionality().map_err(|_| mismatch())?;
+        if d2.dim() != (a2.nrows(), b2.ncols()) {
+            return Err(mismatch());
+        }
         let da = args.needs_grad(0).then(|| {
             numeric::matmul(&d2, &b2.t())
                 .into_shape_with_order(a.raw_dim())
