@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use cifar_data::{DatasetKind, Preprocess, SplitSizes, preprocess};
+use cifar_data::{Preprocess, SplitSizes, preprocess};
 use linear::{LinearClassifier, Loss, TrainOptions};
 use ndarray::{Array2, s};
 use serde_json::json;
@@ -15,7 +15,7 @@ use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
 use crate::imageio::weights_to_rgb;
 use crate::model_file::{ModelFile, Preprocessing};
-use crate::output::{percent, round};
+use crate::output::{percent, round, table};
 use crate::plot::{self, ImageGrid, Series};
 use crate::progress;
 
@@ -32,27 +32,7 @@ pub struct Hyper {
     pub batch_size: usize,
 }
 
-/// The defaults: the course's on CIFAR-10 (lr 1e-7, reg 2.5e4, 1 500 iterations of
-/// 200); on Fashion-MNIST (784 features instead of 3 072, so a larger step is stable)
-/// the values found by the search on that data (docs/linear.md).
-pub fn defaults(kind: DatasetKind, loss: Loss) -> Hyper {
-    match (kind, loss) {
-        (DatasetKind::Cifar10, _) => Hyper {
-            lr: 1e-7,
-            reg: 2.5e4,
-            iters: 1500,
-            batch_size: 200,
-        },
-        (DatasetKind::FashionMnist | DatasetKind::Sample, _) => Hyper {
-            lr: 1e-7,
-            reg: 2.5e4,
-            iters: 1500,
-            batch_size: 200,
-        },
-    }
-}
-
-/// Trains, evaluates and writes the plots and the model.
+/// Trains (or searches), evaluates and writes the plots and the model.
 pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
     let data = ctx.load()?;
     let kind = data.source.kind;
@@ -72,61 +52,139 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
             sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
         ));
     }
-    let d = defaults(kind, loss);
+    // The linear crate's measured defaults for this dataset (the course's on CIFAR-10).
+    let d = linear::defaults_for(kind.name(), loss)
+        .map_err(|e| CliError::library("linear defaults", e))?;
     let mut hyper = Hyper {
-        lr: args.lr.unwrap_or(d.lr),
+        lr: args.lr.unwrap_or(d.learning_rate),
         reg: args.reg.unwrap_or(d.reg),
-        iters: args.iters.unwrap_or(d.iters),
+        iters: args.iters.unwrap_or(d.num_iters),
         batch_size: args.batch_size.unwrap_or(d.batch_size),
+    };
+    let opts = TrainOptions {
+        seed: ctx.seed(),
+        ..d.options
     };
     let num_classes = sp.classes.len();
     let quiet = ctx.quiet();
     let name = loss.name();
 
-    if args.search {
-        return Err(CliError::Usage(
-            "--search is not available yet in this build".into(),
-        ));
-    }
-
-    ctx.report.say(format!(
-        "{name}: {} train / {} val / {} test rows of {} features; lr {:e}, reg {:e}, {} iterations of {}",
-        sp.x_train.nrows(),
-        sp.x_val.nrows(),
-        sp.x_test.nrows(),
-        sp.x_train.ncols(),
-        hyper.lr,
-        hyper.reg,
-        hyper.iters,
-        hyper.batch_size
-    ));
-    let mut rng = numeric::rng(ctx.seed());
-    let mut clf = LinearClassifier::<f32>::new(loss, sp.x_train.ncols(), num_classes, &mut rng);
-    let opts = TrainOptions {
-        seed: ctx.seed(),
-        ..TrainOptions::default()
-    };
-    let pb = progress::bar(hyper.iters as u64, name, "iters", quiet);
-    let started = Instant::now();
-    let history = clf
-        .train_with(
-            &sp.x_train.view(),
-            &sp.y_train.view(),
-            hyper.lr as f32,
-            hyper.reg as f32,
+    let (clf, history, train_seconds) = if args.search {
+        // The defaults' grid; an axis given on the command line is fixed to that value.
+        let lrs = args
+            .lr
+            .map_or(d.search_learning_rates.to_vec(), |lr| vec![lr]);
+        let regs = args.reg.map_or(d.search_regs.to_vec(), |reg| vec![reg]);
+        let config = linear::SearchConfig {
+            num_iters: hyper.iters,
+            batch_size: hyper.batch_size,
+            options: opts,
+            init_seed: ctx.seed(),
+        };
+        ctx.report.say(format!(
+            "{name} search: {} learning rates x {} regularisation strengths, {} iterations of {} each, on {} train / {} val rows of {} features",
+            lrs.len(),
+            regs.len(),
             hyper.iters,
             hyper.batch_size,
-            &opts,
-            |it, l| {
-                pb.set_position(it as u64 + 1);
-                if it % 10 == 0 {
-                    pb.set_message(format!("loss {l:.4}"));
-                }
+            sp.x_train.nrows(),
+            sp.x_val.nrows(),
+            sp.x_train.ncols()
+        ));
+        let pb = progress::bar((lrs.len() * regs.len()) as u64, "search", "trials", quiet);
+        let started = Instant::now();
+        let out = linear::grid_search(
+            loss,
+            &sp.x_train.view(),
+            &sp.y_train.view(),
+            &sp.x_val.view(),
+            &sp.y_val.view(),
+            &lrs,
+            &regs,
+            &config,
+            |i, t| {
+                pb.set_position(i as u64 + 1);
+                pb.set_message(format!(
+                    "lr {:e} reg {:e}: val {:.3}",
+                    t.learning_rate, t.reg, t.val_accuracy
+                ));
             },
         )
-        .map_err(|e| CliError::library("linear training", e))?;
-    let train_seconds = started.elapsed().as_secs_f64();
-    pb.finish_and_clear();
+        .map_err(|e| CliError::library("linear search", e))?;
+        let seconds = started.elapsed().as_secs_f64();
+        pb.finish_and_clear();
+        let rows: Vec<Vec<String>> = out
+            .trials
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                vec![
+                    format!("{:e}", t.learning_rate),
+                    format!("{:e}", t.reg),
+                    format!("{:.4}", t.train_accuracy),
+                    format!("{:.4}", t.val_accuracy),
+                    if i == out.best_index {
+                        "best".into()
+                    } else {
+                        String::new()
+                    },
+                ]
+            })
+            .collect();
+        ctx.report
+            .say(table(&["lr", "reg", "train acc", "val acc", ""], &rows));
+        let best = out.best_trial();
+        hyper.lr = best.learning_rate;
+        hyper.reg = best.reg;
+        ctx.report.set(
+            "search",
+            out.trials
+                .iter()
+                .map(|t| {
+                    json!({"lr": t.learning_rate, "reg": t.reg,
+                           "train_accuracy": t.train_accuracy, "val_accuracy": t.val_accuracy,
+                           "final_loss": t.final_loss})
+                })
+                .collect::<Vec<_>>(),
+        );
+        (out.best, out.best_loss_history, seconds)
+    } else {
+        ctx.report.say(format!(
+            "{name}: {} train / {} val / {} test rows of {} features; lr {:e}, reg {:e}, {} iterations of {}",
+            sp.x_train.nrows(),
+            sp.x_val.nrows(),
+            sp.x_test.nrows(),
+            sp.x_train.ncols(),
+            hyper.lr,
+            hyper.reg,
+            hyper.iters,
+            hyper.batch_size
+        ));
+        let mut rng = numeric::rng(ctx.seed());
+        let mut clf = LinearClassifier::<f32>::new(loss, sp.x_train.ncols(), num_classes, &mut rng);
+        let pb = progress::bar(hyper.iters as u64, name, "iters", quiet);
+        let started = Instant::now();
+        let history = clf
+            .train_with(
+                &sp.x_train.view(),
+                &sp.y_train.view(),
+                hyper.lr as f32,
+                hyper.reg as f32,
+                hyper.iters,
+                hyper.batch_size,
+                &opts,
+                |it, l| {
+                    pb.set_position(it as u64 + 1);
+                    if it % 10 == 0 {
+                        pb.set_message(format!("loss {l:.4}"));
+                    }
+                },
+            )
+            .map_err(|e| CliError::library("linear training", e))?;
+        let seconds = started.elapsed().as_secs_f64();
+        pb.finish_and_clear();
+        (clf, history, seconds)
+    };
     hyper.iters = history.len();
     let history: Vec<f64> = history.iter().map(|&l| l as f64).collect();
     let final_loss = history.last().copied().unwrap_or(f64::NAN);
