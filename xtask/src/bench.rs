@@ -1,10 +1,226 @@
-//! `cargo xtask bench`.
+//! `cargo xtask bench`: criterion micro-benchmarks of every crate that has them, then
+//! whole-pipeline scenarios, each run in a child process (so its peak memory is its
+//! own), optionally alternated with the numpy / PyTorch peers of `bench/peers/`; the
+//! results are printed and written to `docs/benchmarks.md`.
+//!
+//! The child is this same binary, `cargo xtask bench --scenario NAME`, which runs one
+//! scenario once and prints one JSON line (see [`scenarios::Outcome`]); the Python peers
+//! print the same line, so every implementation is measured the same way.
+
+mod micro;
+mod report;
+mod scenarios;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Instant, SystemTime};
+
+use report::{Machine, Row, Sample};
+use scenarios::Ctx;
 
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Tiny synthetic data and sizes: a sub-minute check that the harness works (CI).
+    /// Skips the micro-benchmarks and writes target/xtask-bench/quick.md instead of the docs.
+    #[arg(long)]
+    quick: bool,
+    /// Also run each scenario in numpy and PyTorch (bench/peers/, needs python3 with
+    /// numpy and/or torch: `pip install numpy torch`), alternating runs with ours.
+    #[arg(long)]
+    peers: bool,
+    /// Folder holding cifar-10-batches-bin/ and fashion-mnist/ (see `cargo xtask fetch-data`).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Threads for us and the peers alike [default: RAYON_NUM_THREADS, else every core].
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Timed runs per scenario and implementation [default: 3, or 1 with --quick].
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Run only the scenarios whose name contains one of these (repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Skip the criterion micro-benchmarks.
+    #[arg(long)]
+    no_micro: bool,
+    /// Where the report goes [default: docs/benchmarks.md, or target/xtask-bench/quick.md
+    /// with --quick].
+    #[arg(long)]
+    output: Option<PathBuf>,
+    /// Child mode: run this one scenario once and print its JSON outcome.
+    #[arg(long, hide = true)]
+    scenario: Option<String>,
+}
+
+/// The checkout's root (xtask lives one level below it).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits inside the workspace")
+        .to_path_buf()
+}
 
 /// Runs the task.
-pub fn run(_args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    Err("not implemented yet".into())
+pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let threads = args.threads.unwrap_or_else(default_threads).max(1);
+    if let Some(name) = &args.scenario {
+        let ctx = Ctx {
+            quick: args.quick,
+            data_dir: args.data_dir.clone(),
+            threads,
+        };
+        return scenarios::child(name, &ctx);
+    }
+    let started = Instant::now();
+    let root = root();
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let data_dir = if args.quick {
+        let dir = root.join("target/xtask-bench/quick-data");
+        scenarios::write_quick_data(&dir)?;
+        dir
+    } else {
+        absolute(&args.data_dir)
+    };
+
+    let micro = if args.quick || args.no_micro {
+        eprintln!("micro-benchmarks: skipped ({})", if args.quick { "--quick" } else { "--no-micro" });
+        Vec::new()
+    } else {
+        micro::run_all(&root)?
+    };
+
+    let peers = if args.peers { report::Peers::detect(&root) } else { report::Peers::none() };
+    for note in &peers.notes {
+        eprintln!("peers: {note}");
+    }
+
+    let mut rows = Vec::new();
+    for sc in scenarios::ALL {
+        if !args.only.is_empty() && !args.only.iter().any(|o| sc.name.contains(o.as_str())) {
+            continue;
+        }
+        eprintln!("scenario {} — {}", sc.name, sc.about);
+        let mut row = Row::new(sc.name, sc.about);
+        // Alternate implementations within each round, rotating who goes first, so slow
+        // drift of the shared machine's load hits everybody alike.
+        let mut impls: Vec<report::Impl> = vec![report::Impl::Ours];
+        impls.extend(peers.available.iter().copied());
+        for r in 0..runs {
+            for i in 0..impls.len() {
+                let imp = impls[(i + r) % impls.len()];
+                if row.skipped(imp) {
+                    continue;
+                }
+                let out = run_child(imp, sc.name, &data_dir, threads, args.quick, &root);
+                match &out {
+                    Sample::Ok(o) => eprintln!("  {:<6} run {}: {:.3} s", imp.name(), r + 1, o.seconds),
+                    Sample::Skip(why) => eprintln!("  {:<6} skipped: {why}", imp.name()),
+                    Sample::Failed(why) => eprintln!("  {:<6} FAILED: {why}", imp.name()),
+                }
+                row.push(imp, out);
+            }
+        }
+        rows.push(row);
+    }
+    let machine = Machine::detect(threads, &peers);
+    let command = command_line();
+    let table = report::render(&machine, &command, &rows, &micro, &peers, scenarios::PENDING, args.quick);
+    println!("{}", report::console_table(&rows, &peers));
+    let output = args.output.clone().unwrap_or_else(|| {
+        if args.quick {
+            root.join("target/xtask-bench/quick.md")
+        } else {
+            root.join("docs/benchmarks.md")
+        }
+    });
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&output, table)?;
+    eprintln!("wrote {} in {:.0} s", output.display(), started.elapsed().as_secs_f64());
+    let failed: Vec<&str> = rows.iter().filter(|r| r.any_failed()).map(|r| r.name).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("scenarios failed: {}", failed.join(", ")).into())
+    }
+}
+
+/// `RAYON_NUM_THREADS` when set (the project's convention), else every core.
+fn default_threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// How the user invoked us, as they would type it again.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("cargo xtask {}", args.join(" "))
+}
+
+/// Runs one scenario once in a child process and parses its JSON line.
+fn run_child(imp: report::Impl, name: &str, data_dir: &Path, threads: usize, quick: bool, root: &Path) -> Sample {
+    let mut cmd = match imp {
+        report::Impl::Ours => {
+            let exe = match std::env::current_exe() {
+                Ok(e) => e,
+                Err(e) => return Sample::Failed(format!("cannot find our own executable: {e}")),
+            };
+            let mut c = Command::new(exe);
+            c.arg("bench").arg("--scenario").arg(name).arg("--threads").arg(threads.to_string());
+            c.arg("--data-dir").arg(data_dir);
+            c
+        }
+        report::Impl::Numpy | report::Impl::Torch => {
+            let mut c = Command::new("python3");
+            c.arg(root.join("bench/peers/peer.py"))
+                .arg("--impl")
+                .arg(imp.name())
+                .arg("--scenario")
+                .arg(name)
+                .arg("--threads")
+                .arg(threads.to_string())
+                .arg("--data-dir")
+                .arg(data_dir);
+            c
+        }
+    };
+    if quick {
+        cmd.arg("--quick");
+    }
+    // One knob for every library's pool: rayon (ours), OpenBLAS/MKL/OpenMP (numpy, torch).
+    for var in ["RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+        cmd.env(var, threads.to_string());
+    }
+    let out = match cmd.output() {
+        Ok(o) => o,
+        Err(e) => return Sample::Failed(format!("cannot start {}: {e}", imp.name())),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{'));
+    match (out.status.success(), line) {
+        (true, Some(line)) => Sample::parse(line),
+        _ => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+            Sample::Failed(format!(
+                "exit {}: {}",
+                out.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            ))
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, for the report's date.
+fn now_unix() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
