@@ -653,6 +653,20 @@ pub struct DropoutCache<T, D: Dimension> {
     mask: Option<Array<T, D>>,
 }
 
+impl<T: Float, D: Dimension> DropoutCache<T, D> {
+    /// The cache of a dropout that dropped nothing (test mode, keep probability 1):
+    /// backward passes the gradient through unchanged. For models that skip the
+    /// dropout call altogether when it is off.
+    ///
+    /// ```
+    /// let c = nn::layers::DropoutCache::<f64, ndarray::Ix1>::identity();
+    /// assert_eq!(nn::layers::dropout_backward(&ndarray::array![2.0].view(), &c), ndarray::array![2.0]);
+    /// ```
+    pub fn identity() -> Self {
+        DropoutCache { mask: None }
+    }
+}
+
 /// Inverted dropout, as in the course: `p` is the probability of **keeping** a unit.
 ///
 /// In train mode each unit is kept with probability `p` and the kept ones are scaled

@@ -6,10 +6,15 @@
 //! - [`layers`]: course-style `*_forward` / `*_backward` pairs (affine, relu, leaky
 //!   relu, sigmoid, tanh, batchnorm, layernorm, dropout, sandwich layers).
 //! - [`losses`]: softmax and SVM losses on scores (from `linear`).
+//! - [`fc`]: `TwoLayerNet` and `FullyConnectedNet` (any depth, batch/layer norm, dropout).
 //! - [`optim`]: update rules sgd, sgd_momentum, rmsprop, adam with per-parameter state.
+//! - [`checkpoint`]: model files and training checkpoints (safetensors), and
+//!   rebuilding any saved model from its file.
 
+pub mod checkpoint;
 pub mod cnn;
 pub mod conv;
+pub mod fc;
 pub mod layers;
 pub mod losses;
 pub mod model;
