@@ -11,7 +11,9 @@
 //!   calling thread only (what a parallel loop over images gets); this is plain
 //!   single-threaded matrixmultiply, i.e. ndarray's `.dot`.
 //! - `gemm-crate` / `gemm-crate-serial`: the `gemm` crate (0.19) with
-//!   `Parallelism::Rayon` over the whole pool / `Parallelism::None`.
+//!   `Parallelism::Rayon` over the whole pool / `Parallelism::None`; its AVX-512
+//!   kernels need `--features gemm-avx512` (the crate's `x86-v4`), without which it
+//!   runs its AVX2 kernels.
 //! - `matrixmultiply-threaded` (with `--features matrixmultiply-threading`):
 //!   matrixmultiply on its own thread pool (`MATMUL_NUM_THREADS`, at most 4).
 //! - `openblas` (with `--features blas`): ndarray's `general_mat_mul` on the system
@@ -24,6 +26,7 @@
 //! cargo bench -p numeric --bench gemm
 //! cargo bench -p numeric --bench gemm --features matrixmultiply-threading -- matrixmultiply-threaded
 //! cargo bench -p numeric --bench gemm --features blas -- openblas
+//! cargo bench -p numeric --bench gemm --features gemm-avx512 -- gemm-crate
 //! ```
 //! (With either feature on, the other backends' figures are not the project's: the
 //! feature changes every matrixmultiply call in the process, so filter as shown.)
