@@ -1,1 +1,342 @@
-fn main() {}
+//! What the tape costs over calling the same computations directly.
+//!
+//! `cargo bench -p backprop --bench tape`
+//!
+//! - `two_layer/*`: forward + backward of affine – relu – affine – softmax loss on a
+//!   200 × 3072 batch (hidden 100, 10 classes, f32): `direct` calls the kernels by
+//!   hand, `tape_fused` runs the same kernels as fused gates through the graph
+//!   (how nn uses it), `tape_elementary` builds the net from the elementary gates
+//!   (matmul, broadcast add, relu, exp, sum_axis, log, gather, mean).
+//! - `chain/*`: a deep chain of cheap gates (300 × tanh, scale, add_scalar) on small
+//!   arrays, where any per-node overhead of the engine would show.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use backprop::{BackwardArgs, Gate, Graph, GraphError, NodeId};
+use criterion::{Criterion, criterion_group, criterion_main};
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, Ix1, Ix2, Zip};
+use rand::Rng as _;
+
+const N: usize = 200;
+const D: usize = 3072;
+const H: usize = 100;
+const C: usize = 10;
+
+// ---- the kernels, shared by the direct version and the fused gates ----
+
+fn affine_forward(
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    b: &ArrayView1<'_, f32>,
+) -> Array2<f32> {
+    let mut out = Array2::zeros((x.nrows(), w.ncols()));
+    out.assign(b); // bias rows, then out ← x·w + out in one GEMM
+    numeric::gemm(1.0, x, w, 1.0, &mut out.view_mut());
+    out
+}
+
+/// (dx if wanted, dw, db)
+fn affine_backward(
+    dout: &ArrayView2<'_, f32>,
+    x: &ArrayView2<'_, f32>,
+    w: &ArrayView2<'_, f32>,
+    want_dx: bool,
+) -> (Option<Array2<f32>>, Array2<f32>, Array1<f32>) {
+    let dx = want_dx.then(|| numeric::matmul(dout, &w.t()));
+    (dx, numeric::matmul(&x.t(), dout), dout.sum_axis(Axis(0)))
+}
+
+fn relu_backward(dout: &ArrayView2<'_, f32>, out: &ArrayView2<'_, f32>) -> Array2<f32> {
+    Zip::from(dout)
+        .and(out)
+        .map_collect(|&d, &o| if o > 0.0 { d } else { 0.0 })
+}
+
+/// Softmax loss averaged over the batch, and dscores (the course's vectorised form).
+fn softmax_loss(scores: &ArrayView2<'_, f32>, y: &[usize]) -> (f32, Array2<f32>) {
+    let n = scores.nrows() as f32;
+    let mut probs = scores.to_owned();
+    let mut loss = 0.0;
+    for (mut row, &label) in probs.rows_mut().into_iter().zip(y) {
+        let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+        row.mapv_inplace(|v| (v - max).exp());
+        let sum = row.sum();
+        row /= sum;
+        loss -= row[label].ln();
+        row[label] -= 1.0;
+    }
+    probs /= n;
+    (loss / n, probs)
+}
+
+struct Data {
+    x: Array2<f32>,
+    y: Vec<usize>,
+    w1: Array2<f32>,
+    b1: Array1<f32>,
+    w2: Array2<f32>,
+    b2: Array1<f32>,
+}
+
+fn data() -> Data {
+    let mut r = numeric::rng(0);
+    let y = (0..N).map(|_| r.random_range(0..C)).collect();
+    Data {
+        x: numeric::randn((N, D), &mut r),
+        y,
+        w1: numeric::randn::<f32, _, _>((D, H), &mut r) * 1e-2,
+        b1: numeric::randn::<f32, _, _>(H, &mut r) * 1e-2,
+        w2: numeric::randn::<f32, _, _>((H, C), &mut r) * 1e-2,
+        b2: numeric::randn::<f32, _, _>(C, &mut r) * 1e-2,
+    }
+}
+
+/// The two-layer net by hand: returns (loss, dW1, db1, dW2, db2).
+fn direct(d: &Data) -> (f32, Array2<f32>, Array1<f32>, Array2<f32>, Array1<f32>) {
+    let h_pre = affine_forward(&d.x.view(), &d.w1.view(), &d.b1.view());
+    let h = h_pre.mapv(|v| v.max(0.0));
+    let scores = affine_forward(&h.view(), &d.w2.view(), &d.b2.view());
+    let (loss, dscores) = softmax_loss(&scores.view(), &d.y);
+    let (dh, dw2, db2) = affine_backward(&dscores.view(), &h.view(), &d.w2.view(), true);
+    let dh_pre = relu_backward(&dh.expect("wanted").view(), &h.view());
+    let (_, dw1, db1) = affine_backward(&dh_pre.view(), &d.x.view(), &d.w1.view(), false);
+    (loss, dw1, db1, dw2, db2)
+}
+
+// ---- the same kernels as fused gates ----
+
+fn m2(a: &ArrayD<f32>) -> ArrayView2<'_, f32> {
+    a.view().into_dimensionality::<Ix2>().expect("2-d")
+}
+
+struct Affine;
+
+impl Gate<f32> for Affine {
+    fn name(&self) -> &str {
+        "affine"
+    }
+    fn forward(&mut self, i: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, GraphError> {
+        let b = i[2].view().into_dimensionality::<Ix1>().expect("1-d");
+        Ok(affine_forward(&m2(i[0]), &m2(i[1]), &b).into_dyn())
+    }
+    fn backward(
+        &mut self,
+        a: &BackwardArgs<'_, f32>,
+    ) -> Result<Vec<Option<ArrayD<f32>>>, GraphError> {
+        let (dx, dw, db) = affine_backward(
+            &m2(a.dout),
+            &m2(a.inputs[0]),
+            &m2(a.inputs[1]),
+            a.needs_grad(0),
+        );
+        Ok(vec![
+            dx.map(|d| d.into_dyn()),
+            Some(dw.into_dyn()),
+            Some(db.into_dyn()),
+        ])
+    }
+}
+
+struct Relu;
+
+impl Gate<f32> for Relu {
+    fn name(&self) -> &str {
+        "relu"
+    }
+    fn forward(&mut self, i: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, GraphError> {
+        Ok(i[0].mapv(|v| v.max(0.0)))
+    }
+    fn backward(
+        &mut self,
+        a: &BackwardArgs<'_, f32>,
+    ) -> Result<Vec<Option<ArrayD<f32>>>, GraphError> {
+        Ok(vec![Some(
+            relu_backward(&m2(a.dout), &m2(a.output)).into_dyn(),
+        )])
+    }
+}
+
+struct SoftmaxLoss {
+    y: Vec<usize>,
+    dscores: Option<Array2<f32>>,
+}
+
+impl Gate<f32> for SoftmaxLoss {
+    fn name(&self) -> &str {
+        "softmax_loss"
+    }
+    fn forward(&mut self, i: &[&ArrayD<f32>]) -> Result<ArrayD<f32>, GraphError> {
+        let (loss, dscores) = softmax_loss(&m2(i[0]), &self.y);
+        self.dscores = Some(dscores); // cached for backward, as the course's cache
+        Ok(ndarray::arr0(loss).into_dyn())
+    }
+    fn backward(
+        &mut self,
+        a: &BackwardArgs<'_, f32>,
+    ) -> Result<Vec<Option<ArrayD<f32>>>, GraphError> {
+        let dout = a.dout[[]];
+        let dscores = self
+            .dscores
+            .take()
+            .expect("forward ran")
+            .mapv_into(|v| v * dout);
+        Ok(vec![Some(dscores.into_dyn())])
+    }
+}
+
+fn tape_fused(d: &Data) -> (Graph<f32>, NodeId, [NodeId; 4]) {
+    let mut g = Graph::new();
+    let x = g.constant("X", d.x.clone());
+    let w1 = g.parameter("W1", d.w1.clone());
+    let b1 = g.parameter("b1", d.b1.clone());
+    let w2 = g.parameter("W2", d.w2.clone());
+    let b2 = g.parameter("b2", d.b2.clone());
+    let h1 = g.apply(Affine, &[x, w1, b1]).unwrap();
+    let h = g.apply(Relu, &[h1]).unwrap();
+    let scores = g.apply(Affine, &[h, w2, b2]).unwrap();
+    let loss = g
+        .apply(
+            SoftmaxLoss {
+                y: d.y.clone(),
+                dscores: None,
+            },
+            &[scores],
+        )
+        .unwrap();
+    (g, loss, [w1, b1, w2, b2])
+}
+
+fn tape_elementary(d: &Data) -> (Graph<f32>, NodeId, [NodeId; 4]) {
+    let mut g = Graph::new();
+    let x = g.constant("X", d.x.clone());
+    let y = g.labels("y", &d.y);
+    let w1 = g.parameter("W1", d.w1.clone());
+    let b1 = g.parameter("b1", d.b1.clone());
+    let w2 = g.parameter("W2", d.w2.clone());
+    let b2 = g.parameter("b2", d.b2.clone());
+    let xw = g.matmul(x, w1).unwrap();
+    let h1 = g.add(xw, b1).unwrap();
+    let h = g.relu(h1).unwrap();
+    let hw = g.matmul(h, w2).unwrap();
+    let scores = g.add(hw, b2).unwrap();
+    // loss = mean(log Σ exp(scores) − scores[y]) (no max shift: scores are small here)
+    let e = g.exp(scores).unwrap();
+    let z = g.sum_axis(e, 1).unwrap();
+    let logz = g.log(z).unwrap();
+    let correct = g.gather(scores, y).unwrap();
+    let per_row = g.sub(logz, correct).unwrap();
+    let loss = g.mean(per_row).unwrap();
+    (g, loss, [w1, b1, w2, b2])
+}
+
+fn two_layer(c: &mut Criterion) {
+    let d = data();
+    // The three give the same loss and gradients (so the comparison is fair).
+    let (loss, dw1, ..) = direct(&d);
+    for (mut g, out, p) in [tape_fused(&d), tape_elementary(&d)] {
+        g.forward().unwrap();
+        g.backward(out).unwrap();
+        assert!((g.scalar_value(out).unwrap() - loss).abs() < 1e-4);
+        let err = (g.grad(p[0]).unwrap() - &dw1.view().into_dyn())
+            .iter()
+            .fold(0.0_f32, |m, v| m.max(v.abs()));
+        assert!(err < 1e-5, "dW1 differs by {err}");
+    }
+
+    let mut group = c.benchmark_group("two_layer");
+    group
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    group.bench_function("direct", |b| b.iter(|| black_box(direct(&d))));
+    let (mut fused, loss_fused, _) = tape_fused(&d);
+    group.bench_function("tape_fused", |b| {
+        b.iter(|| {
+            fused.forward().unwrap();
+            fused.backward(loss_fused).unwrap();
+            black_box(fused.scalar_value(loss_fused).unwrap())
+        })
+    });
+    let (mut elem, loss_elem, _) = tape_elementary(&d);
+    group.bench_function("tape_elementary", |b| {
+        b.iter(|| {
+            elem.forward().unwrap();
+            elem.backward(loss_elem).unwrap();
+            black_box(elem.scalar_value(loss_elem).unwrap())
+        })
+    });
+    group.finish();
+}
+
+const DEPTH: usize = 300;
+
+/// y = x; DEPTH times: t = tanh(y), s = 0.9·t, y = s + 0.1; f = Σ y. By hand, one
+/// array per step and direction like any unfused code: forward keeps the tanh
+/// outputs, backward walks them in reverse through the three local gradients.
+fn chain_direct(x: &Array1<f32>) -> (f32, Array1<f32>) {
+    let mut acts: Vec<Array1<f32>> = Vec::with_capacity(DEPTH);
+    let mut y = x.clone();
+    for _ in 0..DEPTH {
+        let t = y.mapv(f32::tanh);
+        let s = t.mapv(|v| v * 0.9);
+        y = s.mapv(|v| v + 0.1);
+        acts.push(t);
+    }
+    let f = y.sum();
+    let mut dy = Array1::<f32>::ones(x.len());
+    for t in acts.iter().rev() {
+        let ds = dy.clone(); // + 0.1 passes the gradient through
+        let dt = ds.mapv(|d| d * 0.9);
+        dy = Zip::from(&dt)
+            .and(t)
+            .map_collect(|&d, &t| d * (1.0 - t * t));
+    }
+    (f, dy)
+}
+
+fn chain_tape(x: &Array1<f32>) -> (Graph<f32>, NodeId, NodeId) {
+    let mut g = Graph::new();
+    let xn = g.input("x", x.clone());
+    let mut y = xn;
+    for _ in 0..DEPTH {
+        let t = g.tanh(y).unwrap();
+        let s = g.scale(t, 0.9).unwrap();
+        y = g.add_scalar(s, 0.1).unwrap();
+    }
+    let f = g.sum(y).unwrap();
+    (g, xn, f)
+}
+
+fn chain(c: &mut Criterion) {
+    let mut group = c.benchmark_group("chain");
+    group
+        .sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for len in [16usize, 4096] {
+        let x: Array1<f32> = numeric::randn(len, &mut numeric::rng(1));
+        let (f, dx) = chain_direct(&x);
+        let (mut g, xn, out) = chain_tape(&x);
+        g.backward(out).unwrap();
+        assert!((g.scalar_value(out).unwrap() - f).abs() <= 1e-3 * f.abs().max(1.0));
+        let err = (g.grad(xn).unwrap() - &dx.view().into_dyn())
+            .iter()
+            .fold(0.0_f32, |m, v| m.max(v.abs()));
+        assert!(err < 1e-5, "dx differs by {err}");
+        group.bench_function(format!("direct/{len}"), |b| {
+            b.iter(|| black_box(chain_direct(&x)))
+        });
+        group.bench_function(format!("tape/{len}"), |b| {
+            b.iter(|| {
+                g.forward().unwrap();
+                g.backward(out).unwrap();
+                black_box(g.grad(xn).unwrap()[[0]])
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, two_layer, chain);
+criterion_main!(benches);

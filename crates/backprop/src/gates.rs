@@ -138,14 +138,24 @@ impl<T: Float> Gate<T> for Binary {
         GraphError::check_arity(self.0.name(), inputs, 2)?;
         let (a, b) = (inputs[0], inputs[1]);
         let op = self.0;
-        if a.shape() == b.shape() {
-            return Ok(Zip::from(a).and(b).map_collect(|&a, &b| op.apply(a, b)));
-        }
-        let shape = broadcast_shape(a.shape(), b.shape())
-            .ok_or_else(|| GraphError::shape_mismatch(op.name(), a.shape(), b.shape()))?;
-        let (ab, bb) = (a.broadcast(shape.clone()), b.broadcast(shape));
-        let (ab, bb) = (ab.expect("broadcastable"), bb.expect("broadcastable"));
-        Ok(Zip::from(&ab).and(&bb).map_collect(|&a, &b| op.apply(a, b)))
+        let (a, b) = if a.shape() == b.shape() {
+            (a.view(), b.view())
+        } else {
+            let shape = broadcast_shape(a.shape(), b.shape())
+                .ok_or_else(|| GraphError::shape_mismatch(op.name(), a.shape(), b.shape()))?;
+            let ab = a.broadcast(shape.clone()).expect("broadcastable");
+            (ab, b.broadcast(shape).expect("broadcastable"))
+        };
+        // One monomorphised loop per op: no per-element dispatch.
+        let zip = Zip::from(&a).and(&b);
+        Ok(match op {
+            BinOp::Add => zip.map_collect(|&a, &b| a + b),
+            BinOp::Sub => zip.map_collect(|&a, &b| a - b),
+            BinOp::Mul => zip.map_collect(|&a, &b| a * b),
+            BinOp::Div => zip.map_collect(|&a, &b| a / b),
+            BinOp::Max => zip.map_collect(|&a, &b| BinOp::Max.apply(a, b)),
+            BinOp::Min => zip.map_collect(|&a, &b| BinOp::Min.apply(a, b)),
+        })
     }
 
     fn backward(&mut self, args: &BackwardArgs<'_, T>) -> Grads<T> {
@@ -168,27 +178,28 @@ impl<T: Float> Gate<T> for Binary {
         let bb = b
             .broadcast(shape)
             .ok_or_else(|| GraphError::shape_mismatch(op.name(), b.shape(), shape))?;
-        let zip = Zip::from(&ab).and(&bb).and(dout);
-        let (da, db) = match (want_a, want_b) {
-            (true, true) => {
-                let mut da = ArrayD::zeros(dout.raw_dim());
-                let mut db = ArrayD::zeros(dout.raw_dim());
-                zip.and(&mut da)
-                    .and(&mut db)
-                    .for_each(|&a, &b, &d, da, db| {
-                        (*da, *db) = op.local(a, b, d);
-                    });
-                (Some(da), Some(db))
+        let (da, db) = match op {
+            // the "swap multiplier": each input gets dout times the other
+            BinOp::Mul => (
+                want_a.then(|| Zip::from(&bb).and(dout).map_collect(|&b, &d| d * b)),
+                want_b.then(|| Zip::from(&ab).and(dout).map_collect(|&a, &d| d * a)),
+            ),
+            BinOp::Div => (
+                want_a.then(|| Zip::from(&bb).and(dout).map_collect(|&b, &d| d / b)),
+                want_b.then(|| {
+                    Zip::from(&ab)
+                        .and(&bb)
+                        .and(dout)
+                        .map_collect(|&a, &b, &d| -d * a / (b * b))
+                }),
+            ),
+            _ => {
+                let zip = || Zip::from(&ab).and(&bb).and(dout);
+                (
+                    want_a.then(|| zip().map_collect(|&a, &b, &d| op.local(a, b, d).0)),
+                    want_b.then(|| zip().map_collect(|&a, &b, &d| op.local(a, b, d).1)),
+                )
             }
-            (true, false) => (
-                Some(zip.map_collect(|&a, &b, &d| op.local(a, b, d).0)),
-                None,
-            ),
-            (false, true) => (
-                None,
-                Some(zip.map_collect(|&a, &b, &d| op.local(a, b, d).1)),
-            ),
-            (false, false) => (None, None),
         };
         Ok(vec![
             da.map(|g| sum_to_shape(g, a.shape())),
@@ -229,54 +240,16 @@ impl<T: Float> UnOp<T> {
             UnOp::AddScalar(_) => "add_scalar",
         }
     }
+}
 
-    #[inline]
-    fn apply(self, x: T) -> T {
-        match self {
-            UnOp::Neg => -x,
-            UnOp::Sigmoid => T::one() / (T::one() + (-x).exp()),
-            UnOp::Tanh => x.tanh(),
-            UnOp::Relu => {
-                if x > T::zero() {
-                    x
-                } else {
-                    T::zero()
-                }
-            }
-            UnOp::Exp => x.exp(),
-            UnOp::Log => x.ln(),
-            UnOp::Sqrt => x.sqrt(),
-            UnOp::Recip => x.recip(),
-            UnOp::Pow(p) => x.powf(p),
-            UnOp::Scale(c) => x * c,
-            UnOp::AddScalar(c) => x + c,
-        }
-    }
+#[inline]
+fn sigmoid<T: Float>(x: T) -> T {
+    T::one() / (T::one() + (-x).exp())
+}
 
-    /// Local gradient times upstream `d`, from the input `x` and the cached output `y`.
-    #[inline]
-    fn local(self, x: T, y: T, d: T) -> T {
-        let one = T::one();
-        match self {
-            UnOp::Neg => -d,
-            UnOp::Sigmoid => d * y * (one - y), // σ'(x) = σ(x)(1 − σ(x)), from the output
-            UnOp::Tanh => d * (one - y * y),
-            UnOp::Relu => {
-                if x > T::zero() {
-                    d
-                } else {
-                    T::zero()
-                }
-            }
-            UnOp::Exp => d * y,
-            UnOp::Log => d / x,
-            UnOp::Sqrt => d / (y + y),
-            UnOp::Recip => -d * y * y,
-            UnOp::Pow(p) => d * p * x.powf(p - one),
-            UnOp::Scale(c) => d * c,
-            UnOp::AddScalar(_) => d,
-        }
-    }
+#[inline]
+fn relu<T: Float>(x: T) -> T {
+    if x > T::zero() { x } else { T::zero() }
 }
 
 /// An elementwise unary gate, labelled as the lecture draws it (`*-1`, `+1`, `^2`).
@@ -305,16 +278,43 @@ impl<T: Float> Gate<T> for Unary<T> {
 
     fn forward(&mut self, inputs: &[&ArrayD<T>]) -> Result<ArrayD<T>, GraphError> {
         GraphError::check_arity(&self.label, inputs, 1)?;
-        let op = self.op;
-        Ok(inputs[0].mapv(|x| op.apply(x)))
+        let x = inputs[0];
+        // The match is outside the loops: one monomorphised loop per op.
+        Ok(match self.op {
+            UnOp::Neg => x.mapv(|x| -x),
+            UnOp::Sigmoid => x.mapv(sigmoid),
+            UnOp::Tanh => x.mapv(|x| x.tanh()),
+            UnOp::Relu => x.mapv(relu),
+            UnOp::Exp => x.mapv(|x| x.exp()),
+            UnOp::Log => x.mapv(|x| x.ln()),
+            UnOp::Sqrt => x.mapv(|x| x.sqrt()),
+            UnOp::Recip => x.mapv(|x| x.recip()),
+            UnOp::Pow(p) => x.mapv(|x| x.powf(p)),
+            UnOp::Scale(c) => x.mapv(|x| x * c),
+            UnOp::AddScalar(c) => x.mapv(|x| x + c),
+        })
     }
 
     fn backward(&mut self, args: &BackwardArgs<'_, T>) -> Grads<T> {
-        let op = self.op;
-        let dx = Zip::from(args.inputs[0])
-            .and(args.output)
-            .and(args.dout)
-            .map_collect(|&x, &y, &d| op.local(x, y, d));
+        let (x, y, d) = (args.inputs[0], args.output, args.dout);
+        let one = T::one();
+        // Each local gradient from whichever of input x / cached output y it needs.
+        let with_y = |f: fn(T, T) -> T| Zip::from(y).and(d).map_collect(|&y, &d| f(y, d));
+        let dx = match self.op {
+            UnOp::Neg => d.mapv(|d| -d),
+            UnOp::Sigmoid => Zip::from(y).and(d).map_collect(|&y, &d| d * y * (one - y)),
+            UnOp::Tanh => Zip::from(y).and(d).map_collect(|&y, &d| d * (one - y * y)),
+            UnOp::Relu => with_y(|y, d| if y > T::zero() { d } else { T::zero() }),
+            UnOp::Exp => with_y(|y, d| d * y),
+            UnOp::Log => Zip::from(x).and(d).map_collect(|&x, &d| d / x),
+            UnOp::Sqrt => with_y(|y, d| d / (y + y)),
+            UnOp::Recip => with_y(|y, d| -d * y * y),
+            UnOp::Pow(p) => Zip::from(x)
+                .and(d)
+                .map_collect(|&x, &d| d * p * x.powf(p - one)),
+            UnOp::Scale(c) => d.mapv(|d| d * c),
+            UnOp::AddScalar(_) => d.clone(),
+        };
         Ok(vec![Some(dx)])
     }
 }
