@@ -502,6 +502,12 @@ pub fn build_model<T: Float>(config: &serde_json::Value) -> Result<Box<dyn Model
                 FullyConnectedNet::<T>::try_new(c).map_err(|e| e.to_string())?,
             ))
         }
+        "ThreeLayerConvNet" => Ok(Box::new(
+            crate::cnn::ThreeLayerConvNet::<T>::from_config(config).map_err(|e| e.to_string())?,
+        )),
+        "SequentialNet" => Ok(Box::new(
+            crate::cnn::SequentialNet::<T>::from_config(config).map_err(|e| e.to_string())?,
+        )),
         other => Err(format!("unknown model kind {other:?}")),
     }
 }

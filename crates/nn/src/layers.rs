@@ -227,7 +227,9 @@ pub fn relu_backward<T: Float, D: Dimension>(
 /// assert_eq!(a, ndarray::array![0.0, 3.0]);
 /// ```
 pub fn relu_inplace<T: Float, D: Dimension>(a: &mut ArrayViewMut<'_, T, D>) {
-    a.mapv_inplace(|v| if v > T::zero() { v } else { T::zero() });
+    // `v < 0` rather than `v > 0`: a NaN passes through (as numpy's maximum), so a
+    // diverging run shows up in the loss instead of being silently zeroed.
+    a.mapv_inplace(|v| if v < T::zero() { T::zero() } else { v });
 }
 
 /// In-place relu backward: zeroes `dout` where `out ≤ 0`. Works with either relu's

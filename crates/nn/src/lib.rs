@@ -8,6 +8,8 @@
 //! - [`losses`]: softmax and SVM losses on scores (from `linear`).
 //! - [`fc`]: `TwoLayerNet` and `FullyConnectedNet` (any depth, batch/layer norm, dropout).
 //! - [`optim`]: update rules sgd, sgd_momentum, rmsprop, adam with per-parameter state.
+//! - [`solver`]: the `Solver` (minibatch training, histories, best weights, lr decay,
+//!   checkpoints and resume).
 //! - [`checkpoint`]: model files and training checkpoints (safetensors), and
 //!   rebuilding any saved model from its file.
 
@@ -20,6 +22,7 @@ pub mod losses;
 pub mod model;
 pub mod optim;
 pub mod pool;
+pub mod solver;
 pub mod spatial;
 
 pub use model::{Model, Params};
