@@ -110,7 +110,7 @@ fn cifar10_dir(dir: &Path) -> Result<PathBuf, DataError> {
     Err(DataError::MissingDir {
         path,
         what: "CIFAR-10 folder (cifar-10-batches-bin)",
-        fetch: FETCH_CIFAR,
+        hint: crate::error::fetch_hint(FETCH_CIFAR),
     })
 }
 
@@ -149,7 +149,7 @@ pub(crate) fn missing_or_io(path: &Path, e: std::io::Error, fetch: &'static str)
     if e.kind() == std::io::ErrorKind::NotFound {
         DataError::MissingFile {
             path: path.to_path_buf(),
-            fetch,
+            hint: crate::error::refetch_hint(fetch),
         }
     } else {
         DataError::io(path, e)

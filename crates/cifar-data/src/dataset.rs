@@ -139,7 +139,12 @@ impl Dataset {
     pub fn to_rows<T: Float>(&self) -> Array2<T> {
         let n = self.len();
         let d = self.dim();
-        let data: Vec<T> = self.pixels().map(|&p| T::cast(p as f64)).collect();
+        // A 256-entry table: one load per pixel instead of a conversion.
+        let lut: Vec<T> = (0..=255u8).map(|p| T::cast(p as f64)).collect();
+        let data: Vec<T> = match self.images.as_slice() {
+            Some(bytes) => bytes.iter().map(|&p| lut[p as usize]).collect(),
+            None => self.images.iter().map(|&p| lut[p as usize]).collect(),
+        };
         Array2::from_shape_vec((n, d), data).expect("N·D values in standard order")
     }
 
@@ -258,10 +263,5 @@ impl Dataset {
             .collect();
         self.select(&indices)
             .expect("indices come from the dataset")
-    }
-
-    /// Iterates over the pixel bytes in (N, C, H, W) order whatever the memory layout.
-    fn pixels(&self) -> impl Iterator<Item = &u8> {
-        self.images.iter()
     }
 }

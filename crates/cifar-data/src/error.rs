@@ -19,22 +19,22 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum DataError {
     /// The dataset folder does not exist.
-    #[error("{}: {what} not found; run `{fetch}` to download it (or `{fetch} --from <archive>` to install a local copy)", path.display())]
+    #[error("{}: {what} not found; {hint}", path.display())]
     MissingDir {
         /// The folder that was looked for.
         path: PathBuf,
         /// What should have been there ("CIFAR-10 folder", ...).
         what: &'static str,
-        /// The command that installs it.
-        fetch: &'static str,
+        /// What to do: the command that installs it.
+        hint: String,
     },
     /// A file of the dataset is missing from its folder.
-    #[error("{}: file not found; the dataset folder is incomplete, remove it and run `{fetch}` again", path.display())]
+    #[error("{}: file not found; the dataset folder is incomplete: {hint}", path.display())]
     MissingFile {
         /// The file that was looked for.
         path: PathBuf,
-        /// The command that installs the dataset.
-        fetch: &'static str,
+        /// What to do about it.
+        hint: String,
     },
     /// An operating-system error while reading or writing a file.
     #[error("{}: {source}", path.display())]
@@ -132,6 +132,22 @@ pub enum DataError {
     /// Split sizes the data cannot provide.
     #[error("cannot split: {0}")]
     Split(String),
+}
+
+/// The usual hint: the fetch command, and its offline form.
+pub(crate) fn fetch_hint(fetch: &str) -> String {
+    format!(
+        "run `{fetch}` to download it (or `{fetch} --from <archive or folder>` to install a local copy)"
+    )
+}
+
+/// The hint for an incomplete folder: fetch it again.
+pub(crate) fn refetch_hint(fetch: &str) -> String {
+    if fetch.is_empty() {
+        "put the missing file there".into()
+    } else {
+        format!("remove the folder and run `{fetch}` again")
+    }
 }
 
 impl DataError {

@@ -216,6 +216,7 @@ pub fn load_fashion_mnist(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset), D
         classes,
         "Fashion-MNIST folder",
         FETCH_FASHION,
+        crate::error::fetch_hint(FETCH_FASHION),
     )
 }
 
@@ -234,13 +235,17 @@ pub fn load_fashion_mnist(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset), D
 /// ```
 pub fn load_mnist(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset), DataError> {
     let classes = (0..10).map(|d| d.to_string()).collect();
-    // No fetch task for MNIST itself: point at the folder layout instead.
+    // No fetch task for MNIST itself: say which files to put there.
     load_idx_dir(
         dir.as_ref(),
         MNIST_DIR,
         classes,
         "MNIST folder",
-        "cargo xtask fetch-data --dataset fashion-mnist",
+        "",
+        format!(
+            "put the four MNIST files there ({}, raw or .gz)",
+            MNIST_FILES.join(", ")
+        ),
     )
 }
 
@@ -251,6 +256,7 @@ fn load_idx_dir(
     classes: Vec<String>,
     what: &'static str,
     fetch: &'static str,
+    hint: String,
 ) -> Result<(Dataset, Dataset), DataError> {
     let has_files = |d: &Path| {
         MNIST_FILES
@@ -269,7 +275,7 @@ fn load_idx_dir(
                 dir.to_path_buf()
             },
             what,
-            fetch,
+            hint,
         });
     };
     let find = |name: &str| -> Result<PathBuf, DataError> {
@@ -280,7 +286,10 @@ fn load_idx_dir(
         } else if raw.is_file() {
             Ok(raw)
         } else {
-            Err(DataError::MissingFile { path: gz, fetch })
+            Err(DataError::MissingFile {
+                path: gz,
+                hint: crate::error::refetch_hint(fetch),
+            })
         }
     };
     let train = read_idx_pair(

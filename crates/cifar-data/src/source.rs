@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use crate::cifar::{CIFAR10_DIR, FETCH_CIFAR};
+use crate::error::fetch_hint;
 use crate::idx::{FASHION_MNIST_DIR, FETCH_FASHION};
 use crate::{DataError, Dataset, load_cifar10, load_fashion_mnist};
 
@@ -162,7 +163,7 @@ impl DataSource {
                     Err(DataError::MissingDir {
                         path: dir,
                         what: "CIFAR-10 folder (cifar-10-batches-bin)",
-                        fetch: FETCH_CIFAR,
+                        hint: fetch_hint(FETCH_CIFAR),
                     })
                 }
             }
@@ -174,7 +175,7 @@ impl DataSource {
                     Err(DataError::MissingDir {
                         path: dir,
                         what: "Fashion-MNIST folder",
-                        fetch: FETCH_FASHION,
+                        hint: fetch_hint(FETCH_FASHION),
                     })
                 }
             }
@@ -232,7 +233,7 @@ fn find_sample(data_dir: &Path) -> Result<PathBuf, DataError> {
         None => Err(DataError::MissingDir {
             path: candidates[0].clone(),
             what: "bundled sample folder (data/sample, part of the repository)",
-            fetch: "cargo xtask fetch-data --make-sample",
+            hint: "it is part of the repository: restore it with `git checkout -- data/sample`, or rebuild it with `cargo run -p cifar-data --example make_sample`".into(),
         }),
     }
 }
