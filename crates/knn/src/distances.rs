@@ -124,7 +124,7 @@ pub(crate) fn l2_sq_block<T: Float>(
     });
 }
 
-/// Lanes of one accumulator: 16 `f32` fill an AVX-512 register (two AVX2 ones).
+/// Lanes of one accumulator of the portable kernel.
 const LANES: usize = 16;
 /// Training rows per cache tile: 64 rows of 3 072 `f32` are 768 KiB, inside L2.
 const TRAIN_TILE: usize = 64;
@@ -154,43 +154,144 @@ pub(crate) fn l1_block<T: Float>(
     }
     for j0 in (0..m).step_by(TRAIN_TILE) {
         let j1 = (j0 + TRAIN_TILE).min(m);
-        let mut i = 0;
-        while i + MICRO_ROWS <= n {
-            let a: [&[T]; MICRO_ROWS] = std::array::from_fn(|r| &xs[(i + r) * d..(i + r + 1) * d]);
+        for i in (0..n).step_by(MICRO_ROWS) {
+            // A last, partial micro block repeats its final row (results discarded).
+            let a: [&[T]; MICRO_ROWS] = std::array::from_fn(|r| {
+                let i = (i + r).min(n - 1);
+                &xs[i * d..(i + 1) * d]
+            });
+            let rows = MICRO_ROWS.min(n - i);
             for j in j0..j1 {
-                let s = l1_micro(&a, &ts[j * d..(j + 1) * d]);
-                for r in 0..MICRO_ROWS {
+                let s = l1_rows4(a, &ts[j * d..(j + 1) * d]);
+                for r in 0..rows {
                     block[[i + r, j]] = s[r];
                 }
-            }
-            i += MICRO_ROWS;
-        }
-        for i in i..n {
-            let a = [&xs[i * d..(i + 1) * d]];
-            for j in j0..j1 {
-                block[[i, j]] = l1_micro(&a, &ts[j * d..(j + 1) * d])[0];
             }
         }
     }
 }
 
+/// `Σ|a_r − b|` of four rows against one: explicit AVX2 for `f32`/`f64` when the CPU
+/// has it (checked at run time, so a portable build stays correct), else portable code.
+#[inline]
+fn l1_rows4<T: Float>(a: [&[T]; MICRO_ROWS], b: &[T]) -> [T; MICRO_ROWS] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        use std::any::TypeId;
+        fn cast<T, U>(x: &[T]) -> &[U] {
+            // SAFETY: called only when T and U are the same type (checked by TypeId).
+            unsafe { std::slice::from_raw_parts(x.as_ptr() as *const U, x.len()) }
+        }
+        if TypeId::of::<T>() == TypeId::of::<f32>() {
+            // SAFETY: AVX2 is present; every row has b's length (rows of one matrix).
+            let s = unsafe { avx2::l1_rows4_f32(a.map(cast::<T, f32>), cast(b)) };
+            return s.map(|v| T::cast(f64::from(v)));
+        }
+        if TypeId::of::<T>() == TypeId::of::<f64>() {
+            // SAFETY: as above.
+            let s = unsafe { avx2::l1_rows4_f64(a.map(cast::<T, f64>), cast(b)) };
+            return s.map(T::cast);
+        }
+    }
+    l1_micro(&a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    macro_rules! kernel {
+        ($name:ident, $t:ty, $lanes:expr, $set1:ident, $zero:ident, $load:ident, $sub:ident,
+         $andnot:ident, $add:ident, $store:ident) => {
+            /// Four rows against one, two registers per row: eight independent sums
+            /// keep both vector adders busy; |x| clears the sign bit.
+            ///
+            /// # Safety
+            /// The CPU has AVX2 and every `a[r]` is at least as long as `b`.
+            #[target_feature(enable = "avx2")]
+            pub(super) unsafe fn $name(a: [&[$t]; 4], b: &[$t]) -> [$t; 4] {
+                const L: usize = $lanes;
+                let n = b.len();
+                debug_assert!(a.iter().all(|r| r.len() >= n));
+                let sign = $set1(-0.0);
+                let mut acc = [$zero(); 8];
+                let mut c = 0;
+                while c + 2 * L <= n {
+                    // SAFETY: c + 2L ≤ n ≤ every row's length.
+                    unsafe {
+                        let b0 = $load(b.as_ptr().add(c));
+                        let b1 = $load(b.as_ptr().add(c + L));
+                        for r in 0..4 {
+                            let a0 = $load(a[r].as_ptr().add(c));
+                            let a1 = $load(a[r].as_ptr().add(c + L));
+                            acc[2 * r] = $add(acc[2 * r], $andnot(sign, $sub(a0, b0)));
+                            acc[2 * r + 1] = $add(acc[2 * r + 1], $andnot(sign, $sub(a1, b1)));
+                        }
+                    }
+                    c += 2 * L;
+                }
+                std::array::from_fn(|r| {
+                    let mut lanes = [0.0 as $t; L];
+                    // SAFETY: `lanes` holds L values.
+                    unsafe { $store(lanes.as_mut_ptr(), $add(acc[2 * r], acc[2 * r + 1])) };
+                    let mut s: $t = lanes.iter().sum();
+                    for k in c..n {
+                        s += (a[r][k] - b[k]).abs();
+                    }
+                    s
+                })
+            }
+        };
+    }
+
+    kernel!(
+        l1_rows4_f32,
+        f32,
+        8,
+        _mm256_set1_ps,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        _mm256_sub_ps,
+        _mm256_andnot_ps,
+        _mm256_add_ps,
+        _mm256_storeu_ps
+    );
+    kernel!(
+        l1_rows4_f64,
+        f64,
+        4,
+        _mm256_set1_pd,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        _mm256_sub_pd,
+        _mm256_andnot_pd,
+        _mm256_add_pd,
+        _mm256_storeu_pd
+    );
+}
+
 /// `Σ|a_r − b|` for R rows `a_r` against one row `b`, with `LANES` partial sums each.
+///
+/// Written with `chunks_exact` and fixed-size lane arrays so that no bounds check or
+/// float reassociation stands between the compiler and SIMD registers.
 #[inline(always)]
 fn l1_micro<T: Float, const R: usize>(a: &[&[T]; R], b: &[T]) -> [T; R] {
+    let n = b.len();
     let mut acc = [[T::zero(); LANES]; R];
-    let full = b.len() / LANES * LANES;
-    for c in (0..full).step_by(LANES) {
-        let bc: &[T; LANES] = b[c..c + LANES].try_into().expect("LANES");
-        for r in 0..R {
-            let ac: &[T; LANES] = a[r][c..c + LANES].try_into().expect("LANES");
+    let mut a_chunks: [_; R] = std::array::from_fn(|r| a[r][..n].chunks_exact(LANES));
+    for bc in b.chunks_exact(LANES) {
+        let bc: &[T; LANES] = bc.try_into().expect("LANES");
+        for (acc_r, a_r) in acc.iter_mut().zip(a_chunks.iter_mut()) {
+            let ac: &[T; LANES] = a_r.next().expect("as long as b").try_into().expect("LANES");
             for l in 0..LANES {
-                acc[r][l] += (ac[l] - bc[l]).abs();
+                acc_r[l] += (ac[l] - bc[l]).abs();
             }
         }
     }
+    let full = n / LANES * LANES;
     std::array::from_fn(|r| {
         let mut s = acc[r].iter().copied().sum::<T>();
-        for c in full..b.len() {
+        for c in full..n {
             s += (a[r][c] - b[c]).abs();
         }
         s
