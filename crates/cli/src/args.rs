@@ -335,6 +335,18 @@ pub struct PredictArgs {
     pub images: Vec<PathBuf>,
 }
 
+impl Example {
+    /// The name `backprop::examples::by_name` takes (the same as on the command line).
+    pub fn name(self) -> &'static str {
+        match self {
+            Example::Sigmoid => "sigmoid",
+            Example::SigmoidFused => "sigmoid-fused",
+            Example::AddMul => "add-mul",
+            Example::Vector => "vector",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,18 +378,6 @@ mod tests {
                 assert_eq!(a.num_train, Count::N(5000));
             }
             other => panic!("parsed as {other:?}"),
-        }
-    }
-}
-
-impl Example {
-    /// The name `backprop::examples::by_name` takes (the same as on the command line).
-    pub fn name(self) -> &'static str {
-        match self {
-            Example::Sigmoid => "sigmoid",
-            Example::SigmoidFused => "sigmoid-fused",
-            Example::AddMul => "add-mul",
-            Example::Vector => "vector",
         }
     }
 }

@@ -44,8 +44,7 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
         Command::Softmax(a) => commands::linear::run(ctx, a, linear::Loss::Softmax),
         Command::Predict(a) => commands::predict::run(ctx, a),
         Command::Backprop(a) => commands::backprop::run(ctx, a),
-        _ => Err(error::CliError::Usage(
-            "this subcommand is not available yet".into(),
-        )),
+        Command::Nn(a) => commands::net::run_nn(ctx, a),
+        Command::Cnn(a) => commands::net::run_cnn(ctx, a),
     }
 }

@@ -24,11 +24,6 @@ impl Reporter {
         }
     }
 
-    /// True under `--json`: progress bars stay hidden and stdout holds only the summary.
-    pub fn json(&self) -> bool {
-        self.json
-    }
-
     /// One line of the run's human output (stdout, or stderr under `--json`).
     pub fn say(&self, line: impl AsRef<str>) {
         if self.json {

@@ -45,7 +45,9 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
         seed: ctx.seed(),
         ..Preprocess::default()
     };
+    let spin = progress::spinner("preprocessing", ctx.quiet());
     let sp = preprocess::<f32>(&data.train, &data.test, &cfg)?;
+    spin.finish_and_clear();
     if sp.clamped {
         ctx.report.notice(format!(
             "splits shrunk to the data: {} train / {} val / {} test",

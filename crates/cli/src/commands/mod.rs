@@ -4,5 +4,6 @@ pub mod backprop;
 pub mod info;
 pub mod knn;
 pub mod linear;
+pub mod net;
 pub mod predict;
 pub mod show;

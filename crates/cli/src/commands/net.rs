@@ -1,0 +1,530 @@
+//! `cs231n nn` and `cs231n cnn`: networks trained by `nn`'s Solver, with a progress
+//! bar per epoch, plots of the loss and accuracies, a picture of the first layer, a
+//! model file for `predict` and a checkpoint that `--resume` continues from.
+
+use std::time::Instant;
+
+use cifar_data::{Preprocess, SplitSizes, preprocess};
+use indicatif::ProgressBar;
+use ndarray::{ArrayD, Axis, Ix2, Ix4};
+use nn::Model;
+use nn::checkpoint::Checkpoint;
+use nn::cnn::{
+    Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
+};
+use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use nn::layers::Normalization;
+use nn::optim::UpdateRule;
+use nn::solver::{Progress, Solver, SolverConfig, TrainData};
+
+use crate::args::{CnnArgs, NnArgs, Norm, TrainArgs, Update};
+use crate::ctx::Ctx;
+use crate::error::{CliError, Result};
+use crate::imageio::weights_to_rgb;
+use crate::model_file::{ModelFile, Preprocessing};
+use crate::output::{percent, round};
+use crate::plot::{self, ImageGrid, Series};
+use crate::progress;
+
+/// Which network family, with its own options.
+enum Net<'a> {
+    Fc(&'a NnArgs),
+    Conv(&'a CnnArgs),
+}
+
+impl Net<'_> {
+    /// File prefix and model-file kind: `nn` or `cnn`.
+    fn prefix(&self) -> &'static str {
+        match self {
+            Net::Fc(_) => "nn",
+            Net::Conv(_) => "cnn",
+        }
+    }
+
+    fn train_args(&self) -> &TrainArgs {
+        match self {
+            Net::Fc(a) => &a.train,
+            Net::Conv(a) => &a.train,
+        }
+    }
+}
+
+/// Training settings not given on the command line.
+#[derive(Debug, Clone, Copy)]
+struct Defaults {
+    lr: f64,
+    reg: f64,
+    epochs: usize,
+    batch_size: usize,
+}
+
+/// Defaults per family (measured on the sample and CIFAR-10; docs/cli.md).
+fn defaults(net: &Net<'_>) -> Defaults {
+    let lr = 1e-3;
+    match net {
+        Net::Fc(_) => Defaults {
+            lr,
+            reg: 1e-2,
+            epochs: 10,
+            batch_size: 200,
+        },
+        Net::Conv(_) => Defaults {
+            lr,
+            reg: 1e-3,
+            epochs: 1,
+            batch_size: 50,
+        },
+    }
+}
+
+fn rule(u: Update) -> UpdateRule {
+    match u {
+        Update::Sgd => UpdateRule::Sgd,
+        Update::Momentum => UpdateRule::SgdMomentum,
+        Update::Rmsprop => UpdateRule::RmsProp,
+        Update::Adam => UpdateRule::Adam,
+    }
+}
+
+fn lib(what: &'static str) -> impl Fn(String) -> CliError {
+    move |e| CliError::library(what, e)
+}
+
+/// Builds the network the options describe for inputs of `input_shape`.
+fn build(
+    net: &Net<'_>,
+    input_shape: (usize, usize, usize),
+    num_classes: usize,
+    reg: f64,
+    seed: u64,
+) -> Result<Box<dyn Model<f32>>> {
+    let (c, h, w) = input_shape;
+    let ws = net.train_args().weight_scale;
+    match net {
+        Net::Fc(a) => {
+            if a.hidden.is_empty() || a.hidden.contains(&0) {
+                return Err(CliError::Usage(
+                    "--hidden needs positive sizes, e.g. 100 or 100,100".into(),
+                ));
+            }
+            let keep = a.dropout.unwrap_or(1.0);
+            if a.hidden.len() == 1 && a.norm == Norm::None && keep == 1.0 {
+                // The course's TwoLayerNet (files say so), with its weight scale 1e-3.
+                let cfg = TwoLayerConfig {
+                    input_dim: c * h * w,
+                    hidden_dim: a.hidden[0],
+                    num_classes,
+                    weight_scale: ws.unwrap_or(1e-3),
+                    reg,
+                    seed,
+                };
+                return Ok(Box::new(
+                    TwoLayerNet::<f32>::try_new(cfg).map_err(|e| lib("nn")(e.to_string()))?,
+                ));
+            }
+            let cfg = FcConfig {
+                input_dim: c * h * w,
+                hidden_dims: a.hidden.clone(),
+                num_classes,
+                dropout_keep: keep,
+                normalization: match a.norm {
+                    Norm::None => Normalization::None,
+                    Norm::Batch => Normalization::BatchNorm,
+                    Norm::Layer => Normalization::LayerNorm,
+                },
+                reg,
+                // He initialisation unless a scale is given: deep relu nets need it.
+                weight_scale: ws,
+                seed,
+            };
+            Ok(Box::new(
+                FullyConnectedNet::<f32>::try_new(cfg).map_err(|e| lib("nn")(e.to_string()))?,
+            ))
+        }
+        Net::Conv(a) => match &a.arch {
+            None => {
+                let cfg = ThreeLayerConvNetConfig {
+                    input_dim: [c, h, w],
+                    num_filters: a.num_filters,
+                    filter_size: a.filter_size,
+                    hidden_dim: a.hidden,
+                    num_classes,
+                    weight_scale: ws.unwrap_or(1e-3),
+                    reg,
+                    seed,
+                };
+                Ok(Box::new(
+                    ThreeLayerConvNet::<f32>::new(cfg).map_err(|e| lib("cnn")(e.to_string()))?,
+                ))
+            }
+            Some(arch) => {
+                let cfg = SequentialNetConfig {
+                    reg,
+                    weight_scale: ws,
+                    seed,
+                    ..SequentialNetConfig::new(arch, &[c, h, w])
+                };
+                let model =
+                    SequentialNet::<f32>::new(cfg).map_err(|e| lib("cnn")(e.to_string()))?;
+                let probe = ArrayD::<f32>::zeros(vec![1, c, h, w]);
+                let mut m: Box<dyn Model<f32>> = Box::new(model);
+                let classes = m.scores(&probe.view()).ncols();
+                if classes != num_classes {
+                    return Err(CliError::Usage(format!(
+                        "--arch ends with fc{classes} but the dataset has {num_classes} classes: end it with fc{num_classes}"
+                    )));
+                }
+                Ok(m)
+            }
+        },
+    }
+}
+
+/// `cs231n nn`.
+pub fn run_nn(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
+    if let Some(p) = args.dropout
+        && !(p > 0.0 && p <= 1.0)
+    {
+        return Err(CliError::Usage(format!(
+            "--dropout {p}: the keep probability must be in (0, 1]"
+        )));
+    }
+    run(ctx, Net::Fc(args))
+}
+
+/// `cs231n cnn`.
+pub fn run_cnn(ctx: &mut Ctx, args: &CnnArgs) -> Result<()> {
+    run(ctx, Net::Conv(args))
+}
+
+fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
+    let t = net.train_args().clone();
+    let prefix = net.prefix();
+    let data = ctx.load()?;
+    let kind = data.source.kind;
+    let cfg = Preprocess {
+        sizes: SplitSizes {
+            num_training: t.num_train.unwrap_or(49_000),
+            ..SplitSizes::default()
+        },
+        seed: ctx.seed(),
+        ..Preprocess::default()
+    };
+    let spin = progress::spinner("preprocessing", ctx.quiet());
+    let sp = preprocess::<f32>(&data.train, &data.test, &cfg)?;
+    drop(data);
+    let images = matches!(net, Net::Conv(_));
+    let to_input = |x: &ndarray::Array2<f32>| -> Result<ArrayD<f32>> {
+        Ok(if images {
+            sp.to_images(x)?.into_dyn()
+        } else {
+            x.clone().into_dyn()
+        })
+    };
+    let (x_train, x_val, x_test) = (
+        to_input(&sp.x_train)?,
+        to_input(&sp.x_val)?,
+        to_input(&sp.x_test)?,
+    );
+    spin.finish_and_clear();
+    if sp.clamped {
+        ctx.report.notice(format!(
+            "splits shrunk to the data: {} train / {} val / {} test",
+            sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
+        ));
+    }
+    let num_classes = sp.classes.len();
+
+    let d = defaults(&net);
+    let lr = t.lr.unwrap_or(d.lr);
+    let reg = t.reg.unwrap_or(d.reg);
+    let epochs = t.epochs.unwrap_or(d.epochs);
+    let batch_size = t.batch_size.unwrap_or(d.batch_size);
+    let out_dir = ctx.out_dir()?;
+    let checkpoint = out_dir.join(format!("{prefix}_checkpoint.safetensors"));
+    let config = SolverConfig {
+        lr_decay: t.lr_decay,
+        batch_size,
+        num_epochs: epochs,
+        checkpoint: Some(checkpoint.clone()),
+        seed: ctx.seed(),
+        ..SolverConfig::with_rule(rule(t.update), lr)
+    };
+    let train_data = TrainData {
+        x_train: x_train.view(),
+        y_train: sp.y_train.view(),
+        x_val: x_val.view(),
+        y_val: sp.y_val.view(),
+    };
+    let solver_err = |e: nn::solver::SolverError| CliError::library("training", e);
+    let mut solver = match &t.resume {
+        Some(path) => {
+            // The architecture comes from the checkpoint, so a resumed run cannot
+            // silently change shape.
+            let ckpt = Checkpoint::<f32>::load(path).map_err(|e| CliError::library("resume", e))?;
+            let model = nn::checkpoint::build_model::<f32>(&ckpt.model)
+                .map_err(|e| CliError::library("resume", format!("{}: {e}", path.display())))?;
+            let s = Solver::resume(model, train_data, config, path).map_err(solver_err)?;
+            ctx.report.say(format!(
+                "resuming {} from {} after epoch {} (best val accuracy {:.4})",
+                s.model.config()["kind"].as_str().unwrap_or("model"),
+                path.display(),
+                s.epoch,
+                s.history.best_val_acc
+            ));
+            s
+        }
+        None => {
+            let model = build(&net, sp.image_shape, num_classes, reg, ctx.seed())?;
+            Solver::new(model, train_data, config).map_err(solver_err)?
+        }
+    };
+    if let Net::Conv(a) = &net
+        && a.augment
+    {
+        solver.set_batch_transform(
+            Augment {
+                crop_pad: 4,
+                flip: true,
+            }
+            .into_transform(),
+        );
+    }
+    let model_cfg = solver.model.config();
+    let num_params: usize = solver.model.params().values().map(|p| p.len()).sum();
+    ctx.report.say(format!(
+        "{prefix}: {} ({num_params} parameters) on {} train / {} val / {} test images; {} lr {lr:e} (decay {}), reg {reg:e}, {epochs} epochs of batch {batch_size}",
+        describe(&model_cfg),
+        sp.y_train.len(),
+        sp.y_val.len(),
+        sp.y_test.len(),
+        t.update_name(),
+        t.lr_decay
+    ));
+
+    // Training, with one progress bar per epoch (images, loss, images/s).
+    let quiet = ctx.quiet();
+    let mut bar: Option<ProgressBar> = None;
+    let mut lines: Vec<String> = Vec::new();
+    let started = Instant::now();
+    let start_epoch = solver.epoch;
+    let result = solver.train_with(|p| match p {
+        Progress::Iteration {
+            epoch,
+            iteration_in_epoch,
+            iterations_per_epoch,
+            loss,
+            batch_size,
+            report,
+            ..
+        } => {
+            let pb = bar.get_or_insert_with(|| {
+                let pb = progress::bar(
+                    (*iterations_per_epoch * *batch_size) as u64,
+                    &format!("epoch {epoch}/{epochs}"),
+                    "images",
+                    quiet,
+                );
+                pb.reset_elapsed();
+                pb
+            });
+            pb.set_position((*iteration_in_epoch * *batch_size) as u64);
+            if *report {
+                pb.set_message(format!("loss {loss:.4}"));
+            }
+        }
+        Progress::Epoch {
+            epoch,
+            num_epochs,
+            train_acc,
+            val_acc,
+            learning_rate,
+            improved,
+            seconds,
+        } => {
+            let images = bar.as_ref().and_then(|b| b.length()).unwrap_or(0);
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            let line = format!(
+                "epoch {epoch}/{num_epochs}: train acc {train_acc:.4}, val acc {val_acc:.4}{}, lr {learning_rate:.3e}, {seconds:.1} s ({:.0} images/s)",
+                if *improved { " (best)" } else { "" },
+                images as f64 / seconds.max(1e-9)
+            );
+            lines.push(line);
+        }
+    });
+    if let Some(b) = bar.take() {
+        b.finish_and_clear();
+    }
+    for l in &lines {
+        ctx.report.say(l);
+    }
+    let history = result.map_err(solver_err)?.clone();
+    let train_seconds = started.elapsed().as_secs_f64();
+    let epochs_run = solver.epoch - start_epoch;
+    let images_per_second = (epochs_run * sp.y_train.len()) as f64 / train_seconds.max(1e-9);
+
+    // The Solver leaves the best weights (by validation accuracy) in the model.
+    let mut model = solver.model;
+    let pred = model.predict(&x_test.view(), 1000);
+    let test_accuracy = nn::model::accuracy(&pred, &sp.y_test.view());
+    let val_accuracy = history.best_val_acc;
+    let train_accuracy = history
+        .train_acc
+        .get(history.best_epoch)
+        .copied()
+        .unwrap_or(f64::NAN);
+    ctx.report.say(format!(
+        "best epoch {}: val {}; test accuracy {:.4} ({}) ; trained in {train_seconds:.1} s",
+        history.best_epoch,
+        percent(val_accuracy),
+        test_accuracy,
+        percent(test_accuracy)
+    ));
+
+    // Plots.
+    let path = ctx.out_file(&format!("{prefix}_loss.png"))?;
+    plot::line_plot(
+        &path,
+        &format!("{prefix} training loss ({})", kind.name()),
+        "Iteration",
+        "Loss",
+        &[Series::indexed("loss", &history.loss, false)],
+    )?;
+    ctx.wrote("loss curve", &path);
+    let path = ctx.out_file(&format!("{prefix}_accuracy.png"))?;
+    plot::line_plot(
+        &path,
+        &format!("{prefix} classification accuracy ({})", kind.name()),
+        "Epoch",
+        "Accuracy",
+        &[
+            Series::indexed("train", &history.train_acc, false),
+            Series::indexed("val", &history.val_acc, false),
+        ],
+    )?;
+    ctx.wrote("accuracy history", &path);
+    if let Some(grid) = first_layer(model.params(), sp.image_shape) {
+        let name = if images { "filters" } else { "weights" };
+        let path = ctx.out_file(&format!("{prefix}_{name}.png"))?;
+        grid.save(&path)?;
+        ctx.wrote(&format!("first-layer {name}"), &path);
+    }
+
+    // The model for `predict` (the checkpoint is written by the Solver every epoch).
+    let file = ModelFile {
+        kind: prefix.into(),
+        config: model.config(),
+        classes: sp.classes.clone(),
+        dataset: kind.name().into(),
+        prep: Preprocessing::from_splits(&sp),
+        params: model.params().clone(),
+        buffers: model.buffers().cloned().unwrap_or_default(),
+    };
+    let path = ctx.out_file(&format!("{prefix}.safetensors"))?;
+    file.save(&path)?;
+    ctx.wrote("model", &path);
+    if checkpoint.is_file() {
+        ctx.wrote("checkpoint (for --resume)", &checkpoint);
+    }
+
+    let r = &mut ctx.report;
+    r.set("model", model.config());
+    r.set("num_params", num_params);
+    if let Net::Fc(a) = &net {
+        r.set("hidden", a.hidden.clone());
+        r.set("norm", format!("{:?}", a.norm).to_lowercase());
+        r.set("dropout", a.dropout);
+    }
+    if let Net::Conv(a) = &net {
+        r.set("arch", a.arch.clone());
+        r.set("augment", a.augment);
+    }
+    r.set("update", t.update_name());
+    r.set("lr", lr);
+    r.set("lr_decay", t.lr_decay);
+    r.set("reg", reg);
+    r.set("batch_size", batch_size);
+    r.set("epochs", solver.epoch);
+    r.set("epochs_this_run", epochs_run);
+    r.set("best_epoch", history.best_epoch);
+    r.set("num_train", sp.y_train.len());
+    r.set("num_val", sp.y_val.len());
+    r.set("num_test", sp.y_test.len());
+    r.set("train_accuracy", train_accuracy);
+    r.set("val_accuracy", val_accuracy);
+    r.set("test_accuracy", test_accuracy);
+    r.set("train_history", history.train_acc.clone());
+    r.set("val_history", history.val_acc.clone());
+    r.set("final_loss", history.loss.last().copied());
+    r.set("train_seconds", round(train_seconds, 4));
+    r.set("images_per_second", round(images_per_second, 1));
+    Ok(())
+}
+
+impl TrainArgs {
+    fn update_name(&self) -> &'static str {
+        match self.update {
+            Update::Sgd => "sgd",
+            Update::Momentum => "sgd_momentum",
+            Update::Rmsprop => "rmsprop",
+            Update::Adam => "adam",
+        }
+    }
+}
+
+/// One line for the model: its kind and shape.
+fn describe(cfg: &serde_json::Value) -> String {
+    let kind = cfg["kind"].as_str().unwrap_or("model");
+    let mut parts = Vec::new();
+    for key in [
+        "hidden_dim",
+        "hidden_dims",
+        "normalization",
+        "dropout_keep",
+        "arch",
+        "num_filters",
+        "filter_size",
+    ] {
+        if let Some(v) = cfg.get(key) {
+            parts.push(format!("{key} {v}"));
+        }
+    }
+    if parts.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({})", parts.join(", "))
+    }
+}
+
+/// The first layer's weights as pictures: an affine layer's columns reshaped to
+/// images (the notebook's `W1` grid), or a conv layer's filters.
+fn first_layer(params: &nn::Params<f32>, (c, h, w): (usize, usize, usize)) -> Option<ImageGrid> {
+    let w1 = params.get("W1")?;
+    let images: Vec<_> = if let Ok(f) = w1.view().into_dimensionality::<Ix4>() {
+        // (F, C, HH, WW): one picture per filter, in colour when C = 3.
+        f.outer_iter().map(|k| weights_to_rgb(k)).collect()
+    } else if let Ok(m) = w1.view().into_dimensionality::<Ix2>() {
+        if m.nrows() != c * h * w {
+            return None;
+        }
+        m.axis_iter(Axis(1))
+            .take(256)
+            .map(|col| {
+                let img = col
+                    .to_owned()
+                    .into_shape_with_order((c, h, w))
+                    .expect("D = C*H*W");
+                weights_to_rgb(img.view())
+            })
+            .collect()
+    } else {
+        return None;
+    };
+    let n = images.len();
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let side = images.first().map_or(1, |i| i.width());
+    let scale = (96 / side.max(1)).clamp(1, 12);
+    Some(ImageGrid::tiled(images, cols, scale, "First-layer weights"))
+}
