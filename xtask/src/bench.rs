@@ -84,13 +84,20 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let micro = if args.quick || args.no_micro {
-        eprintln!("micro-benchmarks: skipped ({})", if args.quick { "--quick" } else { "--no-micro" });
+        eprintln!(
+            "micro-benchmarks: skipped ({})",
+            if args.quick { "--quick" } else { "--no-micro" }
+        );
         Vec::new()
     } else {
         micro::run_all(&root)?
     };
 
-    let peers = if args.peers { report::Peers::detect(&root) } else { report::Peers::none() };
+    let peers = if args.peers {
+        report::Peers::detect(&root)
+    } else {
+        report::Peers::none()
+    };
     for note in &peers.notes {
         eprintln!("peers: {note}");
     }
@@ -114,7 +121,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 }
                 let out = run_child(imp, sc.name, &data_dir, threads, args.quick, &root);
                 match &out {
-                    Sample::Ok(o) => eprintln!("  {:<6} run {}: {:.3} s", imp.name(), r + 1, o.seconds),
+                    Sample::Ok(o) => {
+                        eprintln!("  {:<6} run {}: {:.3} s", imp.name(), r + 1, o.seconds)
+                    }
                     Sample::Skip(why) => eprintln!("  {:<6} skipped: {why}", imp.name()),
                     Sample::Failed(why) => eprintln!("  {:<6} FAILED: {why}", imp.name()),
                 }
@@ -125,7 +134,15 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let machine = Machine::detect(threads, &peers);
     let command = command_line();
-    let table = report::render(&machine, &command, &rows, &micro, &peers, scenarios::PENDING, args.quick);
+    let table = report::render(
+        &machine,
+        &command,
+        &rows,
+        &micro,
+        &peers,
+        scenarios::PENDING,
+        args.quick,
+    );
     println!("{}", report::console_table(&rows, &peers));
     let output = args.output.clone().unwrap_or_else(|| {
         if args.quick {
@@ -138,8 +155,16 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&output, table)?;
-    eprintln!("wrote {} in {:.0} s", output.display(), started.elapsed().as_secs_f64());
-    let failed: Vec<&str> = rows.iter().filter(|r| r.any_failed()).map(|r| r.name).collect();
+    eprintln!(
+        "wrote {} in {:.0} s",
+        output.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.any_failed())
+        .map(|r| r.name)
+        .collect();
     if failed.is_empty() {
         Ok(())
     } else {
@@ -167,7 +192,14 @@ fn command_line() -> String {
 }
 
 /// Runs one scenario once in a child process and parses its JSON line.
-fn run_child(imp: report::Impl, name: &str, data_dir: &Path, threads: usize, quick: bool, root: &Path) -> Sample {
+fn run_child(
+    imp: report::Impl,
+    name: &str,
+    data_dir: &Path,
+    threads: usize,
+    quick: bool,
+    root: &Path,
+) -> Sample {
     let mut cmd = match imp {
         report::Impl::Ours => {
             let exe = match std::env::current_exe() {
@@ -175,7 +207,11 @@ fn run_child(imp: report::Impl, name: &str, data_dir: &Path, threads: usize, qui
                 Err(e) => return Sample::Failed(format!("cannot find our own executable: {e}")),
             };
             let mut c = Command::new(exe);
-            c.arg("bench").arg("--scenario").arg(name).arg("--threads").arg(threads.to_string());
+            c.arg("bench")
+                .arg("--scenario")
+                .arg(name)
+                .arg("--threads")
+                .arg(threads.to_string());
             c.arg("--data-dir").arg(data_dir);
             c
         }
@@ -197,7 +233,12 @@ fn run_child(imp: report::Impl, name: &str, data_dir: &Path, threads: usize, qui
         cmd.arg("--quick");
     }
     // One knob for every library's pool: rayon (ours), OpenBLAS/MKL/OpenMP (numpy, torch).
-    for var in ["RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"] {
+    for var in [
+        "RAYON_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    ] {
         cmd.env(var, threads.to_string());
     }
     let out = match cmd.output() {
@@ -205,7 +246,10 @@ fn run_child(imp: report::Impl, name: &str, data_dir: &Path, threads: usize, qui
         Err(e) => return Sample::Failed(format!("cannot start {}: {e}", imp.name())),
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.trim_start().starts_with('{'));
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'));
     match (out.status.success(), line) {
         (true, Some(line)) => Sample::parse(line),
         _ => {
@@ -222,5 +266,7 @@ fn run_child(imp: report::Impl, name: &str, data_dir: &Path, threads: usize, qui
 
 /// Seconds since the Unix epoch, for the report's date.
 fn now_unix() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

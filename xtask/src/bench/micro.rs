@@ -28,7 +28,10 @@ pub fn crates_with_benches(root: &Path) -> Vec<String> {
     dirs.sort();
     for dir in dirs {
         let has_rs = std::fs::read_dir(dir.join("benches"))
-            .map(|it| it.filter_map(Result::ok).any(|f| f.path().extension().is_some_and(|e| e == "rs")))
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .any(|f| f.path().extension().is_some_and(|e| e == "rs"))
+            })
             .unwrap_or(false);
         if has_rs && let Some(name) = package_name(&dir.join("Cargo.toml")) {
             out.push(name);
@@ -41,7 +44,11 @@ pub fn crates_with_benches(root: &Path) -> Vec<String> {
 fn package_name(manifest: &Path) -> Option<String> {
     let text = std::fs::read_to_string(manifest).ok()?;
     text.lines().find_map(|l| {
-        let rest = l.trim().strip_prefix("name")?.trim_start().strip_prefix('=')?;
+        let rest = l
+            .trim()
+            .strip_prefix("name")?
+            .trim_start()
+            .strip_prefix('=')?;
         Some(rest.trim().trim_matches('"').to_string())
     })
 }
@@ -49,12 +56,16 @@ fn package_name(manifest: &Path) -> Option<String> {
 /// Runs every crate's micro-benchmarks (output passes through) and collects the medians.
 pub fn run_all(root: &Path) -> Result<Vec<MicroResult>, Box<dyn Error>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let mut results = Vec::new();
     for krate in crates_with_benches(root) {
         eprintln!("micro-benchmarks: cargo bench -p {krate}");
         let since = SystemTime::now();
-        let status = Command::new(&cargo).current_dir(root).args(["bench", "-p", &krate]).status()?;
+        let status = Command::new(&cargo)
+            .current_dir(root)
+            .args(["bench", "-p", &krate])
+            .status()?;
         if !status.success() {
             return Err(format!("`cargo bench -p {krate}` failed ({status})").into());
         }
@@ -92,7 +103,8 @@ fn read_result(new: &Path, since: SystemTime, krate: &str) -> Option<MicroResult
         return None;
     }
     let est: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(est).ok()?).ok()?;
-    let bench: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(new.join("benchmark.json")).ok()?).ok()?;
+    let bench: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(new.join("benchmark.json")).ok()?).ok()?;
     let median_ns = est.pointer("/median/point_estimate")?.as_f64()?;
     let median_s = median_ns * 1e-9;
     let throughput = bench.get("throughput").and_then(|t| {

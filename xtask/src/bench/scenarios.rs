@@ -98,14 +98,25 @@ pub const ALL: &[Scenario] = &[
         about: "softmax classifier, same training as svm-train",
         run: softmax_train,
     },
+    Scenario {
+        name: "two-layer-epoch",
+        about: "TwoLayerNet 3072-50-10 (reg 0.25) with the Solver: one epoch of SGD (lr 1e-4) over 49 000 CIFAR-10 rows, batch 200",
+        run: two_layer_epoch,
+    },
+    Scenario {
+        name: "convnet-batch",
+        about: "ThreeLayerConvNet (32 7×7 filters, pool, hidden 100): loss and gradients on a batch of 50 CIFAR-10 images, 10 times",
+        run: convnet_batch,
+    },
+    Scenario {
+        name: "convnet-epoch",
+        about: "ThreeLayerConvNet with the Solver (Adam, lr 1e-3, reg 1e-3): one epoch over 4 900 CIFAR-10 images (a tenth of the course's), batch 50",
+        run: convnet_epoch,
+    },
 ];
 
 /// Scenarios of the issue whose crate API has not landed yet: (name, what is missing).
-pub const PENDING: &[(&str, &str)] = &[
-    ("two-layer-epoch", "nn: TwoLayerNet and Solver"),
-    ("convnet-batch", "nn: ThreeLayerConvNet loss and gradients"),
-    ("convnet-epoch", "nn: ThreeLayerConvNet with Solver"),
-];
+pub const PENDING: &[(&str, &str)] = &[];
 
 /// Child mode: runs `name` once and prints its outcome as one JSON line.
 pub fn child(name: &str, ctx: &Ctx) -> Result<(), Box<dyn Error>> {
@@ -173,7 +184,9 @@ pub fn fashion(ctx: &Ctx) -> Result<(Dataset, Dataset), Fail> {
         "Fashion-MNIST",
         "cargo xtask fetch-data --dataset fashion-mnist",
     )?;
-    Ok(cifar_data::load_fashion_mnist(ctx.data_dir.join(FASHION_MNIST_DIR))?)
+    Ok(cifar_data::load_fashion_mnist(
+        ctx.data_dir.join(FASHION_MNIST_DIR),
+    )?)
 }
 
 fn load_cifar10(ctx: &Ctx) -> Result<Outcome, Fail> {
@@ -248,7 +261,10 @@ fn knn_case(
     (train, test): (Dataset, Dataset),
     n_train: usize,
     n_test: usize,
-    f: impl FnOnce(&knn::KNearestNeighbor<f32>, ArrayView2<'_, f32>) -> Result<Array1<usize>, knn::KnnError>,
+    f: impl FnOnce(
+        &knn::KNearestNeighbor<f32>,
+        ArrayView2<'_, f32>,
+    ) -> Result<Array1<usize>, knn::KnnError>,
 ) -> Result<Outcome, Fail> {
     let (n_train, n_test) = (n_train.min(train.len()), n_test.min(test.len()));
     let x_train = train.slice(0..n_train)?.to_rows::<f32>();
@@ -274,8 +290,14 @@ fn knn_cifar(ctx: &Ctx) -> Result<Outcome, Fail> {
 }
 
 fn knn_fashion(ctx: &Ctx) -> Result<Outcome, Fail> {
-    let (n_train, n_test) = if ctx.quick { (600, 100) } else { (60_000, 10_000) };
-    knn_case(fashion(ctx)?, n_train, n_test, |clf, x| clf.predict(x, KNN_K))
+    let (n_train, n_test) = if ctx.quick {
+        (600, 100)
+    } else {
+        (60_000, 10_000)
+    };
+    knn_case(fashion(ctx)?, n_train, n_test, |clf, x| {
+        clf.predict(x, KNN_K)
+    })
 }
 
 /// The course's `get_CIFAR10_data` for the linear classifiers and nets: the first
@@ -298,11 +320,16 @@ fn cifar_rows(ctx: &Ctx, n: usize, bias: bool) -> Result<(Array2<f32>, Array1<us
 
 /// Minibatch SGD of a linear classifier with the course's settings.
 fn linear_train(ctx: &Ctx, loss: linear::Loss) -> Result<Outcome, Fail> {
-    let (n, iters, batch) = if ctx.quick { (400, 20, 200) } else { (49_000, 1500, 200) };
+    let (n, iters, batch) = if ctx.quick {
+        (400, 20, 200)
+    } else {
+        (49_000, 1500, 200)
+    };
     let (x, y) = cifar_rows(ctx, n, true)?;
     let mut clf = linear::LinearClassifier::<f32>::new(loss, x.ncols(), 10, &mut numeric::rng(0));
     let opts = linear::TrainOptions::default();
-    let (hist, seconds) = timed(|| clf.train(&x.view(), &y.view(), 1e-7, 2.5e4, iters, batch, &opts));
+    let (hist, seconds) =
+        timed(|| clf.train(&x.view(), &y.view(), 1e-7, 2.5e4, iters, batch, &opts));
     std::hint::black_box(hist?);
     let images = (iters * batch) as f64;
     Ok(Outcome {
@@ -321,18 +348,125 @@ fn softmax_train(ctx: &Ctx) -> Result<Outcome, Fail> {
     linear_train(ctx, linear::Loss::Softmax)
 }
 
+/// `cifar_rows` as (N, 3, 32, 32) images for the convnets.
+fn cifar_images(ctx: &Ctx, n: usize) -> Result<(Array4<f32>, Array1<usize>), Fail> {
+    let (x, y) = cifar_rows(ctx, n, false)?;
+    let n = x.nrows();
+    Ok((x.into_shape_with_order((n, 3, 32, 32))?, y))
+}
+
+/// One epoch of the Solver on `x`, with a token validation set (the Solver checks
+/// accuracy before and after the epoch; the peers do not, so keep that cheap).
+fn solver_epoch<M: nn::Model<f32>>(
+    model: M,
+    x: ndarray::ArrayViewD<'_, f32>,
+    y: ndarray::ArrayView1<'_, usize>,
+    mut config: nn::solver::SolverConfig,
+) -> Result<f64, Fail> {
+    let val = 10.min(x.shape()[0]);
+    let data = nn::solver::TrainData {
+        x_train: x.view(),
+        y_train: y.view(),
+        x_val: x.slice_axis(ndarray::Axis(0), (0..val).into()),
+        y_val: y.slice(ndarray::s![0..val]),
+    };
+    config.num_epochs = 1;
+    config.num_train_samples = Some(val);
+    let mut solver = nn::solver::Solver::new(model, data, config)?;
+    let (history, seconds) = timed(|| solver.train().map(|h| h.loss.len()));
+    std::hint::black_box(history?);
+    Ok(seconds)
+}
+
+fn two_layer_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
+    let n = if ctx.quick { 400 } else { 49_000 };
+    let (x, y) = cifar_rows(ctx, n, false)?;
+    let (d, h, c, batch) = (x.ncols(), 50, 10, 200);
+    let net = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
+        input_dim: d,
+        hidden_dim: h,
+        num_classes: c,
+        weight_scale: 1e-4,
+        reg: 0.25,
+        seed: 0,
+    });
+    let mut config = nn::solver::SolverConfig::with_rule(nn::optim::UpdateRule::Sgd, 1e-4);
+    config.batch_size = batch;
+    let seconds = solver_epoch(net, x.view().into_dyn(), y.view(), config)?;
+    let images = ((x.nrows() / batch).max(1) * batch) as f64;
+    Ok(Outcome {
+        seconds,
+        images,
+        // Forward, then dx and dW backward: three products per layer.
+        flops: 3.0 * 2.0 * images * (d * h + h * c) as f64,
+    })
+}
+
+/// GEMM FLOPs of ThreeLayerConvNet's forward and backward passes per image (3× the
+/// forward: the conv as im2col, and the two affine layers).
+fn convnet_flops(images: f64) -> f64 {
+    let conv = 2.0 * 32.0 * 147.0 * 32.0 * 32.0;
+    let fc = 2.0 * (32.0 * 16.0 * 16.0) * 100.0 + 2.0 * 100.0 * 10.0;
+    3.0 * (conv + fc) * images
+}
+
+fn convnet_batch(ctx: &Ctx) -> Result<Outcome, Fail> {
+    let (batch, reps) = if ctx.quick { (10, 2) } else { (50, 10) };
+    let (x, y) = cifar_images(ctx, batch)?;
+    let mut net =
+        nn::cnn::ThreeLayerConvNet::<f32>::new(nn::cnn::ThreeLayerConvNetConfig::default())?;
+    let (x, y) = (x.view().into_dyn(), y.view());
+    let (_, seconds) = timed(|| {
+        for _ in 0..reps {
+            std::hint::black_box(nn::Model::loss(&mut net, &x, &y));
+        }
+    });
+    let images = (reps * x.shape()[0]) as f64;
+    Ok(Outcome {
+        seconds,
+        images,
+        flops: convnet_flops(images),
+    })
+}
+
+fn convnet_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
+    let (n, batch) = if ctx.quick { (100, 50) } else { (4900, 50) };
+    let (x, y) = cifar_images(ctx, n)?;
+    let net = nn::cnn::ThreeLayerConvNet::<f32>::new(nn::cnn::ThreeLayerConvNetConfig {
+        reg: 1e-3,
+        ..Default::default()
+    })?;
+    let mut config = nn::solver::SolverConfig::with_rule(nn::optim::UpdateRule::Adam, 1e-3);
+    config.batch_size = batch;
+    let seconds = solver_epoch(net, x.view().into_dyn(), y.view(), config)?;
+    let images = ((x.shape()[0] / batch).max(1) * batch) as f64;
+    Ok(Outcome {
+        seconds,
+        images,
+        flops: convnet_flops(images),
+    })
+}
+
 /// Writes small synthetic CIFAR-10 and Fashion-MNIST copies (random pixels) in the
 /// official layouts into `dir`, for `--quick`: the same loaders and code paths as a full
 /// run, on data that needs no download.
 pub fn write_quick_data(dir: &Path) -> Result<(), Box<dyn Error>> {
     let mut rng = numeric::rng(7);
-    let mut synthetic = |n: usize, c: usize, side: usize, classes: &[&str]| -> Result<Dataset, Box<dyn Error>> {
-        use rand::Rng as _;
-        let images = Array4::from_shape_simple_fn((n, c, side, side), || rng.random::<u8>());
-        let labels = Array1::from_shape_fn(n, |i| (i % classes.len()) as u8);
-        Ok(Dataset::new(images, labels, classes.iter().map(|s| s.to_string()).collect())?)
-    };
-    let (train, test) = (synthetic(500, 3, 32, &CIFAR10_CLASSES)?, synthetic(100, 3, 32, &CIFAR10_CLASSES)?);
+    let mut synthetic =
+        |n: usize, c: usize, side: usize, classes: &[&str]| -> Result<Dataset, Box<dyn Error>> {
+            use rand::Rng as _;
+            let images = Array4::from_shape_simple_fn((n, c, side, side), || rng.random::<u8>());
+            let labels = Array1::from_shape_fn(n, |i| (i % classes.len()) as u8);
+            Ok(Dataset::new(
+                images,
+                labels,
+                classes.iter().map(|s| s.to_string()).collect(),
+            )?)
+        };
+    let (train, test) = (
+        synthetic(500, 3, 32, &CIFAR10_CLASSES)?,
+        synthetic(100, 3, 32, &CIFAR10_CLASSES)?,
+    );
     cifar_data::write_cifar10(dir, &train, &test)?;
     let (train, test) = (
         synthetic(600, 1, 28, &FASHION_MNIST_CLASSES)?,
