@@ -1,0 +1,92 @@
+//! Interleaved A/B runs of the GEMM backends: on a shared machine, criterion's
+//! back-to-back groups compare a backend measured under one load with another measured
+//! under the next. Here every round runs each backend once, in a rotating order, so
+//! all of them see the same drift; the best and median round are reported.
+//!
+//! ```text
+//! cargo run --release -p numeric --example gemm_ab -- [ROUNDS] [SHAPE-FILTER]
+//! ```
+//! Prints one line per shape and element type: GFLOP/s, best (median) per backend.
+
+#[path = "../benches/common/backends.rs"]
+mod backends;
+
+use std::time::Instant;
+
+use backends::{Backends, SHAPES, operands};
+use ndarray::Array2;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(9);
+    let filter = args.next().unwrap_or_default();
+    println!(
+        "rounds: {rounds}, rayon threads: {}",
+        rayon::current_num_threads()
+    );
+    run::<f32>(rounds, &filter);
+    run::<f64>(rounds, &filter);
+}
+
+fn run<T: Backends>(rounds: usize, filter: &str) {
+    let serial = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a 1-thread pool");
+    let threads = rayon::current_num_threads();
+    let names = if cfg!(feature = "gemm-avx512") {
+        [
+            "numeric",
+            "numeric-serial",
+            "gemm-crate-avx512",
+            "gemm-crate-avx512-serial",
+        ]
+    } else {
+        [
+            "numeric",
+            "numeric-serial",
+            "gemm-crate",
+            "gemm-crate-serial",
+        ]
+    };
+    for s in SHAPES.iter().filter(|s| s.name.contains(filter)) {
+        let (a, b) = operands::<T>(s);
+        let mut c = Array2::<T>::zeros((s.m, s.n));
+        let (a, b) = (a.view(), b.view());
+        let mut call = |i: usize| match i {
+            0 => numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut()),
+            1 => serial.install(|| numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut())),
+            2 => T::gemm_crate(&a, &b, &mut c.view_mut(), gemm::Parallelism::Rayon(threads)),
+            _ => T::gemm_crate(&a, &b, &mut c.view_mut(), gemm::Parallelism::None),
+        };
+        let flops = 2.0 * (s.m * s.k * s.n) as f64;
+        // Enough calls per timing to last ~20 ms.
+        let t = Instant::now();
+        call(0);
+        let reps = ((0.02 / t.elapsed().as_secs_f64()).ceil() as usize).clamp(1, 1000);
+        let mut times = vec![Vec::new(); names.len()];
+        for r in 0..rounds {
+            for j in 0..names.len() {
+                let i = (j + r) % names.len();
+                let t = Instant::now();
+                for _ in 0..reps {
+                    call(i);
+                }
+                times[i].push(t.elapsed().as_secs_f64() / reps as f64);
+            }
+        }
+        let cells: Vec<String> = names
+            .iter()
+            .zip(&mut times)
+            .map(|(n, t)| {
+                t.sort_by(f64::total_cmp);
+                format!(
+                    "{n} {:.0} ({:.0})",
+                    flops / t[0] / 1e9,
+                    flops / t[t.len() / 2] / 1e9
+                )
+            })
+            .collect();
+        println!("{}-{}: {}", s.name, T::NAME, cells.join(", "));
+    }
+}
