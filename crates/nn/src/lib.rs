@@ -5,6 +5,7 @@
 //!   named-parameter container [`Params`](model::Params) the Solver works on.
 //! - [`layers`]: course-style `*_forward` / `*_backward` pairs (affine, relu, leaky
 //!   relu, sigmoid, tanh, batchnorm, layernorm, dropout, sandwich layers).
+//! - [`gates`]: the same layers as `backprop` gates, to compose on the tape.
 //! - [`losses`]: softmax and SVM losses on scores (from `linear`).
 //! - [`fc`]: `TwoLayerNet` and `FullyConnectedNet` (any depth, batch/layer norm, dropout).
 //! - [`optim`]: update rules sgd, sgd_momentum, rmsprop, adam with per-parameter state.
@@ -17,6 +18,7 @@ pub mod checkpoint;
 pub mod cnn;
 pub mod conv;
 pub mod fc;
+pub mod gates;
 pub mod layers;
 pub mod losses;
 pub mod model;

@@ -195,6 +195,19 @@ fn zeros_like<'a, T: Float>(slot: &'a mut Option<ArrayD<T>>, w: &ArrayD<T>) -> &
     slot.as_mut().expect("just set")
 }
 
+/// Runs an elementwise update, over the rayon pool for large parameters (a weight
+/// matrix of 200 000 entries is worth splitting; a bias is not).
+macro_rules! zip_update {
+    ($zip:expr, $f:expr) => {{
+        let zip = $zip;
+        if zip.size() >= 1 << 15 {
+            zip.par_for_each($f)
+        } else {
+            zip.for_each($f)
+        }
+    }};
+}
+
 /// Vanilla SGD: `w -= lr·dw`.
 ///
 /// ```
@@ -204,7 +217,7 @@ fn zeros_like<'a, T: Float>(slot: &'a mut Option<ArrayD<T>>, w: &ArrayD<T>) -> &
 /// ```
 pub fn sgd<T: Float>(w: &mut ArrayD<T>, dw: &ArrayD<T>, config: &OptimConfig) {
     let lr = T::cast(config.learning_rate);
-    Zip::from(w).and(dw).for_each(|w, &g| *w -= lr * g);
+    zip_update!(Zip::from(w).and(dw), |w, &g| *w -= lr * g);
 }
 
 /// SGD with momentum: `v = μ·v − lr·dw`, `w += v` (velocity starts at zero).
@@ -226,7 +239,7 @@ pub fn sgd_momentum<T: Float>(
 ) {
     let (lr, mu) = (T::cast(config.learning_rate), T::cast(config.momentum));
     let v = zeros_like(&mut state.velocity, w);
-    Zip::from(w).and(dw).and(v).for_each(|w, &g, v| {
+    zip_update!(Zip::from(w).and(dw).and(v), |w, &g, v| {
         *v = mu * *v - lr * g;
         *w += *v;
     });
@@ -252,7 +265,7 @@ pub fn rmsprop<T: Float>(
     let rho = T::cast(config.decay_rate);
     let eps = T::cast(config.epsilon);
     let cache = zeros_like(&mut state.cache, w);
-    Zip::from(w).and(dw).and(cache).for_each(|w, &g, c| {
+    zip_update!(Zip::from(w).and(dw).and(cache), |w, &g, c| {
         *c = rho * *c + (T::one() - rho) * g * g;
         *w -= lr * g / (c.sqrt() + eps);
     });
@@ -291,7 +304,7 @@ pub fn adam<T: Float>(
         state.m.as_mut().expect("set"),
         state.v.as_mut().expect("set"),
     );
-    Zip::from(w).and(dw).and(m).and(v).for_each(|w, &g, m, v| {
+    zip_update!(Zip::from(w).and(dw).and(m).and(v), |w, &g, m, v| {
         *m = b1 * *m + (T::one() - b1) * g;
         *v = b2 * *v + (T::one() - b2) * g * g;
         let m_hat = *m * c1;

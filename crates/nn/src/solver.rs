@@ -30,6 +30,7 @@ use std::time::Instant;
 use ndarray::{Array1, ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
 use numeric::{Float, Rng};
 use rand::seq::SliceRandom;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, CheckpointError};
@@ -421,10 +422,15 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
             order.shuffle(&mut rng);
             for it in 0..iterations_per_epoch {
                 let idx = &order[it * batch_size..(it + 1) * batch_size];
+                // The gather is a pure memory copy (2.4 MB per CIFAR batch): split it
+                // over the pool, which is idle between GEMMs.
                 let dst = x_batch.as_slice_mut().expect("owned buffer");
+                dst.par_chunks_mut(row_len.max(1))
+                    .zip(idx.par_iter())
+                    .for_each(|(row, &i)| {
+                        row.copy_from_slice(&x_rows[i * row_len..(i + 1) * row_len]);
+                    });
                 for (j, &i) in idx.iter().enumerate() {
-                    dst[j * row_len..(j + 1) * row_len]
-                        .copy_from_slice(&x_rows[i * row_len..(i + 1) * row_len]);
                     y_batch[j] = self.data.y_train[i];
                 }
                 let (loss, grads) = match self.transform.as_mut() {
