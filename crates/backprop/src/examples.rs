@@ -224,10 +224,11 @@ mod tests {
         for (g, e) in got.iter().zip(expected) {
             assert!(close(*g, e, 0.005), "{got:?} vs {expected:?}");
         }
-        // And exactly: ∂f/∂z = σ(1)(1 − σ(1)) with z = 1, times the local gradients.
+        // And exactly: ∂f/∂z = σ(1)(1 − σ(1)) with z = 1, times the local gradients
+        // (x0, w0, x1, w1, 1 for w0, x0, w1, x1, w2).
         let s = 1.0 / (1.0 + (-1.0_f64).exp());
         let dz = s * (1.0 - s);
-        let exact = [-1.0 * dz, 2.0 * dz, -2.0 * dz, -3.0 * dz, dz];
+        let exact = [-dz, 2.0 * dz, -2.0 * dz, -3.0 * dz, dz];
         for (g, e) in got.iter().zip(exact) {
             assert!(close(*g, e, 1e-15), "{got:?} vs {exact:?}");
         }

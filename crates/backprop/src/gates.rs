@@ -299,16 +299,18 @@ impl<T: Float> Gate<T> for Unary<T> {
         let (x, y, d) = (args.inputs[0], args.output, args.dout);
         let one = T::one();
         // Each local gradient from whichever of input x / cached output y it needs.
-        let with_y = |f: fn(T, T) -> T| Zip::from(y).and(d).map_collect(|&y, &d| f(y, d));
+        fn with_y<T: Float>(y: &ArrayD<T>, d: &ArrayD<T>, f: impl Fn(T, T) -> T) -> ArrayD<T> {
+            Zip::from(y).and(d).map_collect(|&y, &d| f(y, d))
+        }
         let dx = match self.op {
             UnOp::Neg => d.mapv(|d| -d),
             UnOp::Sigmoid => Zip::from(y).and(d).map_collect(|&y, &d| d * y * (one - y)),
             UnOp::Tanh => Zip::from(y).and(d).map_collect(|&y, &d| d * (one - y * y)),
-            UnOp::Relu => with_y(|y, d| if y > T::zero() { d } else { T::zero() }),
-            UnOp::Exp => with_y(|y, d| d * y),
+            UnOp::Relu => with_y(y, d, |y, d| if y > T::zero() { d } else { T::zero() }),
+            UnOp::Exp => with_y(y, d, |y, d| d * y),
             UnOp::Log => Zip::from(x).and(d).map_collect(|&x, &d| d / x),
-            UnOp::Sqrt => with_y(|y, d| d / (y + y)),
-            UnOp::Recip => with_y(|y, d| -d * y * y),
+            UnOp::Sqrt => with_y(y, d, |y, d| d / (y + y)),
+            UnOp::Recip => with_y(y, d, |y, d| -d * y * y),
             UnOp::Pow(p) => Zip::from(x)
                 .and(d)
                 .map_collect(|&x, &d| d * p * x.powf(p - one)),
