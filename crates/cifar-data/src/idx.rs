@@ -150,7 +150,13 @@ fn parse_idx(bytes: &[u8], path: &Path, magic: Option<u32>) -> Result<ArrayD<u8>
         });
     }
     let data = bytes[header..].to_vec();
-    Ok(ArrayD::from_shape_vec(IxDyn(&dims), data).expect("count checked"))
+    // ndarray also refuses shapes whose non-zero lengths overflow isize (e.g. [0, 2³²-1, 2³²-1]).
+    ArrayD::from_shape_vec(IxDyn(&dims), data).map_err(|e| {
+        DataError::Invalid(format!(
+            "{}: IDX dimensions {dims:?} are not a valid shape: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Writes an array of unsigned bytes as an IDX file (any number of dimensions, at most

@@ -292,6 +292,12 @@ fn dimension_overflow_is_an_error_not_a_panic() {
     }
     std::fs::write(&f, &bytes).unwrap();
     assert!(read_idx(&f).is_err());
+    // Zero items, but lengths whose product overflows: still an error, not a panic.
+    let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 0];
+    bytes.extend(u32::MAX.to_be_bytes());
+    bytes.extend(u32::MAX.to_be_bytes());
+    std::fs::write(&f, &bytes).unwrap();
+    assert!(matches!(read_idx(&f).unwrap_err(), DataError::Invalid(_)));
 }
 
 #[test]

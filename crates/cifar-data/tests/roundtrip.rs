@@ -92,3 +92,27 @@ proptest! {
         prop_assert_eq!(read_idx(&path).unwrap(), a);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes are an error or a dataset, never a panic, in either reader.
+    #[test]
+    fn arbitrary_bytes_never_panic(
+        head in proptest::collection::vec(any::<u8>(), 0..24),
+        tail in proptest::collection::vec(any::<u8>(), 0..4000),
+        idx_like in any::<bool>(),
+    ) {
+        let mut bytes = if idx_like { vec![0u8, 0, 8] } else { Vec::new() };
+        bytes.extend(head);
+        bytes.extend(tail);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &bytes).unwrap();
+        let _ = read_idx(&path);
+        let cifar = read_cifar_batch(&path, (0..10).map(|i| i.to_string()).collect());
+        if bytes.is_empty() || bytes.len() % 3073 != 0 {
+            prop_assert!(cifar.is_err());
+        }
+    }
+}
