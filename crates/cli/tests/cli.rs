@@ -319,3 +319,127 @@ fn show_writes_the_examples_grid() {
     let img = image::open(out.path().join("examples.png")).unwrap();
     assert!(img.width() > 10 * 64 && img.height() > 3 * 64);
 }
+
+#[test]
+fn nn_trains_resumes_and_predicts() {
+    let dir = cifar_dir(60, 20);
+    let out = tempfile::tempdir().unwrap();
+    let common = [
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--batch-size",
+        "10",
+    ];
+    let mut args = vec![
+        "nn",
+        "--hidden",
+        "16,8",
+        "--norm",
+        "batch",
+        "--dropout",
+        "0.9",
+        "--epochs",
+        "1",
+    ];
+    args.extend(common);
+    let v = run_json(&args);
+    assert_eq!(v["dataset"], "cifar10");
+    assert_eq!(v["epochs"], 1);
+    for key in ["train_accuracy", "val_accuracy", "test_accuracy"] {
+        let a = v[key].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&a), "{key} = {a}");
+    }
+    assert_eq!(v["val_history"].as_array().unwrap().len(), 2);
+    for f in [
+        "nn_loss.png",
+        "nn_accuracy.png",
+        "nn_weights.png",
+        "nn.safetensors",
+    ] {
+        assert!(out.path().join(f).is_file(), "{f}");
+    }
+    // A second run continues the first from its checkpoint, whatever --hidden says.
+    let ckpt = out.path().join("nn_checkpoint.safetensors");
+    let mut args = vec!["nn", "--epochs", "2", "--resume", s(&ckpt)];
+    args.extend(common);
+    let v = run_json(&args);
+    assert_eq!(
+        (v["epochs"].as_u64(), v["epochs_this_run"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(v["val_history"].as_array().unwrap().len(), 3);
+    assert_eq!(v["model"]["hidden_dims"], serde_json::json!([16, 8]));
+
+    let test = toy(20, 3, 32, &CIFAR10_CLASSES, 3);
+    let img = out.path().join("x.png");
+    write_png(&test, 0, &img);
+    let model = out.path().join("nn.safetensors");
+    let p = run_json(&["predict", "--model", s(&model), s(&img)]);
+    assert_eq!(p["kind"], "nn");
+    assert_eq!(
+        p["predictions"][0]["probabilities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+
+    // A checkpoint of another architecture cannot be resumed silently into this data.
+    let bad = run(&[
+        "nn",
+        "--resume",
+        s(&img),
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("x.png"));
+}
+
+#[test]
+fn cnn_with_an_arch_spec_trains_and_predicts() {
+    let dir = cifar_dir(60, 20);
+    let out = tempfile::tempdir().unwrap();
+    let v = run_json(&[
+        "cnn",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--arch",
+        "conv4x3-relu-pool,fc10",
+        "--batch-size",
+        "20",
+        "--augment",
+    ]);
+    assert_eq!(v["epochs"], 1);
+    let a = v["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&a));
+    assert!(out.path().join("cnn_filters.png").is_file());
+    let test = toy(20, 3, 32, &CIFAR10_CLASSES, 3);
+    let img = out.path().join("x.png");
+    write_png(&test, 0, &img);
+    let p = run_json(&[
+        "predict",
+        "--model",
+        s(&out.path().join("cnn.safetensors")),
+        s(&img),
+    ]);
+    assert_eq!(p["kind"], "cnn");
+    // An arch whose scores do not match the classes is refused with a clear message.
+    let bad = run(&[
+        "cnn",
+        "--data-dir",
+        s(dir.path()),
+        "--out",
+        s(out.path()),
+        "--arch",
+        "fc3",
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("fc10"));
+}

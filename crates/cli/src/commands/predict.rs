@@ -16,6 +16,8 @@ use crate::model_file::ModelFile;
 /// A loaded model, ready to score preprocessed rows.
 enum Predictor {
     Linear(LinearClassifier<f32>),
+    /// A network rebuilt by `nn` from its configuration, with the file's weights.
+    Net(Box<dyn nn::Model<f32>>),
 }
 
 impl Predictor {
@@ -46,6 +48,23 @@ impl Predictor {
                 }
                 Ok(Predictor::Linear(LinearClassifier::from_weights(loss, w)))
             }
+            "nn" | "cnn" => {
+                let bad = |reason: String| CliError::Model {
+                    path: path.to_owned(),
+                    reason,
+                };
+                let mut model = nn::checkpoint::build_model::<f32>(&file.config).map_err(bad)?;
+                // nn's own loader checks every tensor's name and shape against the model.
+                let weights = nn::checkpoint::Checkpoint {
+                    params: file.params.clone(),
+                    buffers: file.buffers.clone(),
+                    ..nn::checkpoint::Checkpoint::of_model(&model)
+                };
+                weights
+                    .apply_to(&mut model, path)
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(Predictor::Net(model))
+            }
             other => Err(CliError::Model {
                 path: path.to_owned(),
                 reason: format!("unknown model kind `{other}`"),
@@ -59,6 +78,25 @@ impl Predictor {
             Predictor::Linear(clf) => clf
                 .scores(&x.view())
                 .map_err(|e| CliError::library("linear scores", e)),
+            Predictor::Net(model) => {
+                // Rows (N, D) reshaped to the model's input: (N, D) or (N, C, H, W).
+                let mut shape = vec![x.nrows()];
+                shape.extend(model.input_shape());
+                let input = x
+                    .clone()
+                    .into_shape_with_order(ndarray::IxDyn(&shape))
+                    .map_err(|_| {
+                        CliError::library(
+                            "predict",
+                            format!(
+                                "the model takes {:?} per image but the file's preprocessing gives {} values",
+                                model.input_shape(),
+                                x.ncols()
+                            ),
+                        )
+                    })?;
+                Ok(model.scores(&input.view()))
+            }
         }
     }
 }
