@@ -44,6 +44,7 @@ use crate::layers::{
 use crate::losses::softmax_loss;
 use crate::model::{Model, Params};
 use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
+use crate::solver::BatchTransform;
 use crate::spatial::{
     GroupNormCache, SpatialBatchNormCache, spatial_batchnorm_backward, spatial_batchnorm_forward,
     spatial_groupnorm_backward, spatial_groupnorm_forward,
@@ -580,6 +581,24 @@ impl Augment {
         self.crop_pad > 0 || self.flip
     }
 
+    /// This augmentation as the Solver's minibatch transform
+    /// ([`Solver::set_batch_transform`](crate::solver::Solver::set_batch_transform)):
+    /// image batches (N, C, H, W) are augmented, anything else passes through.
+    ///
+    /// ```
+    /// let mut t = nn::cnn::Augment { crop_pad: 2, flip: true }.into_transform::<f32>();
+    /// let x = ndarray::Array4::<f32>::ones((3, 1, 5, 5)).into_dyn();
+    /// assert_eq!(t(x, &mut numeric::rng(0)).shape(), &[3, 1, 5, 5]);
+    /// ```
+    pub fn into_transform<T: Float>(self) -> BatchTransform<T> {
+        Box::new(
+            move |x: ArrayD<T>, rng: &mut Rng| match x.view().into_dimensionality::<Ix4>() {
+                Ok(images) if self.is_active() => self.apply(&images, rng).into_dyn(),
+                _ => x,
+            },
+        )
+    }
+
     /// A new batch with each image cropped and/or flipped at random (one pass, no
     /// padded copy).
     ///
@@ -683,16 +702,13 @@ pub struct SequentialNetConfig {
     /// (`sqrt(2 / fan_in)`), which deep relu nets need to train at all.
     #[serde(default)]
     pub weight_scale: Option<f64>,
-    /// Seed of the initial weights, dropout masks and augmentation.
+    /// Seed of the initial weights and dropout masks.
     #[serde(default)]
     pub seed: u64,
-    /// Training-time augmentation of the input images.
-    #[serde(default)]
-    pub augment: Augment,
 }
 
 impl SequentialNetConfig {
-    /// A configuration with no regularisation, He initialisation, seed 0, no augmentation.
+    /// A configuration with no regularisation, He initialisation, seed 0.
     ///
     /// ```
     /// let c = nn::cnn::SequentialNetConfig::new("fc10", &[784]);
@@ -705,7 +721,6 @@ impl SequentialNetConfig {
             reg: 0.0,
             weight_scale: None,
             seed: 0,
-            augment: Augment::default(),
         }
     }
 }
@@ -742,7 +757,7 @@ enum Cache<T> {
 /// Parameters are named after the weight layer they belong to, counting conv and fc
 /// layers from 1: `W1`, `b1` (first conv), `gamma1`, `beta1` (its batchnorm), ...;
 /// batchnorm's running statistics are buffers `running_mean1`, `running_var1`.
-/// [`Model::loss`] runs in train mode (batch statistics, dropout, augmentation);
+/// [`Model::loss`] runs in train mode (batch statistics, dropout);
 /// [`Model::scores`] in test mode.
 ///
 /// ```
@@ -950,13 +965,7 @@ impl<T: Float> SequentialNet<T> {
             "expected a batch of shape (N, {input_shape:?}), got {:?}",
             x.shape()
         );
-        let mut a: ArrayD<T> =
-            if mode == Mode::Train && self.config.augment.is_active() && x.ndim() == 4 {
-                let images = x.view().into_dimensionality::<Ix4>().expect("4-d");
-                self.config.augment.apply(&images, &mut self.rng).into_dyn()
-            } else {
-                x.as_standard_layout().into_owned()
-            };
+        let mut a: ArrayD<T> = x.as_standard_layout().into_owned();
         let mut caches = Vec::with_capacity(if keep_caches { self.layers.len() } else { 0 });
         let layers = self.layers.clone();
         for layer in &layers {

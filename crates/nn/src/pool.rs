@@ -256,6 +256,7 @@ fn pool_plane_2x2<T: Float>(x: &[T], w: usize, w_out: usize, out: &mut [T], arg:
     for (oh, (out_row, arg_row)) in out.chunks_mut(w_out).zip(arg.chunks_mut(w_out)).enumerate() {
         let top = &x[2 * oh * w..2 * oh * w + w];
         let bottom = &x[(2 * oh + 1) * w..(2 * oh + 1) * w + w];
+        let base = (2 * oh * w) as u32;
         for ow in 0..w_out {
             let (a, b, c, d) = (
                 top[2 * ow],
@@ -263,19 +264,20 @@ fn pool_plane_2x2<T: Float>(x: &[T], w: usize, w_out: usize, out: &mut [T], arg:
                 bottom[2 * ow],
                 bottom[2 * ow + 1],
             );
-            // Strict comparisons keep the earlier position on ties; NaN never wins.
-            let (mut m, mut at) = (a, 0);
-            if b > m || m.is_nan() {
-                (m, at) = (b, 1);
-            }
-            if c > m || m.is_nan() {
-                (m, at) = (c, w);
-            }
-            if d > m || m.is_nan() {
-                (m, at) = (d, w + 1);
-            }
+            // Strict comparisons keep the earlier position (row-major) on ties.
+            let (m_top, i_top) = if b > a { (b, 1) } else { (a, 0) };
+            let (m_bot, i_bot) = if d > c {
+                (d, w as u32 + 1)
+            } else {
+                (c, w as u32)
+            };
+            let (m, at) = if m_bot > m_top {
+                (m_bot, i_bot)
+            } else {
+                (m_top, i_top)
+            };
             out_row[ow] = m;
-            arg_row[ow] = (2 * oh * w + 2 * ow + at) as u32;
+            arg_row[ow] = base + 2 * ow as u32 + at;
         }
     }
 }
