@@ -76,20 +76,9 @@ pub(crate) const FETCH_CIFAR: &str = "cargo xtask fetch-data";
 pub fn load_cifar10(dir: impl AsRef<Path>) -> Result<(Dataset, Dataset), DataError> {
     let dir = cifar10_dir(dir.as_ref())?;
     let classes = read_cifar_meta(&dir.join(CIFAR10_META_FILE), 10)?;
-    let mut train: Vec<u8> = Vec::with_capacity(50_000 * CIFAR_RECORD);
-    let mut sources = Vec::new();
-    for f in CIFAR10_TRAIN_FILES {
-        let path = dir.join(f);
-        let start = train.len();
-        read_file_into(&path, &mut train)?;
-        sources.push((path, start, train.len()));
-    }
-    let train = parse_records(&train, &sources, &classes)?;
-    let path = dir.join(CIFAR10_TEST_FILE);
-    let mut test = Vec::with_capacity(10_000 * CIFAR_RECORD);
-    read_file_into(&path, &mut test)?;
-    let end = test.len();
-    let test = parse_records(&test, &[(path, 0, end)], &classes)?;
+    let train: Vec<PathBuf> = CIFAR10_TRAIN_FILES.iter().map(|f| dir.join(f)).collect();
+    let train = read_batches(&train, &classes)?;
+    let test = read_batches(&[dir.join(CIFAR10_TEST_FILE)], &classes)?;
     Ok((train, test))
 }
 
@@ -186,22 +175,20 @@ pub fn read_cifar_batch(
     path: impl AsRef<Path>,
     classes: Vec<String>,
 ) -> Result<Dataset, DataError> {
-    let path = path.as_ref();
-    let mut buf = Vec::new();
-    read_file_into(path, &mut buf)?;
-    let end = buf.len();
-    parse_records(&buf, &[(path.to_path_buf(), 0, end)], &classes)
+    read_batches(&[path.as_ref().to_path_buf()], &classes)
 }
 
-/// Parses the concatenation of batch files; `sources` gives each file's byte range, so
-/// errors name the file and the offset inside it.
-fn parse_records(
-    buf: &[u8],
-    sources: &[(PathBuf, usize, usize)],
-    classes: &[String],
-) -> Result<Dataset, DataError> {
-    for (path, start, end) in sources {
-        let len = end - start;
+/// Reads batch files one after the other into one dataset. Each file is read whole into
+/// a reused buffer and its records are split into the output arrays at once, so the
+/// peak memory is the dataset plus one file (not twice the dataset).
+fn read_batches(paths: &[PathBuf], classes: &[String]) -> Result<Dataset, DataError> {
+    let mut buf = Vec::new();
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    for path in paths {
+        buf.clear();
+        read_file_into(path, &mut buf)?;
+        let len = buf.len();
         if len == 0 {
             return Err(DataError::Truncated {
                 path: path.clone(),
@@ -219,32 +206,27 @@ fn parse_records(
                 offset: (len - len % CIFAR_RECORD) as u64,
             });
         }
-    }
-    let n = buf.len() / CIFAR_RECORD;
-    let mut pixels = vec![0u8; n * CIFAR_PIXELS];
-    let mut labels = Vec::with_capacity(n);
-    for (i, (rec, px)) in buf
-        .chunks_exact(CIFAR_RECORD)
-        .zip(pixels.chunks_exact_mut(CIFAR_PIXELS))
-        .enumerate()
-    {
-        let label = rec[0];
-        if label as usize >= classes.len() {
-            let at = i * CIFAR_RECORD;
-            let (path, start, _) = sources
-                .iter()
-                .find(|(_, s, e)| (*s..*e).contains(&at))
-                .expect("every record lies in a source");
-            return Err(DataError::LabelOutOfRange {
-                path: path.clone(),
-                offset: (at - start) as u64,
-                label,
-                classes: classes.len(),
-            });
+        let n = len / CIFAR_RECORD;
+        if pixels.capacity() == 0 {
+            // Batches of a release have the same size: reserve for all of them.
+            pixels.reserve_exact(n * CIFAR_PIXELS * paths.len());
+            labels.reserve_exact(n * paths.len());
         }
-        labels.push(label);
-        px.copy_from_slice(&rec[1..]);
+        for (i, rec) in buf.chunks_exact(CIFAR_RECORD).enumerate() {
+            let label = rec[0];
+            if label as usize >= classes.len() {
+                return Err(DataError::LabelOutOfRange {
+                    path: path.clone(),
+                    offset: (i * CIFAR_RECORD) as u64,
+                    label,
+                    classes: classes.len(),
+                });
+            }
+            labels.push(label);
+            pixels.extend_from_slice(&rec[1..]);
+        }
     }
+    let n = labels.len();
     let images = Array4::from_shape_vec((n, CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE), pixels)
         .expect("n whole images");
     Ok(Dataset {
