@@ -46,7 +46,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// The file ends before the data its header (or the format) promises.
-    #[error("{}: truncated at byte offset {len}: {what} needs {needed} bytes from offset {offset}; the file is incomplete, fetch it again", path.display())]
+    #[error("{}: truncated at byte offset {len}: {what} needs {needed} bytes from offset {offset}; the file is incomplete; remove the folder and run `cargo xtask fetch-data` (with the dataset's `--dataset`) again", path.display())]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -60,7 +60,7 @@ pub enum DataError {
         what: &'static str,
     },
     /// A CIFAR batch whose length is not a whole number of records.
-    #[error("{}: {len} bytes is not a multiple of the {record}-byte record (1 label + 3072 pixels); the last record, at byte offset {offset}, is cut short: the file is truncated or not a CIFAR-10 batch, fetch it again", path.display())]
+    #[error("{}: {len} bytes is not a multiple of the {record}-byte record (1 label + 3072 pixels); the last record, at byte offset {offset}, is cut short: the file is truncated or not a CIFAR-10 batch; remove the folder and run `cargo xtask fetch-data` again", path.display())]
     RecordSize {
         /// The file.
         path: PathBuf,
@@ -72,7 +72,7 @@ pub enum DataError {
         offset: u64,
     },
     /// A label byte that is not a class index.
-    #[error("{}: label {label} at byte offset {offset} is not below the number of classes ({classes}); the file is corrupt", path.display())]
+    #[error("{}: label {label} at byte offset {offset} is not below the number of classes ({classes}); the file is corrupt, remove the folder and fetch it again", path.display())]
     LabelOutOfRange {
         /// The file.
         path: PathBuf,
