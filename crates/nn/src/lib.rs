@@ -11,12 +11,14 @@
 //! - [`optim`]: update rules sgd, sgd_momentum, rmsprop, adam with per-parameter state.
 //! - [`solver`]: the `Solver` (minibatch training, histories, best weights, lr decay,
 //!   checkpoints and resume).
+//! - [`defaults`]: the settings the CLI uses when given none (measured in docs/nn.md).
 //! - [`checkpoint`]: model files and training checkpoints (safetensors), and
 //!   rebuilding any saved model from its file.
 
 pub mod checkpoint;
 pub mod cnn;
 pub mod conv;
+pub mod defaults;
 pub mod fc;
 pub mod gates;
 pub mod layers;

@@ -1,0 +1,264 @@
+//! Test accuracy of the fully connected networks on the real data sets, with the
+//! defaults the CLI uses (`nn::defaults`). Short runs, for docs/nn.md:
+//!
+//! ```text
+//! cargo run --release -p nn --example fc_accuracy -- two-layer    # TwoLayerNet, CIFAR-10
+//! cargo run --release -p nn --example fc_accuracy -- deep         # 5 layers, batchnorm + dropout, CIFAR-10
+//! cargo run --release -p nn --example fc_accuracy -- fashion      # MLP 784-256-128-10, Fashion-MNIST
+//! cargo run --release -p nn --example fc_accuracy -- rules        # update rules compared (loss curves, CSV)
+//! ```
+//!
+//! Options after the workload: `epochs=N lr=X reg=X decay=X batch=N keep=X hidden=a,b,c
+//! rule=adam|sgd|momentum|rmsprop seed=N`. Data directories: `CIFAR10_DIR` (default
+//! `/work/cifar/cifar-10-batches-bin`, then `data/cifar-10-batches-bin`) and
+//! `FASHION_MNIST_DIR` (default `/usr/share/datasets/fashion-mnist`).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cifar_data::{Preprocess, SplitSizes, load_cifar10, load_fashion_mnist, preprocess};
+use nn::Model;
+use nn::defaults;
+use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use nn::layers::Normalization;
+use nn::optim::{OptimConfig, UpdateRule};
+use nn::solver::{Progress, Solver, SolverConfig, TrainData};
+
+fn first_existing(env: &str, candidates: &[&str]) -> PathBuf {
+    if let Ok(p) = std::env::var(env) {
+        return p.into();
+    }
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| candidates[0].into())
+}
+
+struct Opts(Vec<(String, String)>);
+
+impl Opts {
+    fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(default, |(_, v)| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("cannot parse {key}={v}"))
+            })
+    }
+    fn hidden(&self, default: &[usize]) -> Vec<usize> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == "hidden")
+            .map_or(default.to_vec(), |(_, v)| {
+                v.split(',')
+                    .map(|s| s.parse().expect("hidden=a,b,c"))
+                    .collect()
+            })
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "two-layer".into());
+    let opts = Opts(
+        args.filter_map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect(),
+    );
+    numeric::set_threads(opts.get("threads", 2));
+
+    let fashion = workload == "fashion";
+    let (train, test) = if fashion {
+        load_fashion_mnist(first_existing(
+            "FASHION_MNIST_DIR",
+            &["/usr/share/datasets/fashion-mnist", "data/fashion-mnist"],
+        ))?
+    } else {
+        load_cifar10(first_existing(
+            "CIFAR10_DIR",
+            &[
+                "/work/cifar/cifar-10-batches-bin",
+                "/work/main/data/cifar-10-batches-bin",
+            ],
+        ))?
+    };
+    let sizes = if fashion {
+        SplitSizes {
+            num_training: 59_000,
+            num_validation: 1_000,
+            num_test: 10_000,
+            num_dev: 0,
+        }
+    } else {
+        SplitSizes {
+            num_training: 49_000,
+            num_validation: 1_000,
+            num_test: 10_000,
+            num_dev: 0,
+        }
+    };
+    let prep = Preprocess {
+        sizes,
+        normalize_channels: defaults::NORMALIZE_CHANNELS,
+        ..Preprocess::default()
+    };
+    let splits = preprocess::<f32>(&train, &test, &prep)?;
+    let input_dim = splits.x_train.ncols();
+    let x_train = splits.x_train.view().into_dyn();
+    let x_val = splits.x_val.view().into_dyn();
+    let data = TrainData {
+        x_train,
+        y_train: splits.y_train.view(),
+        x_val,
+        y_val: splits.y_val.view(),
+    };
+
+    let rule: UpdateRule = opts.get("rule", defaults::UPDATE_RULE);
+    let base = defaults::solver_config();
+    let solver_config = |lr_default: f64, epochs_default: usize| SolverConfig {
+        update_rule: rule,
+        optim_config: OptimConfig {
+            learning_rate: opts.get("lr", lr_default),
+            ..OptimConfig::default_for(rule)
+        },
+        lr_decay: opts.get("decay", base.lr_decay),
+        batch_size: opts.get("batch", base.batch_size),
+        num_epochs: opts.get("epochs", epochs_default),
+        seed: opts.get("seed", 0),
+        ..base.clone()
+    };
+    let seed = opts.get("seed", 0u64);
+
+    let model: Box<dyn Model<f32>> = match workload.as_str() {
+        "two-layer" => Box::new(TwoLayerNet::<f32>::new(TwoLayerConfig {
+            input_dim,
+            hidden_dim: opts.get("hidden", 100),
+            num_classes: 10,
+            weight_scale: opts.get("scale", defaults::two_layer(input_dim, 10).weight_scale),
+            reg: opts.get("reg", defaults::REG),
+            seed,
+        })),
+        "deep" => Box::new(FullyConnectedNet::<f32>::new(FcConfig {
+            input_dim,
+            hidden_dims: opts.hidden(&[512, 256, 256, 128]),
+            num_classes: 10,
+            dropout_keep: opts.get("keep", 0.8),
+            normalization: Normalization::BatchNorm,
+            reg: opts.get("reg", defaults::REG),
+            weight_scale: None,
+            seed,
+        })),
+        "fashion" => Box::new(FullyConnectedNet::<f32>::new(FcConfig {
+            input_dim,
+            hidden_dims: opts.hidden(&[256, 128]),
+            num_classes: 10,
+            dropout_keep: opts.get("keep", 1.0),
+            reg: opts.get("reg", defaults::REG),
+            weight_scale: None,
+            seed,
+            ..FcConfig::default()
+        })),
+        "rules" => return compare_rules(&data, input_dim, &opts),
+        other => {
+            return Err(
+                format!("unknown workload {other} (two-layer, deep, fashion, rules)").into(),
+            );
+        }
+    };
+    let config = solver_config(defaults::LEARNING_RATE, defaults::EPOCHS);
+    println!(
+        "{workload}: {} on {} training rows, {:?}",
+        model.config(),
+        splits.x_train.nrows(),
+        config
+    );
+    let start = Instant::now();
+    let mut solver = Solver::new(model, data, config)?;
+    solver.train_with(|p| {
+        if let Progress::Epoch {
+            epoch,
+            num_epochs,
+            train_acc,
+            val_acc,
+            seconds,
+            ..
+        } = p
+        {
+            println!(
+                "epoch {epoch}/{num_epochs}: train {train_acc:.3} val {val_acc:.3} ({seconds:.2} s)"
+            );
+        }
+    })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let best_val = solver.history.best_val_acc;
+    let predicted = solver.model.predict(&splits.x_test.view().into_dyn(), 1000);
+    let test_acc = nn::model::accuracy(&predicted, &splits.y_test.view());
+    println!(
+        "{workload}: best val {best_val:.4}, test {test_acc:.4} on {} images, {seconds:.1} s training",
+        splits.y_test.len()
+    );
+    Ok(())
+}
+
+/// The lecture's comparison of update rules: the same 3-layer net from the same
+/// initialisation, trained for a few epochs with each rule; prints the per-epoch mean
+/// loss as CSV (`epoch,sgd,sgd_momentum,rmsprop,adam`) for the plot in docs/nn.md.
+fn compare_rules(
+    data: &TrainData<'_, f32>,
+    input_dim: usize,
+    opts: &Opts,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let epochs = opts.get("epochs", 5);
+    let n = opts.get("n", 10_000usize);
+    let sub = TrainData {
+        x_train: data.x_train.slice_axis(ndarray::Axis(0), (0..n).into()),
+        y_train: data.y_train.slice_axis(ndarray::Axis(0), (0..n).into()),
+        ..data.clone()
+    };
+    let mut curves = Vec::new();
+    for rule in UpdateRule::ALL {
+        let lr = match rule {
+            UpdateRule::Sgd | UpdateRule::SgdMomentum => 1e-2,
+            UpdateRule::RmsProp => 1e-4,
+            UpdateRule::Adam => 1e-3,
+        };
+        let model = FullyConnectedNet::<f32>::new(FcConfig {
+            input_dim,
+            hidden_dims: vec![100, 100],
+            weight_scale: Some(5e-2),
+            ..FcConfig::default()
+        });
+        let config = SolverConfig {
+            num_epochs: epochs,
+            batch_size: 100,
+            ..SolverConfig::with_rule(rule, lr)
+        };
+        let mut solver = Solver::new(model, sub.clone(), config)?;
+        let history = solver.train()?.clone();
+        let per_epoch = history.loss.len() / epochs;
+        let means: Vec<f64> = history
+            .loss
+            .chunks(per_epoch)
+            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+            .collect();
+        println!("{rule}: final val {:.3}", history.val_acc.last().unwrap());
+        curves.push(means);
+    }
+    println!("epoch,sgd,sgd_momentum,rmsprop,adam");
+    for e in 0..epochs {
+        println!(
+            "{},{}",
+            e + 1,
+            curves
+                .iter()
+                .map(|c| format!("{:.4}", c[e]))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+    }
+    Ok(())
+}
