@@ -4,32 +4,29 @@
 //! (a transposed operand is a transposed *view*, as in backward passes), in f32 and
 //! f64. Backends, by benchmark name:
 //!
-//! - `numeric`: [`numeric::gemm`] called from outside rayon: matrixmultiply's
-//!   single-threaded kernel on bands of C spread over the rayon pool (the project's
-//!   backend).
+//! - `numeric`: [`numeric::gemm`] called from outside rayon: the `gemm` crate's
+//!   single-threaded kernel (AVX-512, its `x86-v4` feature) on bands of C spread over
+//!   the rayon pool (the project's backend).
 //! - `numeric-serial`: the same call from inside a rayon task, where it runs on the
-//!   calling thread only (what a parallel loop over images gets); this is plain
-//!   single-threaded matrixmultiply, i.e. ndarray's `.dot`.
-//! - `gemm-crate` / `gemm-crate-serial`: the `gemm` crate (0.19) with
-//!   `Parallelism::Rayon` over the whole pool / `Parallelism::None`; its AVX-512
-//!   kernels need `--features gemm-avx512` (the crate's `x86-v4`), without which it
-//!   runs its AVX2 kernels.
-//! - `matrixmultiply-threaded` (with `--features matrixmultiply-threading`):
-//!   matrixmultiply on its own thread pool (`MATMUL_NUM_THREADS`, at most 4).
+//!   calling thread only (what a parallel loop over images gets).
+//! - `gemm-crate`: the `gemm` crate (0.19, same kernels) with its own
+//!   `Parallelism::Rayon` over the whole pool.
+//! - `matrixmultiply`: ndarray's default backend (0.3, with its AVX-512 kernels),
+//!   single-threaded; with `--features matrixmultiply-threading` it runs on its own
+//!   thread pool (`MATMUL_NUM_THREADS`, at most 4) and is named
+//!   `matrixmultiply-threaded`.
 //! - `openblas` (with `--features blas`): ndarray's `general_mat_mul` on the system
 //!   OpenBLAS (`OPENBLAS_NUM_THREADS` threads).
 //!
 //! The `nested-*` group runs many small products inside a rayon loop: the
-//! oversubscription trap of docs/gemm.md.
+//! oversubscription trap of docs/gemm.md. On a shared machine, prefer
+//! examples/gemm_ab.rs, which interleaves the backends round by round.
 //!
 //! ```text
 //! cargo bench -p numeric --bench gemm
 //! cargo bench -p numeric --bench gemm --features matrixmultiply-threading -- matrixmultiply-threaded
 //! cargo bench -p numeric --bench gemm --features blas -- openblas
-//! cargo bench -p numeric --bench gemm --features gemm-avx512 -- gemm-crate
 //! ```
-//! (With either feature on, the other backends' figures are not the project's: the
-//! feature changes every matrixmultiply call in the process, so filter as shown.)
 //! Throughput is printed in elements/s where one element is one floating-point
 //! operation: read `Gelem/s` as GFLOP/s.
 
@@ -43,6 +40,12 @@ mod backends;
 use backends::{Backends, SHAPES, operands};
 use ndarray::{Array2, Axis};
 use rayon::prelude::*;
+
+const MM_NAME: &str = if cfg!(feature = "matrixmultiply-threading") {
+    "matrixmultiply-threaded"
+} else {
+    "matrixmultiply"
+};
 
 fn shapes_for<T: Backends>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
     let threads = rayon::current_num_threads();
@@ -85,18 +88,7 @@ fn shapes_for<T: Backends>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
                 )
             })
         });
-        g.bench_function("gemm-crate-serial", |bench| {
-            bench.iter(|| {
-                T::gemm_crate(
-                    &a.view(),
-                    &b.view(),
-                    &mut out.view_mut(),
-                    gemm::Parallelism::None,
-                )
-            })
-        });
-        #[cfg(feature = "matrixmultiply-threading")]
-        g.bench_function("matrixmultiply-threaded", |bench| {
+        g.bench_function(MM_NAME, |bench| {
             bench.iter(|| T::matrixmultiply(&a.view(), &b.view(), &mut out.view_mut()))
         });
         #[cfg(feature = "blas")]
@@ -117,8 +109,8 @@ fn shapes_for<T: Backends>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
 }
 
 /// The trap: a rayon loop over 64 images, each doing its own conv-forward product
-/// (32×147 · 147×1024). `numeric::gemm` and the `gemm` crate (as numeric used it) go
-/// serial inside the loop; a threaded backend starts its own threads on top of rayon's.
+/// (32×147 · 147×1024). `numeric::gemm` goes serial inside the loop; a threaded
+/// backend (matrixmultiply-threaded, OpenBLAS) starts its own threads on top of rayon's.
 fn nested<T: Backends>(c: &mut Criterion) {
     let images = 64;
     let w: Array2<T> = numeric::randn((32, 147), &mut numeric::rng(1));
@@ -135,29 +127,13 @@ fn nested<T: Backends>(c: &mut Criterion) {
             })
         })
     });
-    g.bench_function(BenchmarkId::new("gemm-crate", "in-rayon-loop"), |bench| {
+    g.bench_function(BenchmarkId::new(MM_NAME, "in-rayon-loop"), |bench| {
         bench.iter(|| {
-            outs.par_iter_mut().zip(&cols).for_each(|(o, x)| {
-                T::gemm_crate(
-                    &w.view(),
-                    &x.view(),
-                    &mut o.view_mut(),
-                    gemm::Parallelism::None,
-                )
-            })
+            outs.par_iter_mut()
+                .zip(&cols)
+                .for_each(|(o, x)| T::matrixmultiply(&w.view(), &x.view(), &mut o.view_mut()))
         })
     });
-    #[cfg(feature = "matrixmultiply-threading")]
-    g.bench_function(
-        BenchmarkId::new("matrixmultiply-threaded", "in-rayon-loop"),
-        |bench| {
-            bench.iter(|| {
-                outs.par_iter_mut()
-                    .zip(&cols)
-                    .for_each(|(o, x)| T::matrixmultiply(&w.view(), &x.view(), &mut o.view_mut()))
-            })
-        },
-    );
     #[cfg(feature = "blas")]
     g.bench_function(BenchmarkId::new("openblas", "in-rayon-loop"), |bench| {
         bench.iter(|| {

@@ -34,21 +34,7 @@ fn run<T: Backends>(rounds: usize, filter: &str) {
         .build()
         .expect("a 1-thread pool");
     let threads = rayon::current_num_threads();
-    let names = if cfg!(feature = "gemm-avx512") {
-        [
-            "numeric",
-            "numeric-serial",
-            "gemm-crate-avx512",
-            "gemm-crate-avx512-serial",
-        ]
-    } else {
-        [
-            "numeric",
-            "numeric-serial",
-            "gemm-crate",
-            "gemm-crate-serial",
-        ]
-    };
+    let names = ["numeric", "numeric-serial", "gemm-crate", "matrixmultiply"];
     for s in SHAPES.iter().filter(|s| s.name.contains(filter)) {
         let (a, b) = operands::<T>(s);
         let mut c = Array2::<T>::zeros((s.m, s.n));
@@ -57,7 +43,7 @@ fn run<T: Backends>(rounds: usize, filter: &str) {
             0 => numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut()),
             1 => serial.install(|| numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut())),
             2 => T::gemm_crate(&a, &b, &mut c.view_mut(), gemm::Parallelism::Rayon(threads)),
-            _ => T::gemm_crate(&a, &b, &mut c.view_mut(), gemm::Parallelism::None),
+            _ => T::matrixmultiply(&a, &b, &mut c.view_mut()),
         };
         let flops = 2.0 * (s.m * s.k * s.n) as f64;
         // Enough calls per timing to last ~20 ms.

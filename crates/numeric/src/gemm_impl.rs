@@ -9,13 +9,15 @@ use crate::Float;
 /// costs more than it saves (about 100 µs of work on one core).
 const PARALLEL_MIN_MADDS: usize = 1 << 22;
 /// A part of a split product keeps at least this many rows or columns of C, so that
-/// every part still fills matrixmultiply's 16-wide AVX-512 kernel many times over.
+/// every part still fills the 16-wide AVX-512 micro-kernels many times over.
 const MIN_PART: usize = 64;
 
 /// General matrix product `C ← α·A·B + β·C`, on any strides (transposed views too).
 ///
-/// The kernel is matrixmultiply's (with its AVX-512 kernels), single-threaded; large
-/// products are cut into blocks of rows or columns of `C` that rayon runs in parallel.
+/// The kernel is the `gemm` crate's (AVX-512 where the CPU has it), single-threaded;
+/// large products are cut into bands of rows or columns of `C` that rayon runs in
+/// parallel, coarse enough that a core taken by another process delays one band, not
+/// every step of the product.
 /// Called from inside a rayon task (a parallel loop over images or row chunks) it runs
 /// on the calling thread only, so GEMM threads × rayon threads never exceed the pool:
 /// [`crate::set_threads`] is the one knob. docs/gemm.md has the measurements behind
@@ -149,61 +151,50 @@ struct Product {
     size: usize,
 }
 
-/// The element types matrixmultiply has kernels for.
+/// The element types the `gemm` crate has kernels for.
 trait Kernel: Copy {
     /// # Safety
-    /// As `matrixmultiply::sgemm`: the pointers and strides describe valid m×k, k×n and
-    /// m×n matrices, and C is not read when β is zero.
+    /// The pointers and strides describe valid m×k, k×n and m×n matrices (C not
+    /// overlapping A or B), and C is not read when β is zero.
     unsafe fn gemm(p: &Product);
 }
 
-impl Kernel for f32 {
-    unsafe fn gemm(p: &Product) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matrixmultiply::sgemm(
-                p.m,
-                p.k,
-                p.n,
-                p.alpha as f32,
-                p.a as *const f32,
-                p.rsa,
-                p.csa,
-                p.b as *const f32,
-                p.rsb,
-                p.csb,
-                p.beta as f32,
-                p.c as *mut f32,
-                p.rsc,
-                p.csc,
-            )
+macro_rules! kernel {
+    ($t:ty) => {
+        impl Kernel for $t {
+            unsafe fn gemm(p: &Product) {
+                // SAFETY: forwarded from the caller. The gemm crate computes
+                // dst ← alpha·dst + beta·lhs·rhs (our β is its alpha, our α its beta),
+                // takes column strides first, and reads dst only when asked to.
+                unsafe {
+                    gemm::gemm::<$t>(
+                        p.m,
+                        p.n,
+                        p.k,
+                        p.c as *mut $t,
+                        p.csc,
+                        p.rsc,
+                        p.beta != 0.0,
+                        p.a as *const $t,
+                        p.csa,
+                        p.rsa,
+                        p.b as *const $t,
+                        p.csb,
+                        p.rsb,
+                        p.beta as $t,
+                        p.alpha as $t,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    )
+                }
+            }
         }
-    }
+    };
 }
-
-impl Kernel for f64 {
-    unsafe fn gemm(p: &Product) {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            matrixmultiply::dgemm(
-                p.m,
-                p.k,
-                p.n,
-                p.alpha,
-                p.a as *const f64,
-                p.rsa,
-                p.csa,
-                p.b as *const f64,
-                p.rsb,
-                p.csb,
-                p.beta,
-                p.c as *mut f64,
-                p.rsc,
-                p.csc,
-            )
-        }
-    }
-}
+kernel!(f32);
+kernel!(f64);
 
 impl Product {
     /// # Safety
