@@ -107,23 +107,6 @@ pub(crate) fn clamp_sq<T: Float>(d2: T) -> T {
     if d2 > T::zero() { d2 } else { T::zero() }
 }
 
-/// Squared L2 distances of a block: `block ← ‖a‖² − 2·x·x_trainᵀ + ‖b‖²`, clamped at 0.
-/// Called inside rayon tasks, where the GEMM runs on the calling thread only.
-pub(crate) fn l2_sq_block<T: Float>(
-    x: ArrayView2<'_, T>,
-    x_sq: ArrayView1<'_, T>,
-    x_train: ArrayView2<'_, T>,
-    train_sq: ArrayView1<'_, T>,
-    mut block: ArrayViewMut2<'_, T>,
-) {
-    numeric::gemm(T::cast(-2.0), &x, &x_train.t(), T::zero(), &mut block);
-    Zip::from(block.rows_mut()).and(&x_sq).for_each(|row, &a| {
-        Zip::from(row)
-            .and(&train_sq)
-            .for_each(|d, &b| *d = clamp_sq(*d + a + b));
-    });
-}
-
 /// Lanes of one accumulator of the portable kernel.
 const LANES: usize = 16;
 /// Training rows per cache tile: 64 rows of 3 072 `f32` are 768 KiB, inside L2.

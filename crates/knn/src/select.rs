@@ -69,14 +69,14 @@ impl<T: Float> TopK<T> {
     }
 
     /// The min(k, seen) nearest, sorted by distance then index.
-    pub(crate) fn finish(mut self) -> Vec<(T, usize)> {
-        if self.buf.len() > self.k {
-            self.buf
-                .select_nth_unstable_by(self.k - 1, by_distance_then_index);
-            self.buf.truncate(self.k);
+    pub(crate) fn finish(&mut self) -> Vec<(T, usize)> {
+        let mut buf = std::mem::take(&mut self.buf);
+        if buf.len() > self.k {
+            buf.select_nth_unstable_by(self.k - 1, by_distance_then_index);
+            buf.truncate(self.k);
         }
-        self.buf.sort_unstable_by(by_distance_then_index);
-        self.buf
+        buf.sort_unstable_by(by_distance_then_index);
+        buf
     }
 }
 
