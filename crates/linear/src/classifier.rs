@@ -294,6 +294,10 @@ impl<T: Float> LinearClassifier<T> {
             }
         }
 
+        // Minibatches are gathered row by row: rows must be contiguous, or every
+        // element is a cache miss. Data in column-major order (as a transposed or
+        // column-concatenated array is) is copied to row-major once, here.
+        let X = X.as_standard_layout();
         let num_train = X.nrows();
         let mut sampler = Sampler::new(options.sampling, num_train, options.seed);
         let mut X_batch = Array2::<T>::zeros((batch_size, X.ncols()));
@@ -305,7 +309,7 @@ impl<T: Float> LinearClassifier<T> {
         let mut history = Vec::with_capacity(num_iters);
         for it in 0..num_iters {
             sampler.fill(&mut idx);
-            gather_rows(X, &idx, &mut X_batch);
+            gather_rows(&X.view(), &idx, &mut X_batch);
             for (yb, &i) in y_batch.iter_mut().zip(&idx) {
                 *yb = y[i];
             }
@@ -440,12 +444,20 @@ fn argmax_rows<T: Float>(scores: &ArrayView2<T>) -> Array1<usize> {
         .collect()
 }
 
-/// Copies rows `idx` of `X` into `out` (which has `idx.len()` rows), in parallel: one
-/// pass over the sampled rows into a buffer reused every iteration.
+/// Copies below this many elements run on the calling thread (a thread hand-off
+/// costs more than copying a few hundred kilobytes).
+const MIN_PARALLEL_GATHER: usize = 1 << 19;
+
+/// Copies rows `idx` of `X` into `out` (which has `idx.len()` rows): one pass over the
+/// sampled rows into a buffer reused every iteration, in parallel when it is large.
 fn gather_rows<T: Float>(X: &ArrayView2<T>, idx: &[usize], out: &mut Array2<T>) {
-    Zip::from(out.rows_mut())
-        .and(ArrayView1::from(idx))
-        .par_for_each(|mut row, &i| row.assign(&X.row(i)));
+    let parallel = out.len() >= MIN_PARALLEL_GATHER;
+    let zip = Zip::from(out.rows_mut()).and(ArrayView1::from(idx));
+    if !parallel {
+        zip.for_each(|mut row, &i| row.assign(&X.row(i)));
+    } else {
+        zip.par_for_each(|mut row, &i| row.assign(&X.row(i)));
+    }
 }
 
 /// Draws minibatch indices.

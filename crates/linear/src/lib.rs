@@ -26,15 +26,26 @@
 #![allow(non_snake_case)]
 
 mod classifier;
+mod defaults;
 mod error;
+mod geometry;
 mod loss;
+mod search;
 mod softmax;
 mod svm;
 mod vectorized;
 
 pub use classifier::{LinearClassifier, Loss, Sampling, TrainOptions, W_INIT_SCALE};
+pub use defaults::{
+    CIFAR10_SOFTMAX, CIFAR10_SVM, COURSE_DEFAULTS, Defaults, FASHION_SOFTMAX, FASHION_SVM,
+    defaults_for,
+};
 pub use error::{LinearError, check_labels};
+pub use geometry::{class_regions, score_lines, toy_blobs};
 pub use loss::{DELTA, softmax_loss, svm_loss};
+pub use search::{
+    SearchConfig, SearchOutcome, Trial, grid, grid_search, random_pairs, random_search, search,
+};
 pub use softmax::{softmax_loss_naive, softmax_loss_vectorized};
 pub use svm::{svm_loss_naive, svm_loss_vectorized};
 pub use vectorized::ScoreLoss;

@@ -9,13 +9,15 @@ use rayon::prelude::*;
 /// [`crate::svm_loss`] and [`crate::softmax_loss`].
 pub type ScoreLoss<T> = fn(&ArrayView2<T>, &ArrayView1<usize>) -> (T, Array2<T>);
 
-/// Rows per task when a batch is split over threads. A 256-row chunk of 3 073 `f32`
-/// features is 3 MB, so its rows are still in cache when `Xᵀ·dscores` re-reads them:
+/// Rows per task when a batch is split over threads. A 128-row chunk of 3 073 `f32`
+/// features is 1.5 MB, so its rows are still in (L2) cache when `Xᵀ·dscores` re-reads them:
 /// X crosses the memory bus once instead of twice.
-const CHUNK_ROWS: usize = 256;
+const CHUNK_ROWS: usize = 128;
 
-/// Batches smaller than this run as one GEMM pair (splitting buys nothing).
-const MIN_PARALLEL_ROWS: usize = 128;
+/// Batches with fewer multiply-adds (N·D·C) than this run on the calling thread:
+/// about 100 µs of work, less than waking and joining a second thread costs when
+/// the machine is busy (the same threshold as `numeric::gemm`'s).
+const MIN_PARALLEL_MADDS: usize = 1 << 22;
 
 /// `(data loss + reg·ΣW², dW)` for `scores = X·W`, built on `score_loss`.
 ///
@@ -45,7 +47,7 @@ pub(crate) fn loss_and_grad<T: Float>(
     );
     let n = x.nrows();
     let threads = rayon::current_num_threads();
-    let (mut loss, mut dw) = if n < MIN_PARALLEL_ROWS || threads == 1 {
+    let (mut loss, mut dw) = if n * x.ncols() * w.ncols() < MIN_PARALLEL_MADDS || threads == 1 {
         chunk_loss(score_loss, w, x, y, T::one())
     } else {
         let chunk = n.div_ceil(threads).min(CHUNK_ROWS);

@@ -1,0 +1,394 @@
+#![allow(non_snake_case)] // the course's X, W
+//! The issue's accuracy targets on the real data sets, and the pictures of docs/linear.md.
+//!
+//! ```text
+//! cargo run --release -p linear --example linear_accuracy -- cifar [svm|softmax]   # grid search, course split
+//! cargo run --release -p linear --example linear_accuracy -- fashion [svm|softmax] # timed default run + grid search
+//! cargo run --release -p linear --example linear_accuracy -- regions docs/img      # the geometric picture (toy 2-D data)
+//! cargo run --release -p linear --example linear_accuracy -- templates docs/img    # Fashion-MNIST weight templates
+//! ```
+//!
+//! Data folders: `CIFAR10_DIR` (default `/work/cifar`), `FASHION_MNIST_DIR` (default
+//! `/usr/share/datasets/fashion-mnist`). Hyper-parameters come from
+//! [`linear::defaults_for`]; `LRS`, `REGS` (comma-separated), `ITERS`, `BATCH`,
+//! `SHUFFLE=1` and `DECAY` override them for exploration.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::time::Instant;
+
+use cifar_data::{Preprocess, SplitSizes, Splits};
+use linear::{Defaults, LinearClassifier, Loss, Sampling, Trial, defaults_for};
+use ndarray::{ArrayView1, Axis};
+
+type Error = Box<dyn std::error::Error>;
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let what = args.first().map_or("cifar", String::as_str);
+    let arg = args.get(1).map(String::as_str);
+    println!("threads: {}", numeric::threads());
+    match what {
+        "cifar" => run_dataset("cifar10", losses(arg)?),
+        "fashion" => run_dataset("fashion-mnist", losses(arg)?),
+        "regions" => regions(Path::new(arg.unwrap_or("docs/img"))),
+        "templates" => templates(Path::new(arg.unwrap_or("docs/img"))),
+        other => {
+            Err(format!("unknown task {other:?}: cifar, fashion, regions or templates").into())
+        }
+    }
+}
+
+fn losses(arg: Option<&str>) -> Result<Vec<Loss>, Error> {
+    Ok(match arg {
+        None | Some("both") => vec![Loss::Svm, Loss::Softmax],
+        Some(name) => vec![name.parse()?],
+    })
+}
+
+fn dir(var: &str, default: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| default.into())
+}
+
+fn env_list(var: &str) -> Option<Vec<f64>> {
+    let v = std::env::var(var).ok()?;
+    Some(
+        v.split(',')
+            .map(|s| s.trim().parse().expect("a number"))
+            .collect(),
+    )
+}
+
+fn env_num<T: std::str::FromStr>(var: &str) -> Option<T> {
+    std::env::var(var).ok().and_then(|v| v.parse().ok())
+}
+
+/// The course's preprocessing: split, mean image subtracted, bias column. CIFAR-10
+/// gets the course's 49 000 / 1 000 / 1 000; Fashion-MNIST all of it: 59 000 / 1 000
+/// / 10 000.
+fn load(dataset: &str) -> Result<Splits<f32>, Error> {
+    let t = Instant::now();
+    let (train, test, sizes) = match dataset {
+        "cifar10" => {
+            let (train, test) = cifar_data::load_cifar10(dir("CIFAR10_DIR", "/work/cifar"))?;
+            (train, test, SplitSizes::default())
+        }
+        _ => {
+            let (train, test) = cifar_data::load_fashion_mnist(dir(
+                "FASHION_MNIST_DIR",
+                "/usr/share/datasets/fashion-mnist",
+            ))?;
+            let sizes = SplitSizes {
+                num_training: 59_000,
+                num_validation: 1_000,
+                num_test: 10_000,
+                num_dev: 0,
+            };
+            (train, test, sizes)
+        }
+    };
+    let cfg = Preprocess {
+        sizes,
+        clamp: false,
+        bias: true,
+        ..Preprocess::default()
+    };
+    let splits = cifar_data::preprocess::<f32>(&train, &test, &cfg)?;
+    println!(
+        "{dataset}: train {:?}, val {:?}, test {:?} (loaded and preprocessed in {:.1} s)",
+        splits.x_train.dim(),
+        splits.x_val.dim(),
+        splits.x_test.dim(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(splits)
+}
+
+/// The defaults, with the exploration overrides applied.
+fn settings(dataset: &str, loss: Loss) -> Result<Defaults, Error> {
+    let mut d = defaults_for(dataset, loss)?;
+    if let Some(lrs) = env_list("LRS") {
+        d.learning_rate = lrs[0];
+        d.search_learning_rates = Vec::leak(lrs);
+    }
+    if let Some(regs) = env_list("REGS") {
+        d.reg = regs[0];
+        d.search_regs = Vec::leak(regs);
+    }
+    if let Some(iters) = env_num("ITERS") {
+        d.num_iters = iters;
+        d.search.num_iters = iters;
+    }
+    if let Some(batch) = env_num("BATCH") {
+        d.batch_size = batch;
+        d.search.batch_size = batch;
+    }
+    if let Some(decay) = env_num("DECAY") {
+        d.options.learning_rate_decay = decay;
+        d.search.options.learning_rate_decay = decay;
+    }
+    if let Some(shuffle) = env_num::<u8>("SHUFFLE") {
+        let sampling = if shuffle == 1 {
+            Sampling::ShuffledEpochs
+        } else {
+            Sampling::WithReplacement
+        };
+        d.options.sampling = sampling;
+        d.search.options.sampling = sampling;
+    }
+    Ok(d)
+}
+
+fn run_dataset(dataset: &str, losses: Vec<Loss>) -> Result<(), Error> {
+    let sp = load(dataset)?;
+    for loss in losses {
+        let d = settings(dataset, loss)?;
+        println!(
+            "\n## {dataset} {loss}: single run {} iterations, batch {}, {:?}, lr decay {} per epoch; search {} iterations, batch {}, {:?}, lr decay {}",
+            d.num_iters,
+            d.batch_size,
+            d.options.sampling,
+            d.options.learning_rate_decay,
+            d.search.num_iters,
+            d.search.batch_size,
+            d.search.options.sampling,
+            d.search.options.learning_rate_decay
+        );
+
+        // One timed run with the recommended learning rate and reg.
+        let mut clf =
+            LinearClassifier::<f32>::new(loss, sp.x_train.ncols(), 10, &mut numeric::rng(0));
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let history = clf.train(
+            &sp.x_train.view(),
+            &sp.y_train.view(),
+            d.learning_rate as f32,
+            d.reg as f32,
+            d.num_iters,
+            d.batch_size,
+            &d.options,
+        )?;
+        let train_seconds = t.elapsed().as_secs_f64();
+        let train_cpu = cpu_seconds() - cpu;
+        println!(
+            "default lr {:e} reg {:e}: loss {:.3} -> {:.3}, train {:.3}, val {:.3}, test {:.4}, train_seconds {:.2} (process CPU {:.2} s)",
+            d.learning_rate,
+            d.reg,
+            history[0],
+            history[history.len() - 1],
+            clf.accuracy(&sp.x_train.view(), &sp.y_train.view())?,
+            clf.accuracy(&sp.x_val.view(), &sp.y_val.view())?,
+            clf.accuracy(&sp.x_test.view(), &sp.y_test.view())?,
+            train_seconds,
+            train_cpu
+        );
+
+        // The grid search, selected on validation.
+        let t = Instant::now();
+        println!("| learning rate | reg | train acc | val acc |\n|---|---|---|---|");
+        let out = linear::grid_search(
+            loss,
+            &sp.x_train.view(),
+            &sp.y_train.view(),
+            &sp.x_val.view(),
+            &sp.y_val.view(),
+            d.search_learning_rates,
+            d.search_regs,
+            &d.search_config(),
+            |_, t: &Trial| {
+                println!(
+                    "| {:e} | {:e} | {:.3} | {:.3} |",
+                    t.learning_rate, t.reg, t.train_accuracy, t.val_accuracy
+                )
+            },
+        )?;
+        let best = out.best_trial();
+        println!(
+            "best: lr {:e} reg {:e} val {:.3} -> test {:.4} ({} trials in {:.1} s)",
+            best.learning_rate,
+            best.reg,
+            best.val_accuracy,
+            out.best.accuracy(&sp.x_test.view(), &sp.y_test.view())?,
+            out.trials.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) this process has used, from /proc/self/stat: on a shared
+/// machine it says what the wall time would be without the other processes.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+/// RGB pixels → PNG.
+fn write_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<(), Error> {
+    let mut enc = png::Encoder::new(
+        BufWriter::new(File::create(path)?),
+        width as u32,
+        height as u32,
+    );
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()?.write_image_data(rgb)?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+const REGION: [[u8; 3]; 3] = [[253, 216, 214], [209, 232, 204], [208, 222, 245]];
+const POINT: [[u8; 3]; 3] = [[200, 40, 40], [40, 140, 40], [40, 80, 200]];
+const LINE: [[u8; 3]; 3] = [[140, 20, 20], [20, 100, 20], [20, 50, 150]];
+
+/// The geometric viewpoint: softmax and SVM classifiers on three 2-D blobs, side by
+/// side; background = predicted class, dots = training points, dark lines = each
+/// class's zero-score line with a short stroke along its weight vector (the
+/// direction its score grows).
+fn regions(out: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(out)?;
+    // Blobs around (0.6, 0.4) rather than the origin, so that the biases matter: the
+    // score lines then do not all pass through the origin.
+    let (mut X, y) = linear::toy_blobs(60, 3, 0.35, 1);
+    X.column_mut(0).mapv_inplace(|v| v + 0.6);
+    X.column_mut(1).mapv_inplace(|v| v + 0.4);
+    let (side, gap) = (360usize, 12usize);
+    let (lo, hi) = (-1.6, 2.6);
+    let width = 2 * side + gap;
+    let mut rgb = vec![255u8; width * side * 3];
+    for (panel, loss) in [Loss::Softmax, Loss::Svm].into_iter().enumerate() {
+        let mut clf = LinearClassifier::<f64>::new(loss, 3, 3, &mut numeric::rng(0));
+        let hist = clf.train(
+            &X.view(),
+            &y.view(),
+            0.1,
+            1e-3,
+            2000,
+            60,
+            &Default::default(),
+        )?;
+        println!(
+            "regions {loss}: loss {:.3} -> {:.3}, training accuracy {:.3}",
+            hist[0],
+            hist[hist.len() - 1],
+            clf.accuracy(&X.view(), &y.view())?
+        );
+        let cls = linear::class_regions(&clf, (lo, hi), (lo, hi), side, side)?;
+        let lines = linear::score_lines(&clf)?;
+        let px = (hi - lo) / side as f64;
+        let to_xy = |r: usize, c: usize| (lo + (c as f64 + 0.5) * px, hi - (r as f64 + 0.5) * px);
+        let x0 = panel * (side + gap);
+        let mut put = |r: usize, c: usize, color: [u8; 3]| {
+            let i = (r * width + x0 + c) * 3;
+            rgb[i..i + 3].copy_from_slice(&color);
+        };
+        for r in 0..side {
+            for c in 0..side {
+                let (x, yy) = to_xy(r, c);
+                let mut color = REGION[cls[[r, c]]];
+                for (j, &(a, b, bias)) in lines.iter().enumerate() {
+                    let norm = (a * a + b * b).sqrt();
+                    let dist = (a * x + b * yy + bias) / norm;
+                    // The zero-score line, and a stroke from the line's point nearest the
+                    // origin along (a, b), a third of the picture long.
+                    let (fx, fy) = (-bias * a / (norm * norm), -bias * b / (norm * norm));
+                    let t = ((x - fx) * a + (yy - fy) * b) / norm;
+                    let across = ((x - fx) * b - (yy - fy) * a).abs() / norm;
+                    if dist.abs() < 0.8 * px
+                        || (across < 1.5 * px && (0.0..(hi - lo) / 3.0).contains(&t))
+                    {
+                        color = LINE[j];
+                    }
+                }
+                // Axes through the origin, faint.
+                if (x.abs() < 0.5 * px || yy.abs() < 0.5 * px) && color == REGION[cls[[r, c]]] {
+                    color = color.map(|v| v.saturating_sub(40));
+                }
+                put(r, c, color);
+            }
+        }
+        for (row, &label) in X.rows().into_iter().zip(&y) {
+            let c = ((row[0] - lo) / px) as isize;
+            let r = ((hi - row[1]) / px) as isize;
+            for dr in -3..=3isize {
+                for dc in -3..=3isize {
+                    let (rr, cc) = (r + dr, c + dc);
+                    if dr * dr + dc * dc <= 9
+                        && (0..side as isize).contains(&rr)
+                        && (0..side as isize).contains(&cc)
+                    {
+                        let edge = dr * dr + dc * dc >= 7;
+                        put(
+                            rr as usize,
+                            cc as usize,
+                            if edge { [255, 255, 255] } else { POINT[label] },
+                        );
+                    }
+                }
+            }
+        }
+    }
+    write_png(&out.join("linear-regions.png"), width, side, &rgb)
+}
+
+/// The template viewpoint on Fashion-MNIST (CIFAR-derived pictures stay out of the
+/// repository): a softmax classifier with the recommended settings, each class's
+/// weight column (without the bias) rescaled to 0–255, ten 28×28 tiles, enlarged ×4.
+fn templates(out: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(out)?;
+    let sp = load("fashion-mnist")?;
+    let d = defaults_for("fashion-mnist", Loss::Softmax)?;
+    let mut clf =
+        LinearClassifier::<f32>::new(Loss::Softmax, sp.x_train.ncols(), 10, &mut numeric::rng(0));
+    clf.train(
+        &sp.x_train.view(),
+        &sp.y_train.view(),
+        d.learning_rate as f32,
+        d.reg as f32,
+        d.num_iters,
+        d.batch_size,
+        &d.options,
+    )?;
+    println!(
+        "templates: test accuracy {:.4}",
+        clf.accuracy(&sp.x_test.view(), &sp.y_test.view())?
+    );
+    let w = clf.W.slice(ndarray::s![..784, ..]).to_owned();
+    let (scale, side, pad) = (4usize, 28usize, 6usize);
+    let tile = side * scale;
+    let width = 10 * tile + 9 * pad;
+    let mut rgb = vec![255u8; width * tile * 3];
+    for (k, col) in w.axis_iter(Axis(1)).enumerate() {
+        let img = rescale(&col);
+        for r in 0..tile {
+            for c in 0..tile {
+                let v = img[(r / scale) * side + c / scale];
+                let i = (r * width + k * (tile + pad) + c) * 3;
+                rgb[i..i + 3].copy_from_slice(&[v, v, v]);
+            }
+        }
+    }
+    println!("classes: {}", sp.classes.join(", "));
+    write_png(&out.join("linear-templates-fashion.png"), width, tile, &rgb)
+}
+
+/// A weight column rescaled to 0–255 over its own range, as the notebook shows them.
+fn rescale(col: &ArrayView1<f32>) -> Vec<u8> {
+    let (lo, hi) = col
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &v| {
+            (l.min(v), h.max(v))
+        });
+    col.iter()
+        .map(|&v| (255.0 * (v - lo) / (hi - lo).max(f32::MIN_POSITIVE)).round() as u8)
+        .collect()
+}
