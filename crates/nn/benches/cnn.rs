@@ -20,7 +20,8 @@
 //!
 //! Before the criterion groups, a table prints images/s, GFLOP/s and the fraction of
 //! the machine's measured GEMM peak for every layer of both networks (median of
-//! repeated runs). Throughputs in criterion's output are in elements/s where one
+//! repeated runs), then both networks' step time in wall-clock and in CPU time (the
+//! latter is what the step costs on idle cores: the machine is shared). Throughputs in criterion's output are in elements/s where one
 //! element is one image (network groups) or one floating-point operation (layer
 //! groups): read `Gelem/s` as GFLOP/s there.
 
@@ -150,6 +151,30 @@ fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     t.sort_by(f64::total_cmp);
     t[reps / 2]
+}
+
+/// CPU time (user + system, all threads) of this process in seconds, from
+/// `/proc/self/stat` (Linux; 10 ms ticks, so only meaningful over many repetitions).
+/// On a shared machine wall time measures the neighbours too; CPU time divided by the
+/// thread count is what the same work takes on idle cores (if it parallelises fully).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Mean wall and CPU seconds of `f` over `reps` runs (after one warm-up).
+fn wall_and_cpu(reps: usize, mut f: impl FnMut()) -> (f64, Option<f64>) {
+    f();
+    let cpu0 = cpu_seconds();
+    let start = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    let wall = start.elapsed().as_secs_f64() / reps as f64;
+    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| (b - a) / reps as f64);
+    (wall, cpu)
 }
 
 /// Measured f32 GEMM throughput on a large square product using the whole pool: the
@@ -290,29 +315,37 @@ fn summary() {
             frac
         );
     }
+    let threads = numeric::threads() as f64;
+    let report = |name: &str, batch: usize, epoch_steps: f64, (wall, cpu): (f64, Option<f64>)| {
+        println!(
+            "{name}, batch {batch}: {:.2} ms wall ({:.0} images/s, {:.1} s per epoch of {epoch_steps} steps)",
+            wall * 1e3,
+            batch as f64 / wall,
+            wall * epoch_steps
+        );
+        if let Some(cpu) = cpu {
+            println!(
+                "    CPU {:.2} ms per step: {:.2} ms on {threads} idle cores, {:.1} s per epoch",
+                cpu * 1e3,
+                cpu / threads * 1e3,
+                cpu / threads * epoch_steps
+            );
+        }
+    };
     let mut net = ThreeLayerConvNet::<f32>::new(ThreeLayerConvNetConfig::default()).unwrap();
     let (x, y) = (images(50, 3, 32, 32, 0).into_dyn(), labels(50));
-    let t = median_time(21, || {
+    let t = wall_and_cpu(100, || {
         black_box(net.loss(&x.view(), &y.view()));
     });
-    println!(
-        "ThreeLayerConvNet forward+backward, batch 50: {:.2} ms ({:.0} images/s, {:.1} s per 49 000-image epoch)",
-        t * 1e3,
-        50.0 / t,
-        t * 980.0
-    );
+    report("ThreeLayerConvNet forward+backward", 50, 980.0, t);
     let mut net =
         SequentialNet::<f32>::new(SequentialNetConfig::new(FASHION_ARCH, &[1, 28, 28])).unwrap();
     let (x, y) = (images(64, 1, 28, 28, 1).into_dyn(), labels(64));
-    let t = median_time(11, || {
+    let t = wall_and_cpu(40, || {
         black_box(net.loss(&x.view(), &y.view()));
     });
-    println!(
-        "Fashion 2-conv net forward+backward, batch 64: {:.2} ms ({:.0} images/s, {:.1} s per 60 000-image epoch)\n",
-        t * 1e3,
-        64.0 / t,
-        t * 60_000.0 / 64.0
-    );
+    report("Fashion 2-conv net forward+backward", 64, 937.0, t);
+    println!();
 }
 
 fn main() {

@@ -529,37 +529,6 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, cols: &mut [T]) {
     }
 }
 
-/// im2row: the transpose of [`im2col`]'s matrix, built directly: row `p` of `rows`
-/// (H'·W', C·HH·WW) is the receptive field of output position `p`, in the filters'
-/// (c, i, j) order.
-fn im2row<T: Float>(x: &[T], g: &Geometry, rows: &mut [T]) {
-    let k = g.k();
-    for oh in 0..g.h_out {
-        for ow in 0..g.w_out {
-            let row = &mut rows[(oh * g.w_out + ow) * k..(oh * g.w_out + ow + 1) * k];
-            // Filter columns j whose input column ow·S + j − P lies inside the image.
-            let x0 = ow * g.stride;
-            let j_lo = g.pad.saturating_sub(x0).min(g.ww);
-            let j_hi = (g.w + g.pad).saturating_sub(x0).min(g.ww).max(j_lo);
-            for ci in 0..g.c {
-                for i in 0..g.hh {
-                    let dst = &mut row[(ci * g.hh + i) * g.ww..(ci * g.hh + i + 1) * g.ww];
-                    let Some(y) = g.input_row(oh, i) else {
-                        dst.fill(T::zero());
-                        continue;
-                    };
-                    dst[..j_lo].fill(T::zero());
-                    dst[j_hi..].fill(T::zero());
-                    if j_hi > j_lo {
-                        let start = ci * g.h * g.w + y * g.w + x0 + j_lo - g.pad;
-                        dst[j_lo..j_hi].copy_from_slice(&x[start..start + (j_hi - j_lo)]);
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// col2im: the adjoint of [`im2col`] — adds each column's gradient back onto the
 /// pixels of its receptive field in `dx` (C, H, W), which must start zeroed.
 fn col2im<T: Float>(dcols: &[T], g: &Geometry, dx: &mut [T]) {
@@ -720,9 +689,11 @@ pub fn conv_backward_fast_no_dx<T: Float>(
 
 /// Per-task accumulators of the backward pass, summed over tasks at the end.
 struct Partial<T> {
-    dw: Array2<T>,
+    /// dwᵀ (K, F): accumulated as `cols · doutᵀ` (see `backward_fast`).
+    dw_t: Array2<T>,
     db: Array1<T>,
-    rows: Vec<T>,
+    cols: Vec<T>,
+    dout_t: Vec<T>,
     dcols: Vec<T>,
 }
 
@@ -746,9 +717,10 @@ fn backward_fast<T: Float>(
         .expect("standard layout");
     let image = g.c * g.h * g.w;
     let new_partial = || Partial {
-        dw: Array2::zeros((f, k)),
+        dw_t: Array2::zeros((k, f)),
         db: Array1::zeros(f),
-        rows: vec![T::zero(); k * npos],
+        cols: vec![T::zero(); k * npos],
+        dout_t: vec![T::zero(); npos * f],
         dcols: if need_dx {
             vec![T::zero(); k * npos]
         } else {
@@ -760,11 +732,18 @@ fn backward_fast<T: Float>(
         let dout_i =
             ArrayView2::from_shape((f, npos), &dout_flat[i * f * npos..(i + 1) * f * npos])
                 .expect("chunk");
-        // dw needs colsᵀ (H'·W', K): built directly (im2row) rather than read as a
-        // transposed view, which the GEMM packs twice as slowly (benches/cnn.rs).
-        im2row(&x_flat[i * image..(i + 1) * image], &g, &mut acc.rows);
-        let rows = ArrayView2::from_shape((npos, k), &acc.rows[..]).expect("sized");
-        numeric::gemm(T::one(), &dout_i, &rows, T::one(), &mut acc.dw.view_mut());
+        // dwᵀ += cols · dout_iᵀ with both operands contiguous: GEMM packs a transposed
+        // (strided) view of cols or dout about twice as slowly, and transposing dout_i
+        // (F·H'·W' values) costs far less than a second layout of cols.
+        im2col(&x_flat[i * image..(i + 1) * image], &g, &mut acc.cols);
+        for (fi, row) in dout_i.rows().into_iter().enumerate() {
+            for (p, &v) in row.iter().enumerate() {
+                acc.dout_t[p * f + fi] = v;
+            }
+        }
+        let cols = ArrayView2::from_shape((k, npos), &acc.cols[..]).expect("sized");
+        let dout_t = ArrayView2::from_shape((npos, f), &acc.dout_t[..]).expect("sized");
+        numeric::gemm(T::one(), &cols, &dout_t, T::one(), &mut acc.dw_t.view_mut());
         for (db, row) in acc.db.iter_mut().zip(dout_i.rows()) {
             *db += row.iter().copied().sum::<T>();
         }
@@ -777,7 +756,7 @@ fn backward_fast<T: Float>(
         acc
     };
     let add = |mut a: Partial<T>, b: Partial<T>| {
-        a.dw += &b.dw;
+        a.dw_t += &b.dw_t;
         a.db += &b.db;
         a
     };
@@ -803,7 +782,10 @@ fn backward_fast<T: Float>(
     };
     let total = total.unwrap_or_else(new_partial);
     let dw = total
-        .dw
+        .dw_t
+        .reversed_axes()
+        .as_standard_layout()
+        .into_owned()
         .into_shape_with_order(cache.w.dim())
         .expect("F·C·HH·WW elements");
     (dx, dw, total.db)

@@ -1,0 +1,208 @@
+//! Test accuracy of the convolutional networks on the real data sets, for docs/cnn.md.
+//!
+//! ```text
+//! cargo run --release -p nn --example cnn_accuracy -- three-layer   # ThreeLayerConvNet, CIFAR-10, 1 epoch Adam 1e-3
+//! cargo run --release -p nn --example cnn_accuracy -- arch minutes=30 # deeper spec net + crops/flips, CIFAR-10
+//! cargo run --release -p nn --example cnn_accuracy -- fashion       # 2-conv net, Fashion-MNIST
+//! ```
+//!
+//! Options after the workload: `epochs=N lr=X reg=X batch=N hidden=N decay=X seed=N
+//! arch=SPEC crop=PAD flip=0|1 minutes=M train=N normalize=0|1` (`minutes` stops after the first
+//! epoch that ends past the budget; `train` caps the training images). Test accuracy
+//! is on the whole test set (10 000 images). Data directories: `CIFAR10_DIR` (default
+//! `/work/cifar/cifar-10-batches-bin`) and `FASHION_MNIST_DIR` (default
+//! `/usr/share/datasets/fashion-mnist`). Preprocessing: the training mean image is
+//! subtracted (the course) and each channel divided by its standard deviation (as the
+//! CLI does; `normalize=0` for the course's mean subtraction only).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use cifar_data::{Preprocess, SplitSizes, load_cifar10, load_fashion_mnist, preprocess};
+use nn::Model;
+use nn::cnn::{
+    Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
+};
+use nn::optim::{OptimConfig, UpdateRule};
+use nn::solver::{Progress, Solver, SolverConfig, TrainData};
+
+/// The deeper CIFAR-10 net of the `arch` workload.
+const DEEP_ARCH: &str = "conv32x3-bn-relu-conv32x3-bn-relu-pool,conv64x3-bn-relu-conv64x3-bn-relu-pool,conv128x3-bn-relu-pool,fc256-relu-drop0.7,fc10";
+/// The published Fashion-MNIST 2-conv net.
+const FASHION_ARCH: &str = "conv32x5-relu-pool,conv64x5-relu-pool,fc1024-relu,fc10";
+
+fn dir(env: &str, default: &str) -> PathBuf {
+    std::env::var(env).map_or_else(|_| default.into(), PathBuf::from)
+}
+
+struct Opts(Vec<(String, String)>);
+
+impl Opts {
+    fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or(default, |(_, v)| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("cannot parse {key}={v}"))
+            })
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let workload = args.next().unwrap_or_else(|| "three-layer".into());
+    let opts = Opts(
+        args.filter_map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect(),
+    );
+    numeric::set_threads(opts.get("threads", 2));
+
+    let fashion = workload == "fashion";
+    let (train, test) = if fashion {
+        load_fashion_mnist(dir(
+            "FASHION_MNIST_DIR",
+            "/usr/share/datasets/fashion-mnist",
+        ))?
+    } else {
+        load_cifar10(dir("CIFAR10_DIR", "/work/cifar/cifar-10-batches-bin"))?
+    };
+    let num_training = opts.get("train", if fashion { 59_000 } else { 49_000 });
+    let sizes = SplitSizes {
+        num_training,
+        num_validation: 1_000,
+        num_test: 10_000,
+        num_dev: 0,
+    };
+    // Mean image subtracted (the course), then each channel divided by its standard
+    // deviation (`normalize=0` to skip), as the CLI does.
+    let normalize_channels = opts.get("normalize", 1u8) == 1;
+    let splits = preprocess::<f32>(
+        &train,
+        &test,
+        &Preprocess {
+            sizes,
+            normalize_channels,
+            ..Preprocess::default()
+        },
+    )?;
+    let (x_train, x_val, x_test) = (
+        splits.to_images(&splits.x_train)?,
+        splits.to_images(&splits.x_val)?,
+        splits.to_images(&splits.x_test)?,
+    );
+    let (c, h, w) = splits.image_shape;
+    let data = TrainData {
+        x_train: x_train.view().into_dyn(),
+        y_train: splits.y_train.view(),
+        x_val: x_val.view().into_dyn(),
+        y_val: splits.y_val.view(),
+    };
+    let seed = opts.get("seed", 0u64);
+    let (model, default_epochs, default_batch, augment): (
+        Box<dyn Model<f32>>,
+        usize,
+        usize,
+        Augment,
+    ) = match workload.as_str() {
+        "three-layer" => {
+            let config = ThreeLayerConvNetConfig {
+                input_dim: [c, h, w],
+                hidden_dim: opts.get("hidden", 100),
+                reg: opts.get("reg", 0.0),
+                seed,
+                ..Default::default()
+            };
+            (
+                Box::new(ThreeLayerConvNet::<f32>::new(config)?),
+                1,
+                50,
+                Augment::default(),
+            )
+        }
+        "arch" | "fashion" => {
+            let arch: String = opts.get(
+                "arch",
+                if fashion { FASHION_ARCH } else { DEEP_ARCH }.to_string(),
+            );
+            let mut config = SequentialNetConfig::new(&arch, &[c, h, w]);
+            config.reg = opts.get("reg", if fashion { 0.0 } else { 5e-4 });
+            config.seed = seed;
+            let augment = Augment {
+                crop_pad: opts.get("crop", if fashion { 0 } else { 4 }),
+                flip: opts.get("flip", u8::from(!fashion)) == 1,
+            };
+            (
+                Box::new(SequentialNet::<f32>::new(config)?),
+                if fashion { 10 } else { 100 },
+                64,
+                augment,
+            )
+        }
+        other => {
+            return Err(format!("unknown workload {other} (three-layer, arch, fashion)").into());
+        }
+    };
+    let rule = UpdateRule::Adam;
+    let config = SolverConfig {
+        update_rule: rule,
+        optim_config: OptimConfig {
+            learning_rate: opts.get("lr", 1e-3),
+            ..OptimConfig::default_for(rule)
+        },
+        lr_decay: opts.get("decay", 1.0),
+        batch_size: opts.get("batch", default_batch),
+        num_epochs: 0,
+        num_train_samples: Some(1000),
+        seed,
+        ..SolverConfig::default()
+    };
+    let epochs = opts.get("epochs", default_epochs);
+    let budget = opts.get("minutes", f64::INFINITY) * 60.0;
+    println!(
+        "{workload}: {} on {} training images, augment {augment:?}, {config:?}",
+        model.config(),
+        data.y_train.len()
+    );
+    let mut solver = Solver::new(model, data, config)?;
+    if augment.is_active() {
+        solver.set_batch_transform(augment.into_transform());
+    }
+    let start = Instant::now();
+    let report = |p: &Progress| {
+        if let Progress::Epoch {
+            epoch,
+            train_acc,
+            val_acc,
+            seconds,
+            ..
+        } = p
+        {
+            println!("epoch {epoch}: train {train_acc:.3} val {val_acc:.3} ({seconds:.1} s)");
+        }
+    };
+    if budget.is_finite() {
+        // One epoch at a time, so that the budget can end the run between epochs (each
+        // call ends on the best weights so far, as the Solver does at the end of a run).
+        while solver.epoch < epochs && start.elapsed().as_secs_f64() < budget {
+            solver.config.num_epochs = solver.epoch + 1;
+            solver.train_with(report)?;
+        }
+    } else {
+        solver.config.num_epochs = epochs;
+        solver.train_with(report)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let predicted = solver.model.predict(&x_test.view().into_dyn(), 500);
+    let test_acc = nn::model::accuracy(&predicted, &splits.y_test.view());
+    println!(
+        "{workload}: {} epochs, best val {:.4}, test {test_acc:.4} on {} images, {seconds:.1} s training",
+        solver.epoch,
+        solver.history.best_val_acc,
+        splits.y_test.len()
+    );
+    Ok(())
+}
