@@ -71,7 +71,7 @@ fn as1<'a, T>(op: &str, a: &'a ArrayD<T>) -> Result<ArrayView1<'a, T>, GraphErro
 /// `x` (N, d₁, …) as rows (N, D), a view when `x` is contiguous.
 fn rows<'a, T: Float>(x: &'a ArrayD<T>) -> Result<ndarray::CowArray<'a, T, Ix2>, GraphError> {
     let n = x.shape().first().copied().unwrap_or(0);
-    let d = if n == 0 { 0 } else { x.len() / n };
+    let d: usize = x.shape().iter().skip(1).product();
     x.to_shape((n, d)).map_err(|e| GraphError::InvalidInput {
         op: "affine".into(),
         message: e.to_string(),

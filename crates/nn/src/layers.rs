@@ -165,11 +165,7 @@ pub fn affine_backward<T: Float, D: Dimension>(
 /// `x` (N, d₁, …) as rows (N, d₁⋯d_k), copied into standard layout.
 fn flatten_rows<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>) -> Array2<T> {
     let n = x.shape().first().copied().unwrap_or(1);
-    let d = if n == 0 {
-        x.shape()[1..].iter().product()
-    } else {
-        x.len() / n
-    };
+    let d: usize = x.shape().iter().skip(1).product();
     let flat: Vec<T> = x.iter().copied().collect();
     Array2::from_shape_vec((n, d), flat).expect("N·D elements")
 }

@@ -202,10 +202,12 @@ impl<T: Float, M: Model<T> + ?Sized> Model<T> for Box<M> {
 pub fn argmax<T: PartialOrd + Copy>(values: impl IntoIterator<Item = T>) -> usize {
     let mut best: Option<(usize, T)> = None;
     for (i, v) in values.into_iter().enumerate() {
-        match best {
-            Some((_, b)) if !(v > b) => {}
-            _ if v.partial_cmp(&v).is_none() => {} // NaN
-            _ => best = Some((i, v)),
+        let better = match best {
+            None => v.partial_cmp(&v).is_some(), // not NaN
+            Some((_, b)) => v.partial_cmp(&b) == Some(std::cmp::Ordering::Greater),
+        };
+        if better {
+            best = Some((i, v));
         }
     }
     best.map_or(0, |(i, _)| i)
