@@ -123,6 +123,7 @@ where
     T: Float,
     D: Dimension,
 {
+    make_contiguous(x);
     let mut grad = x.clone(); // same memory layout as x, so flat positions agree
     let n = x.len();
     for i in 0..n {
@@ -137,10 +138,19 @@ where
     grad
 }
 
-/// An owned array's elements in memory order (owned arrays are always contiguous).
+/// Re-lays `x` out in standard order if it is not contiguous (an owned array
+/// sliced in place with a step), keeping its values: the nudging loops walk the
+/// memory as one slice.
+fn make_contiguous<T: Clone, D: Dimension>(x: &mut Array<T, D>) {
+    if x.as_slice_memory_order().is_none() {
+        *x = x.as_standard_layout().into_owned();
+    }
+}
+
+/// An owned array's elements in memory order (made contiguous beforehand).
 fn memory_slice<T, D: Dimension>(x: &mut Array<T, D>) -> &mut [T] {
     x.as_slice_memory_order_mut()
-        .expect("owned arrays are contiguous")
+        .expect("made contiguous by make_contiguous")
 }
 
 /// One coordinate of a sparse gradient check.
@@ -187,6 +197,7 @@ where
         analytic_grad.shape(),
         "grad_check_sparse: shapes differ"
     );
+    make_contiguous(x);
     let n = x.len();
     if n == 0 {
         return Vec::new();
@@ -279,6 +290,27 @@ mod tests {
         let f = |w: &Array2<f64>| w.iter().zip(0..).map(|(v, i)| v * i as f64).sum();
         let dw = Array2::from_shape_fn(w.dim(), |(i, j)| (i * w_std.ncols() + j) as f64);
         let checks = grad_check_sparse(f, &mut w, &dw.view(), 15, H, &mut numeric::rng(5));
+        assert!(checks.iter().all(|c| c.rel_error < 1e-7), "{checks:?}");
+    }
+
+    #[test]
+    fn a_strided_owned_array_is_checked_without_panicking() {
+        // An owned array sliced in place with a step is not contiguous.
+        let mut w = Array2::from_shape_fn((4, 6), |(i, j)| (i * 6 + j) as f64 * 0.1);
+        w.slice_collapse(ndarray::s![.., ..;2]);
+        assert!(w.as_slice_memory_order().is_none());
+        let expected = w.mapv(|v| 2.0 * v);
+        let numerical =
+            eval_numerical_gradient(|w| w.iter().map(|v| v * v).sum(), &mut w.clone(), H);
+        assert!(rel_error(&numerical.view(), &expected.view()) < 1e-9);
+        let checks = grad_check_sparse(
+            |w| w.iter().map(|v| v * v).sum(),
+            &mut w,
+            &expected.view(),
+            6,
+            H,
+            &mut numeric::rng(2),
+        );
         assert!(checks.iter().all(|c| c.rel_error < 1e-7), "{checks:?}");
     }
 
