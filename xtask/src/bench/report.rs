@@ -342,13 +342,30 @@ fn time_cell(st: &Stats) -> String {
     }
 }
 
-fn rate_cell(st: &Stats) -> String {
+/// The machine's measured f32 peak: the best run of the large square product.
+pub fn peak_gflops(rows: &[Row]) -> Option<f64> {
+    let row = rows.iter().find(|r| r.name == PEAK_SCENARIO)?;
+    let st = row.of(Impl::Ours).stats()?;
+    Some(st.flops / st.min / 1e9)
+}
+
+/// The scenario whose best run defines the peak.
+pub const PEAK_SCENARIO: &str = "gemm-square-f32";
+
+fn rate_cell(st: &Stats, peak: Option<f64>) -> String {
     let mut parts = Vec::new();
     if st.images > 0.0 {
         parts.push(format!("{:.0} img/s", st.images / st.median));
     }
     if st.flops > 0.0 {
-        parts.push(format!("{:.1} GFLOP/s", st.flops / st.median / 1e9));
+        let gflops = st.flops / st.median / 1e9;
+        match peak {
+            Some(p) => parts.push(format!(
+                "{gflops:.1} GFLOP/s ({:.0}% of peak)",
+                100.0 * gflops / p
+            )),
+            None => parts.push(format!("{gflops:.1} GFLOP/s")),
+        }
     }
     if parts.is_empty() {
         "—".into()
@@ -380,10 +397,10 @@ fn short(s: &str) -> String {
     }
 }
 
-fn ours_cells(row: &Row) -> [String; 3] {
+fn ours_cells(row: &Row, peak: Option<f64>) -> [String; 3] {
     let r = row.of(Impl::Ours);
     match r.stats() {
-        Some(st) => [time_cell(&st), rate_cell(&st), mem_cell(&st)],
+        Some(st) => [time_cell(&st), rate_cell(&st, peak), mem_cell(&st)],
         None => [
             format!("— ({})", short(r.missing().unwrap_or("not run"))),
             "—".into(),
@@ -406,7 +423,7 @@ pub fn console_table(rows: &[Row], peers: &Peers) -> String {
     let mut table = vec![header];
     for row in rows {
         let mut cells = vec![row.name.to_string()];
-        cells.extend(ours_cells(row));
+        cells.extend(ours_cells(row, peak_gflops(rows)));
         for &imp in &peers.available {
             cells.push(peer_cell(row, imp).replace("**", ""));
         }
@@ -496,6 +513,13 @@ pub fn render(
          The machine may be shared: prefer the ratios, measured in the same invocation with implementations \
          alternating run by run. A ratio below 1 means this project is faster."
     );
+    if let Some(p) = peak_gflops(rows) {
+        let _ = writeln!(
+            w,
+            "\nGFLOP/s count the matrix products only; \"of peak\" is relative to the machine's measured f32 \
+             peak in this run, {p:.0} GFLOP/s (the best `{PEAK_SCENARIO}` run; see [gemm.md](gemm.md))."
+        );
+    }
     let _ = writeln!(w);
     let mut header = "| scenario | ours: median (min–max) | throughput | peak memory |".to_string();
     let mut rule = "|---|---|---|---|".to_string();
@@ -507,7 +531,7 @@ pub fn render(
     }
     let _ = writeln!(w, "{header}\n{rule}");
     for row in rows {
-        let [t, r, mem] = ours_cells(row);
+        let [t, r, mem] = ours_cells(row, peak_gflops(rows));
         let _ = write!(w, "| `{}` | {t} | {r} | {mem} |", row.name);
         if peers.asked {
             for imp in [Impl::Numpy, Impl::Torch] {
