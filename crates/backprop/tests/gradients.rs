@@ -308,6 +308,39 @@ proptest! {
 }
 
 #[test]
+fn gate_patterns_of_the_lecture_add_distributes_mul_swaps_max_routes() {
+    // The slide's f = 2·(x·y + max(z, w)) at x = 3, y = −4, z = 2, w = −1.
+    let mut g = Graph::<f64>::new();
+    let (x, y, z, w) = (
+        g.scalar("x", 3.0),
+        g.scalar("y", -4.0),
+        g.scalar("z", 2.0),
+        g.scalar("w", -1.0),
+    );
+    let xy = g.mul(x, y).unwrap();
+    let m = g.max(z, w).unwrap();
+    let s = g.add(xy, m).unwrap();
+    let f = g.scale(s, 2.0).unwrap();
+    g.backward(f).unwrap();
+    assert_eq!(g.scalar_value(f).unwrap(), -20.0);
+    // add: both inputs get the upstream 2
+    assert_eq!(
+        (g.scalar_grad(xy).unwrap(), g.scalar_grad(m).unwrap()),
+        (2.0, 2.0)
+    );
+    // mul: each gets upstream × the other input
+    assert_eq!(
+        (g.scalar_grad(x).unwrap(), g.scalar_grad(y).unwrap()),
+        (-8.0, 6.0)
+    );
+    // max: all to the larger input, none to the other
+    assert_eq!(
+        (g.scalar_grad(z).unwrap(), g.scalar_grad(w).unwrap()),
+        (2.0, 0.0)
+    );
+}
+
+#[test]
 fn fork_adds_gradients_of_both_paths() {
     // f = x·x + x at x = 3: df/dx = 2x + 1 = 7 (three uses, all added).
     let mut g = Graph::<f64>::new();
