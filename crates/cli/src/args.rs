@@ -212,9 +212,9 @@ pub struct TrainArgs {
     /// Learning rate (default depends on the model and dataset).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Learning-rate decay applied after each epoch.
-    #[arg(long, default_value_t = 0.95)]
-    pub lr_decay: f64,
+    /// Learning-rate decay applied after each epoch [default: 0.95].
+    #[arg(long)]
+    pub lr_decay: Option<f64>,
     /// L2 regularisation strength (loss term 0.5 * reg * sum W^2).
     #[arg(long)]
     pub reg: Option<f64>,

@@ -82,6 +82,6 @@ impl Ctx {
     /// Records a written file in the summary (`files`) and tells the user.
     pub fn wrote(&mut self, what: &str, path: &Path) {
         self.report.say(format!("wrote {what}: {}", path.display()));
-        self.report.files().push(path.display().to_string().into());
+        self.report.add_file(path.display().to_string());
     }
 }

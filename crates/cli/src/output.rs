@@ -43,18 +43,14 @@ impl Reporter {
         self.summary.insert(key.to_owned(), value.into());
     }
 
-    /// The summary's `files` list (paths written), created on first use.
-    pub fn files(&mut self) -> &mut Vec<Value> {
-        let entry = self
-            .summary
-            .entry("files")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !entry.is_array() {
-            *entry = Value::Array(Vec::new());
-        }
-        match entry {
-            Value::Array(v) => v,
-            _ => unreachable!("set to an array above"),
+    /// Appends a written file to the summary's `files` list.
+    pub fn add_file(&mut self, path: String) {
+        match self.summary.get_mut("files") {
+            Some(Value::Array(files)) => files.push(path.into()),
+            _ => {
+                self.summary
+                    .insert("files".into(), Value::Array(vec![path.into()]));
+            }
         }
     }
 
@@ -129,7 +125,10 @@ mod tests {
     fn summary_carries_total_seconds() {
         let mut r = Reporter::new(false);
         r.set("dataset", "sample");
+        r.add_file("a.png".into());
+        r.add_file("b.png".into());
         let s = r.finish();
+        assert_eq!(s["files"], serde_json::json!(["a.png", "b.png"]));
         assert_eq!(s["dataset"], "sample");
         assert!(s["total_seconds"].as_f64().unwrap() >= 0.0);
     }
