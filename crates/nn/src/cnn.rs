@@ -469,7 +469,7 @@ pub enum LayerSpec {
 ///
 /// ```
 /// let layers = nn::cnn::parse_arch("conv32x3-bn-relu-pool,conv64x3-bn-relu-pool,fc256-relu-drop0.5,fc10")?;
-/// assert_eq!(layers.len(), 13);
+/// assert_eq!(layers.len(), 12);
 /// assert!(nn::cnn::parse_arch("conv32x3-relu").is_err()); // no scores layer
 /// # Ok::<(), nn::cnn::CnnError>(())
 /// ```

@@ -17,7 +17,7 @@
 //! let x = Array4::from_shape_vec((1, 1, 2, 2), vec![1.0_f32, 4.0, 3.0, 2.0]).unwrap();
 //! let (out, cache) = max_pool_forward_fast(&x.view(), PoolParam::square(2, 2))?;
 //! assert_eq!(out[[0, 0, 0, 0]], 4.0);
-//! let dx = max_pool_backward_fast(&Array4::ones((1, 1, 1, 1)).view(), &cache);
+//! let dx = max_pool_backward_fast(&Array4::<f32>::ones((1, 1, 1, 1)).view(), &cache);
 //! assert_eq!(dx.into_raw_vec_and_offset().0, vec![0.0, 1.0, 0.0, 0.0]);
 //! # Ok::<(), nn::conv::ShapeError>(())
 //! ```
