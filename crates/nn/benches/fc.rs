@@ -8,6 +8,10 @@
 //!   Target ≤ 0.8 s.
 //! - `two_layer_iteration`: one forward+backward of the first workload's minibatch,
 //!   to split the epoch's time into model time and the rest.
+//! - `two_layer_gemm_floor` / `fashion_gemm_floor`: only the matrix products of one
+//!   iteration (same shapes and layouts, through `numeric::gemm`). An epoch cannot
+//!   beat iterations × floor; on this shared machine the absolute times swing with
+//!   the load, so compare `epoch / (iterations × floor)` (245 and 468 iterations).
 //!
 //! Random data of the real shapes: the work per epoch does not depend on the values.
 //!
@@ -73,6 +77,23 @@ fn epochs(c: &mut Criterion) {
     group.bench_function("two_layer_iteration", |b| {
         b.iter(|| black_box(model.loss(&xb.view(), &yb.view()).0))
     });
+    // The two products of a two-layer iteration that matter: X·W1 forward and
+    // Xᵀ·dH backward (the first layer's dX is never computed).
+    let w1 = numeric::randn::<f32, _, _>((3072, 100), &mut numeric::rng(5));
+    let xb2 = xb
+        .view()
+        .into_dimensionality::<ndarray::Ix2>()
+        .unwrap()
+        .to_owned();
+    let mut h = ndarray::Array2::<f32>::zeros((200, 100));
+    let mut dw = ndarray::Array2::<f32>::zeros((3072, 100));
+    group.bench_function("two_layer_gemm_floor", |b| {
+        b.iter(|| {
+            numeric::gemm(1.0, &xb2.view(), &w1.view(), 0.0, &mut h.view_mut());
+            numeric::gemm(1.0, &xb2.t(), &h.view(), 0.0, &mut dw.view_mut());
+            black_box(dw[[0, 0]])
+        })
+    });
     drop((x, y, xv, yv));
 
     let (x, y) = data(60_000, 784, 3);
@@ -99,6 +120,58 @@ fn epochs(c: &mut Criterion) {
             };
             let mut solver = Solver::new(model, train, config).unwrap();
             black_box(solver.train().unwrap().loss.len())
+        })
+    });
+
+    // Every product of one MLP iteration: three forward, three dW, two dX.
+    let dims = [784usize, 256, 128, 10];
+    let ws: Vec<ndarray::Array2<f32>> = dims
+        .windows(2)
+        .map(|p| numeric::randn((p[0], p[1]), &mut numeric::rng(6)))
+        .collect();
+    let acts: Vec<ndarray::Array2<f32>> = dims
+        .iter()
+        .map(|&d| numeric::randn((128, d), &mut numeric::rng(7)))
+        .collect();
+    let mut outs: Vec<ndarray::Array2<f32>> = dims
+        .iter()
+        .map(|&d| ndarray::Array2::zeros((128, d)))
+        .collect();
+    let mut dws: Vec<ndarray::Array2<f32>> = ws
+        .iter()
+        .map(|w| ndarray::Array2::zeros(w.raw_dim()))
+        .collect();
+    group.throughput(Throughput::Elements(128));
+    group.bench_function("fashion_gemm_floor", |b| {
+        b.iter(|| {
+            for l in 0..3 {
+                numeric::gemm(
+                    1.0,
+                    &acts[l].view(),
+                    &ws[l].view(),
+                    0.0,
+                    &mut outs[l + 1].view_mut(),
+                );
+            }
+            for l in (0..3).rev() {
+                numeric::gemm(
+                    1.0,
+                    &acts[l].t(),
+                    &acts[l + 1].view(),
+                    0.0,
+                    &mut dws[l].view_mut(),
+                );
+                if l > 0 {
+                    numeric::gemm(
+                        1.0,
+                        &acts[l + 1].view(),
+                        &ws[l].t(),
+                        0.0,
+                        &mut outs[l].view_mut(),
+                    );
+                }
+            }
+            black_box(dws[0][[0, 0]])
         })
     });
     group.finish();
