@@ -242,7 +242,9 @@ fn leaves(g: &mut Graph<f64>, seed: u64) -> Leaves {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    // About 1 case in 10 sits on a kink (relu of an exact 0 coming from another relu)
+    // and is discarded; allow for that in long runs (PROPTEST_CASES=20000).
+    #![proptest_config(ProptestConfig { cases: 96, max_global_rejects: 100_000, ..ProptestConfig::default() })]
 
     #[test]
     fn analytic_gradients_match_numerical_ones(e in expr(), how in 0u8..3, seed in 0u64..1_000_000) {
