@@ -209,28 +209,30 @@ pub struct TrainArgs {
     /// Update rule.
     #[arg(long, value_enum, default_value_t = Update::Adam)]
     pub update: Update,
-    /// Learning rate (default depends on the model and dataset).
+    /// Learning rate [default: nn 1e-3 with Adam (the course's 1e-2 otherwise), cnn 1e-3].
     #[arg(long)]
     pub lr: Option<f64>,
     /// Learning-rate decay applied after each epoch [default: 0.95].
     #[arg(long)]
     pub lr_decay: Option<f64>,
-    /// L2 regularisation strength (loss term 0.5 * reg * sum W^2).
+    /// L2 regularisation strength (loss term 0.5 * reg * sum W^2) [default: nn 0, cnn 1e-3].
     #[arg(long)]
     pub reg: Option<f64>,
-    /// Epochs.
+    /// Epochs, in total when resuming [default: nn 10, cnn 1].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Minibatch size.
+    /// Minibatch size [default: nn 200, cnn 50].
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Initial weight scale (standard deviation of the Gaussian initialisation).
+    /// Initial weight scale (standard deviation of the Gaussian initialisation)
+    /// [default: He init, sqrt(2 / fan_in); ThreeLayerConvNet 1e-3].
     #[arg(long)]
     pub weight_scale: Option<f64>,
     /// Training split size (default: the course's 49 000, or what the data has).
     #[arg(long)]
     pub num_train: Option<usize>,
-    /// Resume from a checkpoint written by an earlier run (its model must match).
+    /// Resume from a checkpoint written by an earlier run (OUT/nn_checkpoint.safetensors);
+    /// the architecture, weights, optimiser state and epoch come from it.
     #[arg(long, value_name = "CKPT")]
     pub resume: Option<PathBuf>,
 }
@@ -239,7 +241,12 @@ pub struct TrainArgs {
 #[derive(Debug, Clone, Args)]
 pub struct NnArgs {
     /// Hidden layer sizes: `100` (the two-layer net) or `100,100,100`.
-    #[arg(long, value_delimiter = ',', default_value = "100")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100",
+        value_name = "SIZES"
+    )]
     pub hidden: Vec<usize>,
     /// Normalisation after each hidden affine layer.
     #[arg(long, value_enum, default_value_t = Norm::None)]
