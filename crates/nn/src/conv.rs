@@ -213,6 +213,15 @@ pub(crate) fn window_count(
 
 /// What a convolution's backward pass needs: the input, the filters and biases, and
 /// the parameters (owned copies, so the caller may reuse its buffers).
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f32>::ones((1, 1, 3, 3));
+/// let (out, cache) = nn::conv::conv_forward_fast(&x.view(), &Array4::ones((1, 1, 3, 3)).view(), &Array1::zeros(1).view(), nn::conv::ConvParam::new(1, 1))?;
+/// let (dw, _) = nn::conv::conv_backward_fast_no_dx(&Array4::ones(out.dim()).view(), &cache);
+/// assert_eq!(dw[[0, 0, 1, 1]], 9.0); // the centre tap sees every pixel once
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConvCache<T> {
     x: Array4<T>,

@@ -79,13 +79,29 @@ impl PoolParam {
 }
 
 /// What [`max_pool_backward_naive`] needs: the input and the window parameters.
+///
+/// ```
+/// let x = ndarray::Array4::<f64>::zeros((1, 1, 2, 2));
+/// let (_, cache) = nn::pool::max_pool_forward_naive(&x.view(), nn::pool::PoolParam::square(2, 2))?;
+/// let dx = nn::pool::max_pool_backward_naive(&ndarray::Array4::ones((1, 1, 1, 1)).view(), &cache);
+/// assert_eq!(dx.sum(), 1.0);
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct PoolCache<T> {
     x: Array4<T>,
     param: PoolParam,
 }
 
-/// What [`max_pool_backward_fast`] needs: where each output's maximum came from.
+/// What [`max_pool_backward_fast`] needs: where each output's maximum came from
+/// (one index per output, so the input itself is not kept).
+///
+/// ```
+/// let x = ndarray::Array4::<f32>::zeros((2, 3, 4, 4));
+/// let (out, cache) = nn::pool::max_pool_forward_fast(&x.view(), nn::pool::PoolParam::square(2, 2))?;
+/// assert_eq!(nn::pool::max_pool_backward_fast(&out.view(), &cache).dim(), x.dim());
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct FastPoolCache {
     /// For every output, the flat index of its maximum inside its (H, W) input plane.

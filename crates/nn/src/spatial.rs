@@ -53,6 +53,15 @@ fn from_rows<T: Float>(rows: Array2<T>, (n, c, h, w): (usize, usize, usize, usiz
 }
 
 /// What [`spatial_batchnorm_backward`] needs: batchnorm's cache on the reshaped rows.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// use nn::layers::{BatchNormParam, Mode};
+/// let x = Array4::<f32>::ones((2, 3, 2, 2));
+/// let (out, cache) = nn::spatial::spatial_batchnorm_forward(&x.view(), &Array1::ones(3).view(), &Array1::zeros(3).view(), &mut BatchNormParam::new(3), Mode::Train);
+/// let (dx, _, _) = nn::spatial::spatial_batchnorm_backward(&out.view(), &cache);
+/// assert_eq!(dx.dim(), x.dim());
+/// ```
 #[derive(Debug, Clone)]
 pub struct SpatialBatchNormCache<T> {
     rows: NormCache<T>,
@@ -130,6 +139,14 @@ pub fn spatial_batchnorm_backward<T: Float>(
 }
 
 /// What [`spatial_groupnorm_backward`] needs.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f64>::ones((1, 4, 2, 2));
+/// let (out, cache) = nn::spatial::spatial_groupnorm_forward(&x.view(), &Array1::ones(4).view(), &Array1::zeros(4).view(), 2, 1e-5)?;
+/// assert_eq!(nn::spatial::spatial_groupnorm_backward(&out.view(), &cache).0.dim(), x.dim());
+/// # Ok::<(), nn::conv::ShapeError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct GroupNormCache<T> {
     /// Layernorm's cache on the (N·G, C/G·H·W) rows (with unit gamma).
