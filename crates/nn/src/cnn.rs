@@ -941,6 +941,21 @@ impl<T: Float> SequentialNet<T> {
         Self::new(config)
     }
 
+    /// Number of classes scored: the units of the spec's last `fc` layer.
+    ///
+    /// ```
+    /// let net = nn::cnn::SequentialNet::<f32>::new(nn::cnn::SequentialNetConfig::new("conv4x3-relu,fc7", &[1, 5, 5]))?;
+    /// assert_eq!(net.num_classes(), 7);
+    /// # Ok::<(), nn::cnn::CnnError>(())
+    /// ```
+    pub fn num_classes(&self) -> usize {
+        let last = self.layers.iter().rev().find_map(|l| match l {
+            Layer::Fc { k } => Some(*k),
+            _ => None,
+        });
+        last.map_or(0, |k| self.params[&format!("b{k}")].len())
+    }
+
     /// The configuration this net was built with.
     ///
     /// ```
