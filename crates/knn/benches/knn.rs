@@ -47,6 +47,12 @@ fn no_loops_full(c: &mut Criterion) {
     g.sample_size(10);
     // GEMM flops 2·M·N·K: the figure to compare with the machine's peak.
     g.throughput(Throughput::Elements(2 * 500 * 5000 * 3072));
+    // The bare GEMM of the same shape: the floor no_loops L2 is measured against.
+    let x_train = data(5000, 3072, 1);
+    let mut c = Array2::<f32>::zeros((500, 5000));
+    g.bench_function("gemm_only", |b| {
+        b.iter(|| numeric::gemm(-2.0, &x.view(), &x_train.t(), 0.0, &mut c.view_mut()))
+    });
     for metric in [Metric::L2, Metric::L1] {
         let knn = trained(5000, 3072, metric);
         g.bench_function(metric.to_string(), |b| {
