@@ -36,7 +36,8 @@ impl Ctx {
         if let Some(n) = global.threads {
             numeric::set_threads(n);
         }
-        let report = Reporter::new(global.json);
+        let mut report = Reporter::new(global.json);
+        report.set("threads", numeric::threads());
         Ctx { global, report }
     }
 

@@ -542,7 +542,7 @@ fn first_layer(params: &nn::Params<f32>, (c, h, w): (usize, usize, usize)) -> Op
     let n = images.len();
     let cols = (n as f64).sqrt().ceil() as usize;
     let side = images.first().map_or(1, |i| i.width());
-    let scale = (96 / side.max(1)).clamp(1, 12);
+    let scale = (96 / side.max(1)).clamp(1, 16);
     let title = match w1.ndim() {
         4 => format!("First-layer filters ({}x{})", w1.shape()[2], w1.shape()[3]),
         _ => "First-layer weights".to_owned(),
