@@ -71,7 +71,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     numeric::set_threads(opts.get("threads", 2));
 
-    let fashion = workload == "fashion";
+    // The update-rule comparison runs on Fashion-MNIST (fast, and free to publish).
+    let fashion = workload == "fashion" || workload == "rules";
     let (train, test) = if fashion {
         load_fashion_mnist(first_existing(
             "FASHION_MNIST_DIR",
@@ -204,16 +205,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The lecture's comparison of update rules: the same 3-layer net from the same
-/// initialisation, trained for a few epochs with each rule; prints the per-epoch mean
-/// loss as CSV (`epoch,sgd,sgd_momentum,rmsprop,adam`) for the plot in docs/nn.md.
+/// The lecture's comparison of update rules (the course's setup: a 5-layer net of
+/// 100 units, weight scale 5e-2, 4000 training examples, 5 epochs of batch 100, lr
+/// 1e-2 for sgd and momentum, 1e-4 for rmsprop, 1e-3 for adam), from the same
+/// initialisation. Prints the per-epoch mean loss as CSV and all four loss curves on
+/// one text plot (for docs/nn.md).
 fn compare_rules(
     data: &TrainData<'_, f32>,
     input_dim: usize,
     opts: &Opts,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let epochs = opts.get("epochs", 5);
-    let n = opts.get("n", 10_000usize);
+    let n = opts.get("n", 4000usize);
     let sub = TrainData {
         x_train: data.x_train.slice_axis(ndarray::Axis(0), (0..n).into()),
         y_train: data.y_train.slice_axis(ndarray::Axis(0), (0..n).into()),
@@ -228,7 +231,7 @@ fn compare_rules(
         };
         let model = FullyConnectedNet::<f32>::new(FcConfig {
             input_dim,
-            hidden_dims: vec![100, 100],
+            hidden_dims: vec![100; 5],
             weight_scale: Some(5e-2),
             ..FcConfig::default()
         });
@@ -239,26 +242,75 @@ fn compare_rules(
         };
         let mut solver = Solver::new(model, sub.clone(), config)?;
         let history = solver.train()?.clone();
-        let per_epoch = history.loss.len() / epochs;
-        let means: Vec<f64> = history
-            .loss
-            .chunks(per_epoch)
-            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
-            .collect();
-        println!("{rule}: final val {:.3}", history.val_acc.last().unwrap());
-        curves.push(means);
-    }
-    println!("epoch,sgd,sgd_momentum,rmsprop,adam");
-    for e in 0..epochs {
         println!(
-            "{},{}",
-            e + 1,
-            curves
-                .iter()
-                .map(|c| format!("{:.4}", c[e]))
-                .collect::<Vec<_>>()
-                .join(",")
+            "{rule}: final train {:.3} val {:.3}",
+            history.train_acc.last().unwrap(),
+            history.val_acc.last().unwrap()
         );
+        curves.push((rule, history.loss));
     }
+    println!(
+        "epoch,{}",
+        curves
+            .iter()
+            .map(|(r, _)| r.name())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let per_epoch = curves[0].1.len() / epochs;
+    for e in 0..epochs {
+        let means: Vec<String> = curves
+            .iter()
+            .map(|(_, c)| {
+                format!(
+                    "{:.4}",
+                    c[e * per_epoch..(e + 1) * per_epoch].iter().sum::<f64>() / per_epoch as f64
+                )
+            })
+            .collect();
+        println!("{},{}", e + 1, means.join(","));
+    }
+    text_plot(&curves);
     Ok(())
+}
+
+/// Loss curves (averaged over buckets of iterations) as characters on a grid:
+/// `s` sgd, `m` momentum, `r` rmsprop, `a` adam.
+fn text_plot(curves: &[(UpdateRule, Vec<f64>)]) {
+    let (width, height) = (64usize, 16usize);
+    let len = curves[0].1.len();
+    let bucket = len.div_ceil(width);
+    let smoothed: Vec<Vec<f64>> = curves
+        .iter()
+        .map(|(_, c)| {
+            c.chunks(bucket)
+                .map(|b| b.iter().sum::<f64>() / b.len() as f64)
+                .collect()
+        })
+        .collect();
+    let (lo, hi) = smoothed
+        .iter()
+        .flatten()
+        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    let mut grid = vec![vec![' '; width]; height];
+    for (k, c) in smoothed.iter().enumerate() {
+        let mark = ['s', 'm', 'r', 'a'][k];
+        for (x, &v) in c.iter().enumerate() {
+            let y = ((hi - v) / (hi - lo).max(1e-12) * (height - 1) as f64).round() as usize;
+            grid[y][x] = mark;
+        }
+    }
+    println!(
+        "training loss, iterations 1..{len} left to right (s sgd, m sgd_momentum, r rmsprop, a adam)"
+    );
+    for (i, row) in grid.iter().enumerate() {
+        let label = if i == 0 {
+            format!("{hi:6.3}")
+        } else if i == height - 1 {
+            format!("{lo:6.3}")
+        } else {
+            " ".repeat(6)
+        };
+        println!("{label} |{}", row.iter().collect::<String>());
+    }
 }

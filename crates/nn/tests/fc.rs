@@ -1,5 +1,8 @@
 //! The course's sanity checks for `TwoLayerNet` and `FullyConnectedNet`.
 
+// reg = 3.14 is the course's test value, not an approximation of π.
+#![allow(clippy::approx_constant)]
+
 use backprop::gradcheck::{H, eval_numerical_gradient, rel_error};
 use ndarray::{Array, Array1, Array2, ArrayD, array};
 use nn::Model;
