@@ -52,19 +52,26 @@ pub(crate) fn loss_and_grad<T: Float>(
     } else {
         let chunk = n.div_ceil(threads).min(CHUNK_ROWS);
         let inv_n = 1.0 / n as f64;
+        // Each rayon worker accumulates its chunks into one dW (GEMM with β = 1), so
+        // there are as many dW buffers and final additions as workers, not chunks.
         (0..n.div_ceil(chunk))
             .into_par_iter()
-            .map(|c| {
-                let rows = c * chunk..((c + 1) * chunk).min(n);
-                let weight = T::cast(rows.len() as f64 * inv_n);
-                chunk_loss(
-                    score_loss,
-                    w,
-                    &x.slice(s![rows.clone(), ..]),
-                    &y.slice(s![rows]),
-                    weight,
-                )
-            })
+            .fold(
+                || (T::zero(), Array2::<T>::zeros(w.raw_dim())),
+                |(loss, mut dw), c| {
+                    let rows = c * chunk..((c + 1) * chunk).min(n);
+                    let weight = T::cast(rows.len() as f64 * inv_n);
+                    let chunk_loss = accumulate_chunk(
+                        score_loss,
+                        w,
+                        &x.slice(s![rows.clone(), ..]),
+                        &y.slice(s![rows]),
+                        weight,
+                        &mut dw,
+                    );
+                    (loss + chunk_loss, dw)
+                },
+            )
             .reduce_with(|(la, mut da), (lb, db)| {
                 da += &db;
                 (la + lb, da)
@@ -83,17 +90,30 @@ fn chunk_loss<T: Float>(
     y: &ArrayView1<usize>,
     weight: T,
 ) -> (T, Array2<T>) {
+    let mut dw = Array2::zeros(w.raw_dim());
+    let loss = accumulate_chunk(score_loss, w, x, y, weight, &mut dw);
+    (loss, dw)
+}
+
+/// Returns `weight·L(X·W)` and adds `weight·Xᵀ·dscores` to `dw`.
+fn accumulate_chunk<T: Float>(
+    score_loss: ScoreLoss<T>,
+    w: &ArrayView2<T>,
+    x: &ArrayView2<T>,
+    y: &ArrayView1<usize>,
+    weight: T,
+    dw: &mut Array2<T>,
+) -> T {
     let scores = numeric::matmul(x, w);
     let (loss, dscores) = score_loss(&scores.view(), y);
-    let mut dw = Array2::zeros(w.raw_dim());
     numeric::gemm(
         weight,
         &x.t(),
         &dscores.view(),
-        T::zero(),
+        T::one(),
         &mut dw.view_mut(),
     );
-    (loss * weight, dw)
+    loss * weight
 }
 
 /// Adds the L2 penalty the course uses: `reg·ΣW²` to the loss, `2·reg·W` to `dW`.
