@@ -436,3 +436,36 @@ fn bad_labels_and_shapes_are_rejected_up_front() {
         Ok(_) => panic!("accepted a bad label"),
     }
 }
+
+#[test]
+fn load_model_rebuilds_convolutional_models_too() {
+    use nn::cnn::{SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let x = numeric::randn::<f32, _, _>((2, 3, 8, 8), &mut numeric::rng(12)).into_dyn();
+    let mut nets: Vec<Box<dyn Model<f32>>> = vec![
+        Box::new(
+            ThreeLayerConvNet::<f32>::new(ThreeLayerConvNetConfig {
+                input_dim: [3, 8, 8],
+                num_filters: 4,
+                filter_size: 3,
+                hidden_dim: 5,
+                ..Default::default()
+            })
+            .unwrap(),
+        ),
+        Box::new(
+            SequentialNet::<f32>::new(SequentialNetConfig::new(
+                "conv4x3-relu-pool,fc10",
+                &[3, 8, 8],
+            ))
+            .unwrap(),
+        ),
+    ];
+    for (i, net) in nets.iter_mut().enumerate() {
+        let path = dir.path().join(format!("cnn{i}.safetensors"));
+        save_model(&path, net.as_ref()).unwrap();
+        let mut back = load_model::<f32>(&path).unwrap();
+        assert_eq!(back.config(), net.config());
+        assert_eq!(back.scores(&x.view()), net.scores(&x.view()));
+    }
+}
