@@ -642,11 +642,12 @@ mod tests {
     use super::*;
 
     /// Many chunks and tiles (sizes that do not divide evenly) find exactly the
-    /// neighbours of the one-block search, ties included.
+    /// neighbours of the one-block search, ties included; the one block of 150 rows
+    /// also splits into several L1 tasks.
     fn chunked_equals_one_block<T: Float>(metric: Metric) {
         let mut r = numeric::rng(11);
         let x_train = numeric::randn::<T, _, _>((103, 9), &mut r).mapv(|v| v.round());
-        let x = numeric::randn::<T, _, _>((50, 9), &mut r).mapv(|v| v.round());
+        let x = numeric::randn::<T, _, _>((150, 9), &mut r).mapv(|v| v.round());
         let mut knn = KNearestNeighbor::new().with_metric(metric);
         knn.train_owned(x_train, Array1::zeros(103)).unwrap();
         let t = knn.trained().unwrap();
@@ -654,8 +655,8 @@ mod tests {
         let k = 12;
         let run = |rows, tile| {
             let mut nb = Neighbors {
-                indices: Array2::zeros((50, k)),
-                distances: Array2::zeros((50, k)),
+                indices: Array2::zeros((150, k)),
+                distances: Array2::zeros((150, k)),
             };
             let calls = std::sync::Mutex::new(Vec::new());
             knn.search(
@@ -669,11 +670,11 @@ mod tests {
             );
             (nb, calls.into_inner().unwrap())
         };
-        let (whole, _) = run(50, 103);
+        let (whole, _) = run(150, 103);
         let (chunked, calls) = run(7, 13);
         assert_eq!(chunked.indices, whole.indices);
         assert_eq!(chunked.distances, whole.distances);
-        let expected: Vec<(usize, usize)> = (1..=8).map(|c| ((7 * c).min(50), 50)).collect();
+        let expected: Vec<(usize, usize)> = (1..=22).map(|c| ((7 * c).min(150), 150)).collect();
         assert_eq!(calls, expected);
     }
 
