@@ -397,3 +397,55 @@ fn dropout_backward_matches_numerical_with_a_fixed_mask() {
     );
     assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-10);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn close(a: &Array2<f64>, b: &Array2<f64>) -> bool {
+        let abs = (a - b).iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+        rel_error(&a.view(), &b.view()) < 1e-7 || abs < 1e-9
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Normalisation backward passes agree with centred differences on any shape
+        /// and scale of input. With two examples (or two features) the normalised
+        /// output is ±1 whatever the input and the true gradient is a round-off-sized
+        /// eps effect, so the property starts at three; `close` still accepts an
+        /// absolute difference below 1e-9 for coordinates whose gradient is ~0.
+        #[test]
+        fn norm_backward_matches_numerical_on_any_shape(n in 3usize..7, d in 1usize..6, scale in 0.5f64..20.0, seed in 0u64..1000) {
+            let mut x = randn2(n, d, seed) * scale + 3.0;
+            let gamma = randn1(d, seed + 1);
+            let beta = randn1(d, seed + 2);
+            let dout = randn2(n, d, seed + 3);
+            let (_, c) = batchnorm_forward(&x.view(), &gamma.view(), &beta.view(), &mut BatchNormParam::new(d), Mode::Train);
+            let (dx, _, _) = batchnorm_backward(&dout.view(), &c);
+            let num = eval_numerical_gradient_array(
+                |x| batchnorm_forward(&x.view(), &gamma.view(), &beta.view(), &mut BatchNormParam::new(d), Mode::Train).0,
+                &mut x, &dout.view(), H);
+            prop_assert!(close(&dx, &num), "batchnorm {}", rel_error(&dx.view(), &num.view()));
+            if d > 2 {
+                let (_, c) = layernorm_forward(&x.view(), &gamma.view(), &beta.view(), 1e-5);
+                let (dx, _, _) = layernorm_backward(&dout.view(), &c);
+                let num = eval_numerical_gradient_array(|x| layernorm_forward(&x.view(), &gamma.view(), &beta.view(), 1e-5).0, &mut x, &dout.view(), H);
+                prop_assert!(close(&dx, &num), "layernorm {}", rel_error(&dx.view(), &num.view()));
+            }
+        }
+
+        /// Test-mode dropout and keep probability 1 are the identity; train-mode
+        /// outputs are either 0 or x/p.
+        #[test]
+        fn dropout_outputs_are_zero_or_scaled(p in 0.05f64..1.0, seed in 0u64..1000) {
+            let x = randn2(6, 7, seed);
+            let (out, _) = dropout_forward(&x.view(), p, Mode::Train, &mut numeric::rng(seed));
+            for (&o, &v) in out.iter().zip(x.iter()) {
+                prop_assert!(o == 0.0 || (o - v / p).abs() < 1e-12);
+            }
+            prop_assert_eq!(dropout_forward(&x.view(), p, Mode::Test, &mut numeric::rng(seed)).0, x.clone());
+            prop_assert_eq!(dropout_forward(&x.view(), 1.0, Mode::Train, &mut numeric::rng(seed)).0, x);
+        }
+    }
+}
