@@ -63,9 +63,10 @@ pub fn affine<T: Float>(
     w: &ArrayView2<'_, T>,
     b: &ArrayView1<'_, T>,
 ) -> Array2<T> {
-    let mut out = Array2::zeros((x.nrows(), w.ncols()));
-    let dim = out.raw_dim();
-    out.assign(&b.broadcast(dim).expect("bias length matches W's columns"));
+    let mut out = b
+        .broadcast((x.nrows(), w.ncols()))
+        .expect("bias length matches W's columns")
+        .to_owned();
     numeric::gemm(T::one(), x, w, T::one(), &mut out.view_mut());
     out
 }

@@ -1,8 +1,8 @@
 //! Neural networks as lectures 4–7 build them: modular layers with hand-derived
 //! backward passes, fully connected models, update rules, a `Solver` and checkpoints.
 //!
-//! - [`model`]: the [`Model`](model::Model) trait every network implements, and the
-//!   named-parameter container [`Params`](model::Params) the Solver works on.
+//! - [`model`]: the [`Model`] trait every network implements, and the
+//!   named-parameter container [`Params`] the Solver works on.
 //! - [`layers`]: course-style `*_forward` / `*_backward` pairs (affine, relu, leaky
 //!   relu, sigmoid, tanh, batchnorm, layernorm, dropout, sandwich layers).
 //! - [`gates`]: the same layers as `backprop` gates, to compose on the tape.
