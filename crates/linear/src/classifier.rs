@@ -106,6 +106,12 @@ impl FromStr for Loss {
 }
 
 /// How [`LinearClassifier::train`] draws its minibatches.
+///
+/// # Example
+/// ```
+/// use linear::{Sampling, TrainOptions};
+/// assert_eq!(TrainOptions::default().sampling, Sampling::WithReplacement);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sampling {
     /// `batch_size` indices drawn uniformly *with replacement* every iteration, as
@@ -198,11 +204,23 @@ impl<T: Float> LinearClassifier<T> {
     }
 
     /// D, the number of input features (including the bias column, if any).
+    ///
+    /// # Example
+    /// ```
+    /// let clf = linear::LinearClassifier::<f64>::new(linear::Loss::Svm, 785, 10, &mut numeric::rng(0));
+    /// assert_eq!(clf.dim(), 785);
+    /// ```
     pub fn dim(&self) -> usize {
         self.W.nrows()
     }
 
     /// C, the number of classes.
+    ///
+    /// # Example
+    /// ```
+    /// let clf = linear::LinearClassifier::<f64>::new(linear::Loss::Svm, 785, 10, &mut numeric::rng(0));
+    /// assert_eq!(clf.num_classes(), 10);
+    /// ```
     pub fn num_classes(&self) -> usize {
         self.W.ncols()
     }

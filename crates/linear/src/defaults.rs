@@ -8,6 +8,13 @@ use crate::search::SearchConfig;
 /// Hyper-parameters that work for one dataset and loss: a single run, and a search
 /// grid with its own budget. All assume the course's preprocessing: pixels on the
 /// 0–255 scale, the training mean image subtracted, the bias column appended.
+///
+/// # Example
+/// ```
+/// let d = linear::defaults_for("cifar10", linear::Loss::Softmax).unwrap();
+/// assert_eq!((d.learning_rate, d.reg, d.num_iters, d.batch_size), (1e-7, 2.5e4, 1500, 200));
+/// assert_eq!(linear::grid(d.search_learning_rates, d.search_regs).len(), 6);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Defaults {
     /// Learning rate of a single run.

@@ -7,6 +7,15 @@ use thiserror::Error;
 /// prediction and the hyper-parameter searches. The loss functions themselves take
 /// shapes and labels as their caller's invariant (they run thousands of times per
 /// training); these checks run once, up front.
+///
+/// # Example
+/// ```
+/// use ndarray::{array, Array2};
+/// let clf = linear::LinearClassifier::from_weights(linear::Loss::Svm, Array2::<f64>::zeros((3, 2)));
+/// let err = clf.predict(&array![[1.0, 2.0]].view()).unwrap_err();
+/// assert!(matches!(err, linear::LinearError::Shape(_)));
+/// assert!(err.to_string().contains("bias trick"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum LinearError {
     /// `X` and `y` (or `X` and `W`) do not fit together.

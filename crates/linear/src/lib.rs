@@ -8,6 +8,15 @@
 //!   [`softmax_loss_naive`] with the course's explicit loops, and
 //!   [`svm_loss_vectorized`] / [`softmax_loss_vectorized`] built on the score-level
 //!   ones with two GEMMs.
+//! - [`LinearClassifier`] (`loss` + `W`): minibatch SGD [`train`](LinearClassifier::train)
+//!   (with a per-iteration callback in [`train_with`](LinearClassifier::train_with)),
+//!   [`predict`](LinearClassifier::predict), [`accuracy`](LinearClassifier::accuracy).
+//! - Hyper-parameter search on a validation split: [`grid_search`], [`random_search`],
+//!   [`search`], returning every [`Trial`] and the best model ([`SearchOutcome`]).
+//! - Recommended hyper-parameters per dataset: [`defaults_for`].
+//! - The geometric viewpoint in 2-D: [`toy_blobs`], [`class_regions`], [`score_lines`].
+//!
+//! docs/linear.md derives the losses and gradients and records the measured results.
 //!
 //! Conventions (the course's): `W` is (D, C), `X` is (N, D) rows, labels are `usize`
 //! in `0..C`, losses are averaged over the batch, regularisation is `reg·ΣW²` with

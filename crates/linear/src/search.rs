@@ -40,6 +40,19 @@ impl Default for SearchConfig {
 }
 
 /// One trained candidate: its hyper-parameters and accuracies.
+///
+/// # Example
+/// ```
+/// use ndarray::array;
+/// let X = array![[-1.0_f64, 1.0], [1.0, 1.0]];
+/// let y = array![0usize, 1];
+/// let cfg = linear::SearchConfig { num_iters: 50, batch_size: 2, ..Default::default() };
+/// let out = linear::grid_search(linear::Loss::Svm, &X.view(), &y.view(), &X.view(), &y.view(),
+///     &[0.1], &[0.0], &cfg, |_, _| {}).unwrap();
+/// let t: &linear::Trial = &out.trials[0];
+/// assert_eq!((t.learning_rate, t.reg, t.iterations), (0.1, 0.0, 50));
+/// assert_eq!(t.train_accuracy, 1.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Trial {
     /// Learning rate.
@@ -57,6 +70,18 @@ pub struct Trial {
 }
 
 /// Everything a search found.
+///
+/// # Example
+/// ```
+/// use ndarray::array;
+/// let X = array![[-1.0_f64, 1.0], [1.0, 1.0]];
+/// let y = array![0usize, 1];
+/// let cfg = linear::SearchConfig { num_iters: 50, batch_size: 2, ..Default::default() };
+/// let out = linear::grid_search(linear::Loss::Softmax, &X.view(), &y.view(), &X.view(), &y.view(),
+///     &[1e-9, 0.5], &[0.0], &cfg, |_, _| {}).unwrap();
+/// assert_eq!(out.best_index, 1); // the rate that moves W wins
+/// assert_eq!(out.best_loss_history.len(), 50);
+/// ```
 #[derive(Debug, Clone)]
 pub struct SearchOutcome<T> {
     /// Every trial, in the order run.
@@ -73,7 +98,15 @@ impl<T> SearchOutcome<T> {
     /// The best trial.
     ///
     /// # Example
-    /// See [`grid_search`].
+    /// ```
+    /// use ndarray::array;
+    /// let X = array![[-1.0_f64, 1.0], [1.0, 1.0]];
+    /// let y = array![0usize, 1];
+    /// let cfg = linear::SearchConfig { num_iters: 50, batch_size: 2, ..Default::default() };
+    /// let out = linear::grid_search(linear::Loss::Svm, &X.view(), &y.view(), &X.view(), &y.view(),
+    ///     &[0.5], &[0.0, 1e-3], &cfg, |_, _| {}).unwrap();
+    /// assert_eq!(out.best_trial(), &out.trials[out.best_index]);
+    /// ```
     pub fn best_trial(&self) -> &Trial {
         &self.trials[self.best_index]
     }
@@ -143,7 +176,17 @@ pub fn random_pairs(
 /// `pairs` is empty, or a hyper-parameter is unusable.
 ///
 /// # Example
-/// See [`grid_search`].
+/// ```
+/// use ndarray::array;
+/// let X = array![[-1.0_f64, 1.0], [1.0, 1.0]];
+/// let y = array![0usize, 1];
+/// let cfg = linear::SearchConfig { num_iters: 50, batch_size: 2, ..Default::default() };
+/// let mut seen = Vec::new();
+/// let out = linear::search(linear::Loss::Svm, &X.view(), &y.view(), &X.view(), &y.view(),
+///     &[(0.5, 0.0), (1e-9, 0.0)], &cfg, |i, t| seen.push((i, t.val_accuracy))).unwrap();
+/// assert_eq!(seen.len(), 2);
+/// assert_eq!(out.best_index, 0);
+/// ```
 pub fn search<T: Float>(
     loss: Loss,
     X_train: &ArrayView2<T>,

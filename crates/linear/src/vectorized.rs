@@ -7,6 +7,14 @@ use rayon::prelude::*;
 
 /// A score-level loss: `(scores, y) -> (mean loss, dscores)`, such as
 /// [`crate::svm_loss`] and [`crate::softmax_loss`].
+///
+/// # Example
+/// ```
+/// use ndarray::array;
+/// let f: linear::ScoreLoss<f64> = linear::softmax_loss;
+/// let (loss, _) = f(&array![[0.0, 0.0]].view(), &array![1usize].view());
+/// assert!((loss - 2f64.ln()).abs() < 1e-12);
+/// ```
 pub type ScoreLoss<T> = fn(&ArrayView2<T>, &ArrayView1<usize>) -> (T, Array2<T>);
 
 /// Rows per task when a batch is split over threads. A 128-row chunk of 3 073 `f32`
