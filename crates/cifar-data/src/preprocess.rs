@@ -287,9 +287,12 @@ pub fn preprocess<T: Float>(
 
     if cfg.bias {
         for x in [&mut x_train, &mut x_val, &mut x_test] {
-            let ones = Array2::<T>::ones((x.nrows(), 1));
-            *x = ndarray::concatenate(Axis(1), &[x.view(), ones.view()])
-                .expect("same number of rows");
+            // Built row-major (as concatenate along axis 1 is not): minibatch
+            // gathers then read whole rows, one cache line after another.
+            let d = x.ncols();
+            let mut with_bias = Array2::<T>::ones((x.nrows(), d + 1));
+            with_bias.slice_mut(s![.., ..d]).assign(x);
+            *x = with_bias;
         }
     }
 

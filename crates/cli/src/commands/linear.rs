@@ -77,12 +77,20 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
             .lr
             .map_or(d.search_learning_rates.to_vec(), |lr| vec![lr]);
         let regs = args.reg.map_or(d.search_regs.to_vec(), |reg| vec![reg]);
+        // The search's own budget (longer, with lr decay on CIFAR-10); only what the
+        // user gave on the command line overrides it.
+        let base = d.search_config();
         let config = linear::SearchConfig {
-            num_iters: hyper.iters,
-            batch_size: hyper.batch_size,
-            options: opts,
+            num_iters: args.iters.unwrap_or(base.num_iters),
+            batch_size: args.batch_size.unwrap_or(base.batch_size),
+            options: TrainOptions {
+                seed: ctx.seed(),
+                ..base.options
+            },
             init_seed: ctx.seed(),
         };
+        hyper.iters = config.num_iters;
+        hyper.batch_size = config.batch_size;
         ctx.report.say(format!(
             "{name} search: {} learning rates x {} regularisation strengths, {} iterations of {} each, on {} train / {} val rows of {} features",
             lrs.len(),
