@@ -73,6 +73,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return scenarios::child(name, &ctx);
     }
     let started = Instant::now();
+    let load_at_start = report::load_average();
     let root = root();
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let data_dir = if args.quick {
@@ -132,7 +133,7 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
         rows.push(row);
     }
-    let machine = Machine::detect(threads, &peers);
+    let machine = Machine::detect(threads, &peers, load_at_start);
     let command = command_line();
     let table = report::render(
         &machine,
