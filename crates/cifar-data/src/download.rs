@@ -399,6 +399,7 @@ pub fn fetch(opts: &FetchOptions, progress: &mut dyn Progress) -> Result<FetchOu
         };
     }
     std::fs::create_dir_all(&opts.data_dir).map_err(io_err(&opts.data_dir))?;
+    remove_stale_staging(&opts.data_dir, STALE_STAGING_AGE, progress);
     let staging = tempfile::Builder::new()
         .prefix(".fetch-")
         .tempdir_in(&opts.data_dir)
@@ -423,6 +424,61 @@ pub fn fetch(opts: &FetchOptions, progress: &mut dyn Progress) -> Result<FetchOu
         checksums,
         counts,
     })
+}
+
+/// How old a `.fetch-*` folder must be before a new fetch deletes it as the leftover
+/// of a killed run. A fetch takes minutes, so a second fetch started beside a live
+/// one does not take its folder away.
+pub const STALE_STAGING_AGE: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Deletes `.fetch-*` folders in `data_dir` untouched for longer than `max_age`:
+/// what a fetch killed mid-way (power cut, `kill -9`) leaves behind, since its own
+/// clean-up never ran. Returns how many were removed; failures are only noted, as
+/// they cannot harm the fetch that follows.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// let data = tempfile::tempdir().unwrap();
+/// std::fs::create_dir(data.path().join(".fetch-abc123")).unwrap();
+/// std::fs::create_dir(data.path().join("cifar-10-batches-bin")).unwrap();
+/// let removed = cifar_data::download::remove_stale_staging(data.path(), Duration::ZERO, &mut ());
+/// assert_eq!(removed, 1);
+/// assert!(data.path().join("cifar-10-batches-bin").exists());
+/// ```
+pub fn remove_stale_staging(
+    data_dir: &Path,
+    max_age: Duration,
+    progress: &mut dyn Progress,
+) -> usize {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_staging = entry.file_name().to_string_lossy().starts_with(".fetch-")
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok());
+        if !is_staging || age.is_none_or(|age| age < max_age) {
+            continue;
+        }
+        match std::fs::remove_dir_all(&path) {
+            Ok(()) => {
+                removed += 1;
+                progress.note(&format!(
+                    "removed {} (left by an interrupted fetch)",
+                    path.display()
+                ));
+            }
+            Err(e) => progress.note(&format!("could not remove {}: {e}", path.display())),
+        }
+    }
+    removed
 }
 
 /// Gets the CIFAR-10 archive (download, local archive, or local folder) into `staged`.

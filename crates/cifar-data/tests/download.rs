@@ -624,3 +624,30 @@ fn unpack_rejects_dotdot_in_plain_tar() {
     ));
     assert!(!work.path().join("x").exists() && !work.path().join("deep/x").exists());
 }
+
+#[test]
+fn a_new_fetch_removes_only_stale_staging_folders() {
+    let data = tempfile::tempdir().unwrap();
+    let stale = data.path().join(".fetch-killed");
+    let live = data.path().join(".fetch-running");
+    for dir in [&stale, &live] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("part"), b"partial download").unwrap();
+    }
+    // Back-date the killed run's folder past the stale age.
+    let old = std::time::SystemTime::now()
+        - cifar_data::download::STALE_STAGING_AGE
+        - Duration::from_secs(60);
+    std::fs::File::open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let removed = cifar_data::download::remove_stale_staging(
+        data.path(),
+        cifar_data::download::STALE_STAGING_AGE,
+        &mut (),
+    );
+    assert_eq!(removed, 1);
+    assert!(!stale.exists(), "the killed run's folder is gone");
+    assert!(live.join("part").exists(), "a recent folder is left alone");
+}
