@@ -4,7 +4,7 @@
 //! These are the only place the two losses are written down; the W-level losses in
 //! [`crate::svm`] and [`crate::softmax`] and the `nn` crate's output layers all call them.
 
-use ndarray::{Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Zip};
 use numeric::Float;
 
 /// The SVM margin Δ. The course fixes it at 1: the scale of the margin only trades
@@ -33,20 +33,8 @@ pub const DELTA: f64 = 1.0;
 /// assert_eq!(dscores, array![[-1.0, 1.0]]);
 /// ```
 pub fn svm_loss<T: Float>(scores: &ArrayView2<T>, y: &ArrayView1<usize>) -> (T, Array2<T>) {
-    check_shapes(scores, y);
-    let n = scores.nrows();
-    let mut dscores = Array2::<T>::zeros(scores.raw_dim());
-    if n == 0 {
-        return (T::zero(), dscores);
-    }
-    let inv_n = T::one() / T::count(n);
     let delta = T::cast(DELTA);
-    let mut loss = 0.0_f64;
-    for ((s, mut ds), &yi) in scores
-        .axis_iter(Axis(0))
-        .zip(dscores.axis_iter_mut(Axis(0)))
-        .zip(y)
-    {
+    per_row(scores, y, |s, mut ds, yi, inv_n| {
         let correct = s[yi];
         let mut positive = 0usize;
         let mut row_loss = T::zero();
@@ -62,9 +50,8 @@ pub fn svm_loss<T: Float>(scores: &ArrayView2<T>, y: &ArrayView1<usize>) -> (T, 
             }
         }
         ds[yi] = -T::count(positive) * inv_n;
-        loss += row_loss.as_f64();
-    }
-    (T::cast(loss / n as f64), dscores)
+        row_loss
+    })
 }
 
 /// Softmax (cross-entropy) loss on scores: `Lᵢ = −log(e^{s_{yᵢ}} / Σⱼ e^{sⱼ})`,
@@ -87,6 +74,30 @@ pub fn svm_loss<T: Float>(scores: &ArrayView2<T>, y: &ArrayView1<usize>) -> (T, 
 /// assert!((dscores[[0, 2]] + 0.75).abs() < 1e-12 && (dscores[[0, 0]] - 0.25).abs() < 1e-12);
 /// ```
 pub fn softmax_loss<T: Float>(scores: &ArrayView2<T>, y: &ArrayView1<usize>) -> (T, Array2<T>) {
+    per_row(scores, y, |s, mut ds, yi, inv_n| {
+        let max = s.iter().copied().fold(T::neg_infinity(), T::max);
+        let mut sum = T::zero();
+        for (&sj, dsj) in s.iter().zip(ds.iter_mut()) {
+            let e = (sj - max).exp();
+            *dsj = e;
+            sum += e;
+        }
+        let scale = inv_n / sum;
+        ds.mapv_inplace(|e| e * scale);
+        ds[yi] -= inv_n;
+        sum.ln() - (s[yi] - max)
+    })
+}
+
+/// The score losses' shared shell: checks the shapes, hands each row of scores to
+/// `row(s, ds, yi, 1/N)` with its (zeroed) `dscores` row and label, and averages the
+/// row losses it returns over N, summing in f64 so large batches lose no precision.
+/// `row` writes `ds` already divided by N. An empty batch has loss 0.
+fn per_row<T: Float>(
+    scores: &ArrayView2<T>,
+    y: &ArrayView1<usize>,
+    mut row: impl FnMut(ArrayView1<T>, ArrayViewMut1<T>, usize, T) -> T,
+) -> (T, Array2<T>) {
     check_shapes(scores, y);
     let n = scores.nrows();
     let mut dscores = Array2::<T>::zeros(scores.raw_dim());
@@ -98,19 +109,7 @@ pub fn softmax_loss<T: Float>(scores: &ArrayView2<T>, y: &ArrayView1<usize>) -> 
     Zip::from(scores.rows())
         .and(dscores.rows_mut())
         .and(y)
-        .for_each(|s, mut ds, &yi| {
-            let max = s.iter().copied().fold(T::neg_infinity(), T::max);
-            let mut sum = T::zero();
-            for (&sj, dsj) in s.iter().zip(ds.iter_mut()) {
-                let e = (sj - max).exp();
-                *dsj = e;
-                sum += e;
-            }
-            let scale = inv_n / sum;
-            ds.mapv_inplace(|e| e * scale);
-            ds[yi] -= inv_n;
-            loss += (sum.ln() - (s[yi] - max)).as_f64();
-        });
+        .for_each(|s, ds, &yi| loss += row(s, ds, yi, inv_n).as_f64());
     (T::cast(loss / n as f64), dscores)
 }
 

@@ -5,7 +5,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2};
 use numeric::Float;
 
 use crate::loss::DELTA;
-use crate::vectorized::{add_l2, loss_and_grad};
+use crate::vectorized::{average_and_l2, loss_and_grad, naive_dims};
 
 /// Multiclass SVM loss and gradient with explicit loops, as the course writes it
 /// first: for each example, for each wrong class with a positive margin, add the
@@ -34,20 +34,7 @@ pub fn svm_loss_naive<T: Float>(
     y: &ArrayView1<usize>,
     reg: T,
 ) -> (T, Array2<T>) {
-    let (num_train, dim) = X.dim();
-    let num_classes = W.ncols();
-    assert_eq!(
-        W.nrows(),
-        dim,
-        "X has {dim} columns but W has {} rows",
-        W.nrows()
-    );
-    assert_eq!(
-        y.len(),
-        num_train,
-        "X has {num_train} rows but there are {} labels",
-        y.len()
-    );
+    let (num_train, dim, num_classes) = naive_dims(W, X, y);
     let mut dW = Array2::<T>::zeros((dim, num_classes));
     let mut loss = T::zero();
     for i in 0..num_train {
@@ -72,12 +59,7 @@ pub fn svm_loss_naive<T: Float>(
             }
         }
     }
-    if num_train > 0 {
-        loss /= T::count(num_train);
-        dW /= T::count(num_train);
-    }
-    add_l2(&mut loss, &mut dW, W, reg);
-    (loss, dW)
+    average_and_l2(loss, dW, num_train, W, reg)
 }
 
 /// Multiclass SVM loss and gradient, vectorised: `scores = X·W` by GEMM, then

@@ -124,6 +124,50 @@ fn accumulate_chunk<T: Float>(
     loss * weight
 }
 
+/// The naive losses' shape checks: `W` is (D, C), `X` is (N, D), one label per row.
+/// Returns `(N, D, C)`.
+///
+/// # Panics
+/// If the shapes disagree.
+#[track_caller]
+pub(crate) fn naive_dims<T: Float>(
+    W: &ArrayView2<T>,
+    X: &ArrayView2<T>,
+    y: &ArrayView1<usize>,
+) -> (usize, usize, usize) {
+    let (num_train, dim) = X.dim();
+    assert_eq!(
+        W.nrows(),
+        dim,
+        "X has {dim} columns but W has {} rows",
+        W.nrows()
+    );
+    assert_eq!(
+        y.len(),
+        num_train,
+        "X has {num_train} rows but there are {} labels",
+        y.len()
+    );
+    (num_train, dim, W.ncols())
+}
+
+/// The naive losses' shared tail: average the summed loss and `dW` over the
+/// `num_train` examples (none: left at zero), then add the L2 term.
+pub(crate) fn average_and_l2<T: Float>(
+    mut loss: T,
+    mut dW: Array2<T>,
+    num_train: usize,
+    W: &ArrayView2<T>,
+    reg: T,
+) -> (T, Array2<T>) {
+    if num_train > 0 {
+        loss /= T::count(num_train);
+        dW /= T::count(num_train);
+    }
+    add_l2(&mut loss, &mut dW, W, reg);
+    (loss, dW)
+}
+
 /// Adds the L2 penalty the course uses: `reg·ΣW²` to the loss, `2·reg·W` to `dW`.
 pub(crate) fn add_l2<T: Float>(loss: &mut T, dw: &mut Array2<T>, w: &ArrayView2<T>, reg: T) {
     if reg == T::zero() {
