@@ -74,8 +74,17 @@ pub fn gemm<T: Float>(
         {
             1
         } else {
-            // Two parts per thread let work stealing even out a core that is busy elsewhere.
-            (2 * threads).min(m.max(n) / MIN_PART).max(1)
+            // Two parts per thread let work stealing even out a core that is busy
+            // elsewhere; a whole multiple of the threads keeps a free machine balanced
+            // (3 bands on 2 threads would take two rounds).
+            let fit = m.max(n) / MIN_PART;
+            if fit >= 2 * threads {
+                2 * threads
+            } else if fit >= threads {
+                threads
+            } else {
+                fit.max(1)
+            }
         };
     gemm_in_parts(alpha, a, b, beta, c, parts);
 }
