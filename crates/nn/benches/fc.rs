@@ -35,6 +35,33 @@ fn data(n: usize, d: usize, seed: u64) -> (ArrayD<f32>, Array1<usize>) {
     (x, y)
 }
 
+type Split<'a> = (&'a ArrayD<f32>, &'a Array1<usize>);
+
+/// One epoch of `model` through the `Solver` on `train`, validated on `val`;
+/// returns the number of iterations (the loss history's length).
+fn one_epoch<M: Model<f32>>(
+    model: M,
+    train: Split<'_>,
+    val: Split<'_>,
+    batch_size: usize,
+    rule: UpdateRule,
+    learning_rate: f64,
+) -> usize {
+    let data = TrainData {
+        x_train: train.0.view(),
+        y_train: train.1.view(),
+        x_val: val.0.view(),
+        y_val: val.1.view(),
+    };
+    let config = SolverConfig {
+        num_epochs: 1,
+        batch_size,
+        ..SolverConfig::with_rule(rule, learning_rate)
+    };
+    let mut solver = Solver::new(model, data, config).unwrap();
+    solver.train().unwrap().loss.len()
+}
+
 fn epochs(c: &mut Criterion) {
     let mut group = c.benchmark_group("fc");
     group
@@ -51,19 +78,14 @@ fn epochs(c: &mut Criterion) {
                 hidden_dim: 100,
                 ..Default::default()
             });
-            let train = TrainData {
-                x_train: x.view(),
-                y_train: y.view(),
-                x_val: xv.view(),
-                y_val: yv.view(),
-            };
-            let config = SolverConfig {
-                num_epochs: 1,
-                batch_size: 200,
-                ..SolverConfig::with_rule(UpdateRule::Sgd, 1e-4)
-            };
-            let mut solver = Solver::new(model, train, config).unwrap();
-            black_box(solver.train().unwrap().loss.len())
+            black_box(one_epoch(
+                model,
+                (&x, &y),
+                (&xv, &yv),
+                200,
+                UpdateRule::Sgd,
+                1e-4,
+            ))
         })
     });
 
@@ -107,19 +129,14 @@ fn epochs(c: &mut Criterion) {
                 weight_scale: None,
                 ..Default::default()
             });
-            let train = TrainData {
-                x_train: x.view(),
-                y_train: y.view(),
-                x_val: xv.view(),
-                y_val: yv.view(),
-            };
-            let config = SolverConfig {
-                num_epochs: 1,
-                batch_size: 128,
-                ..SolverConfig::with_rule(UpdateRule::Adam, 1e-3)
-            };
-            let mut solver = Solver::new(model, train, config).unwrap();
-            black_box(solver.train().unwrap().loss.len())
+            black_box(one_epoch(
+                model,
+                (&x, &y),
+                (&xv, &yv),
+                128,
+                UpdateRule::Adam,
+                1e-3,
+            ))
         })
     });
 

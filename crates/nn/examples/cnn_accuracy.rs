@@ -15,10 +15,12 @@
 //! subtracted (the course) and each channel divided by its standard deviation (as the
 //! CLI does; `normalize=0` for the course's mean subtraction only).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Instant;
 
-use cifar_data::{Preprocess, SplitSizes, load_cifar10, load_fashion_mnist, preprocess};
+use cifar_data::{Preprocess, SplitSizes, preprocess};
+use common::{Opts, load_data};
 use nn::Model;
 use nn::cnn::{
     Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
@@ -31,45 +33,12 @@ const DEEP_ARCH: &str = "conv32x3-bn-relu-conv32x3-bn-relu-pool,conv64x3-bn-relu
 /// The published Fashion-MNIST 2-conv net.
 const FASHION_ARCH: &str = "conv32x5-relu-pool,conv64x5-relu-pool,fc1024-relu,fc10";
 
-fn dir(env: &str, default: &str) -> PathBuf {
-    std::env::var(env).map_or_else(|_| default.into(), PathBuf::from)
-}
-
-struct Opts(Vec<(String, String)>);
-
-impl Opts {
-    fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or(default, |(_, v)| {
-                v.parse()
-                    .unwrap_or_else(|_| panic!("cannot parse {key}={v}"))
-            })
-    }
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let workload = args.next().unwrap_or_else(|| "three-layer".into());
-    let opts = Opts(
-        args.filter_map(|a| {
-            a.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect(),
-    );
+    let (workload, opts) = Opts::from_args("three-layer");
     numeric::set_threads(opts.get("threads", 2));
 
     let fashion = workload == "fashion";
-    let (train, test) = if fashion {
-        load_fashion_mnist(dir(
-            "FASHION_MNIST_DIR",
-            "/usr/share/datasets/fashion-mnist",
-        ))?
-    } else {
-        load_cifar10(dir("CIFAR10_DIR", "/work/cifar/cifar-10-batches-bin"))?
-    };
+    let (train, test) = load_data(fashion)?;
     let num_training = opts.get("train", if fashion { 59_000 } else { 49_000 });
     let sizes = SplitSizes {
         num_training,

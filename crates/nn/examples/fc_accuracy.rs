@@ -13,10 +13,12 @@
 //! `/work/cifar/cifar-10-batches-bin`, then `data/cifar-10-batches-bin`) and
 //! `FASHION_MNIST_DIR` (default `/usr/share/datasets/fashion-mnist`).
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Instant;
 
-use cifar_data::{Preprocess, SplitSizes, load_cifar10, load_fashion_mnist, preprocess};
+use cifar_data::{Preprocess, SplitSizes, preprocess};
+use common::{Opts, load_data};
 use nn::Model;
 use nn::defaults;
 use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
@@ -24,69 +26,22 @@ use nn::layers::Normalization;
 use nn::optim::{OptimConfig, UpdateRule};
 use nn::solver::{Progress, Solver, SolverConfig, TrainData};
 
-fn first_existing(env: &str, candidates: &[&str]) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
-        return p.into();
-    }
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| candidates[0].into())
-}
-
-struct Opts(Vec<(String, String)>);
-
-impl Opts {
-    fn get<T: std::str::FromStr>(&self, key: &str, default: T) -> T {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map_or(default, |(_, v)| {
-                v.parse()
-                    .unwrap_or_else(|_| panic!("cannot parse {key}={v}"))
-            })
-    }
-    fn hidden(&self, default: &[usize]) -> Vec<usize> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == "hidden")
-            .map_or(default.to_vec(), |(_, v)| {
-                v.split(',')
-                    .map(|s| s.parse().expect("hidden=a,b,c"))
-                    .collect()
-            })
-    }
+/// `hidden=a,b,c` as layer widths, or `default`.
+fn hidden(opts: &Opts, default: &[usize]) -> Vec<usize> {
+    opts.raw("hidden").map_or(default.to_vec(), |v| {
+        v.split(',')
+            .map(|s| s.parse().expect("hidden=a,b,c"))
+            .collect()
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let workload = args.next().unwrap_or_else(|| "two-layer".into());
-    let opts = Opts(
-        args.filter_map(|a| {
-            a.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect(),
-    );
+    let (workload, opts) = Opts::from_args("two-layer");
     numeric::set_threads(opts.get("threads", 2));
 
     // The update-rule comparison runs on Fashion-MNIST (fast, and free to publish).
     let fashion = workload == "fashion" || workload == "rules";
-    let (train, test) = if fashion {
-        load_fashion_mnist(first_existing(
-            "FASHION_MNIST_DIR",
-            &["/usr/share/datasets/fashion-mnist", "data/fashion-mnist"],
-        ))?
-    } else {
-        load_cifar10(first_existing(
-            "CIFAR10_DIR",
-            &[
-                "/work/cifar/cifar-10-batches-bin",
-                "/work/main/data/cifar-10-batches-bin",
-            ],
-        ))?
-    };
+    let (train, test) = load_data(fashion)?;
     let sizes = if fashion {
         SplitSizes {
             num_training: 59_000,
@@ -145,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })),
         "deep" => Box::new(FullyConnectedNet::<f32>::new(FcConfig {
             input_dim,
-            hidden_dims: opts.hidden(&[512, 256, 256, 128]),
+            hidden_dims: hidden(&opts, &[512, 256, 256, 128]),
             num_classes: 10,
             dropout_keep: opts.get("keep", 0.8),
             normalization: Normalization::BatchNorm,
@@ -155,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })),
         "fashion" => Box::new(FullyConnectedNet::<f32>::new(FcConfig {
             input_dim,
-            hidden_dims: opts.hidden(&[256, 128]),
+            hidden_dims: hidden(&opts, &[256, 128]),
             num_classes: 10,
             dropout_keep: opts.get("keep", 1.0),
             reg: opts.get("reg", defaults::REG),

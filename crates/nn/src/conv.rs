@@ -803,7 +803,8 @@ fn backward_fast<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backprop::gradcheck::{eval_numerical_gradient_array, rel_error};
+    use crate::test_util::{assert_rel_error_below, numerical_grads3};
+    use backprop::gradcheck::rel_error;
     use ndarray::{Array, array};
 
     fn linspace(lo: f64, hi: f64, n: usize) -> Array1<f64> {
@@ -861,86 +862,43 @@ mod tests {
         let dout: Array4<f64> = numeric::randn((4, 2, 5, 5), &mut numeric::rng(7));
         let (_, cache) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();
         let (dx, dw, db) = conv_backward_naive(&dout.view(), &cache);
-        let (w0, b0) = (w.clone(), b.clone());
-        let dx_num = eval_numerical_gradient_array(
-            |x| {
-                conv_forward_naive(&x.view(), &w0.view(), &b0.view(), p)
+        let (dx_num, dw_num, db_num) = numerical_grads3(
+            |x, w, b| {
+                conv_forward_naive(&x.view(), &w.view(), &b.view(), p)
                     .unwrap()
                     .0
             },
             &mut x,
-            &dout.view(),
-            1e-5,
-        );
-        let x0 = x.clone();
-        let dw_num = eval_numerical_gradient_array(
-            |w| {
-                conv_forward_naive(&x0.view(), &w.view(), &b0.view(), p)
-                    .unwrap()
-                    .0
-            },
             &mut w,
-            &dout.view(),
-            1e-5,
-        );
-        let w0 = w.clone();
-        let db_num = eval_numerical_gradient_array(
-            |b| {
-                conv_forward_naive(&x0.view(), &w0.view(), &b.view(), p)
-                    .unwrap()
-                    .0
-            },
             &mut b,
             &dout.view(),
-            1e-5,
         );
-        assert!(
-            rel_error(&dx.view(), &dx_num.view()) < 1e-7,
-            "dx {}",
-            rel_error(&dx.view(), &dx_num.view())
-        );
-        assert!(
-            rel_error(&dw.view(), &dw_num.view()) < 1e-7,
-            "dw {}",
-            rel_error(&dw.view(), &dw_num.view())
-        );
-        assert!(
-            rel_error(&db.view(), &db_num.view()) < 1e-7,
-            "db {}",
-            rel_error(&db.view(), &db_num.view())
-        );
+        assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
+        assert_rel_error_below("dw", &dw, &dw_num, 1e-7);
+        assert_rel_error_below("db", &db, &db_num, 1e-7);
     }
 
     #[test]
     fn fast_backward_matches_numerical_gradients_with_stride_2() {
-        let (mut x, w, b) = random_layer(5, (2, 3, 7, 7), (4, 3, 3, 3));
+        let (mut x, mut w, mut b) = random_layer(5, (2, 3, 7, 7), (4, 3, 3, 3));
         let p = ConvParam::new(2, 1);
         let dout: Array4<f64> = numeric::randn((2, 4, 4, 4), &mut numeric::rng(8));
         let (_, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
-        let (dx, dw, _) = conv_backward_fast(&dout.view(), &cache);
-        let dx_num = eval_numerical_gradient_array(
-            |x| {
+        let (dx, dw, db) = conv_backward_fast(&dout.view(), &cache);
+        let (dx_num, dw_num, db_num) = numerical_grads3(
+            |x, w, b| {
                 conv_forward_fast(&x.view(), &w.view(), &b.view(), p)
                     .unwrap()
                     .0
             },
             &mut x,
+            &mut w,
+            &mut b,
             &dout.view(),
-            1e-5,
         );
-        assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-7);
-        let mut w1 = w.clone();
-        let dw_num = eval_numerical_gradient_array(
-            |w| {
-                conv_forward_fast(&x.view(), &w.view(), &b.view(), p)
-                    .unwrap()
-                    .0
-            },
-            &mut w1,
-            &dout.view(),
-            1e-5,
-        );
-        assert!(rel_error(&dw.view(), &dw_num.view()) < 1e-7);
+        assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
+        assert_rel_error_below("dw", &dw, &dw_num, 1e-7);
+        assert_rel_error_below("db", &db, &db_num, 1e-7);
     }
 
     #[test]

@@ -27,7 +27,7 @@
 use std::sync::{Arc, Mutex};
 
 use backprop::{BackwardArgs, Gate, GraphError};
-use ndarray::{ArrayD, ArrayView1, ArrayView2, Ix1, Ix2};
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, Ix1, Ix2};
 use numeric::{Float, Rng};
 
 use crate::layers::{
@@ -66,6 +66,46 @@ fn as1<'a, T>(op: &str, a: &'a ArrayD<T>) -> Result<ArrayView1<'a, T>, GraphErro
             op: op.to_string(),
             message: format!("expected a vector, got shape {:?}", a.shape()),
         })
+}
+
+/// The cache of the last forward pass, or the error for a backward without one.
+fn cached<'c, C>(op: &str, cache: &'c Option<C>) -> Result<&'c C, GraphError> {
+    cache.as_ref().ok_or_else(|| GraphError::InvalidInput {
+        op: op.to_string(),
+        message: "backward before forward".into(),
+    })
+}
+
+/// A normalisation gate's inputs `(x (N, D), gamma (D), beta (D))`.
+type NormInputs<'a, T> = (ArrayView2<'a, T>, ArrayView1<'a, T>, ArrayView1<'a, T>);
+
+/// A normalisation gate's inputs, checked: three of them, gamma and beta fitting x.
+fn norm_inputs<'a, T>(op: &str, inputs: &[&'a ArrayD<T>]) -> Result<NormInputs<'a, T>, GraphError> {
+    arity(op, inputs, 3)?;
+    let x = as2(op, inputs[0])?;
+    let (gamma, beta) = (as1(op, inputs[1])?, as1(op, inputs[2])?);
+    if gamma.len() != x.ncols() || beta.len() != x.ncols() {
+        return Err(norm_mismatch(op, &x, &gamma));
+    }
+    Ok((x, gamma, beta))
+}
+
+/// The error for per-feature parameters that do not fit `x`'s D columns.
+fn norm_mismatch<T>(op: &str, x: &ArrayView2<'_, T>, gamma: &ArrayView1<'_, T>) -> GraphError {
+    GraphError::ShapeMismatch {
+        op: op.to_string(),
+        left: x.shape().to_vec(),
+        right: gamma.shape().to_vec(),
+    }
+}
+
+/// A normalisation backward `(dx, dgamma, dbeta)` as the gate's input gradients.
+fn norm_grads<T>((dx, dgamma, dbeta): (Array2<T>, Array1<T>, Array1<T>)) -> Grads<T> {
+    Ok(vec![
+        Some(dx.into_dyn()),
+        Some(dgamma.into_dyn()),
+        Some(dbeta.into_dyn()),
+    ])
 }
 
 /// `x` (N, d₁, …) as rows (N, D), a view when `x` is contiguous.
@@ -217,38 +257,21 @@ impl<T: Float> Gate<T> for BatchNormGate<T> {
         "batchnorm"
     }
     fn forward(&mut self, inputs: &[&ArrayD<T>]) -> Result<ArrayD<T>, GraphError> {
-        arity("batchnorm", inputs, 3)?;
-        let x = as2("batchnorm", inputs[0])?;
-        let (gamma, beta) = (as1("batchnorm", inputs[1])?, as1("batchnorm", inputs[2])?);
+        let (x, gamma, beta) = norm_inputs("batchnorm", inputs)?;
         let mut param = self.param.lock().unwrap_or_else(|e| e.into_inner());
-        if gamma.len() != x.ncols()
-            || beta.len() != x.ncols()
-            || param.running_mean.len() != x.ncols()
-        {
-            return Err(GraphError::ShapeMismatch {
-                op: "batchnorm".into(),
-                left: x.shape().to_vec(),
-                right: gamma.shape().to_vec(),
-            });
+        if param.running_mean.len() != x.ncols() {
+            return Err(norm_mismatch("batchnorm", &x, &gamma));
         }
         let (out, cache) = layers::batchnorm_forward(&x, &gamma, &beta, &mut param, self.mode);
         self.cache = Some(cache);
         Ok(out.into_dyn())
     }
     fn backward(&mut self, args: &BackwardArgs<'_, T>) -> Grads<T> {
-        let cache = self
-            .cache
-            .as_ref()
-            .ok_or_else(|| GraphError::InvalidInput {
-                op: "batchnorm".into(),
-                message: "backward before forward".into(),
-            })?;
-        let (dx, dgamma, dbeta) = layers::batchnorm_backward(&as2("batchnorm", args.dout)?, cache);
-        Ok(vec![
-            Some(dx.into_dyn()),
-            Some(dgamma.into_dyn()),
-            Some(dbeta.into_dyn()),
-        ])
+        let cache = cached("batchnorm", &self.cache)?;
+        norm_grads(layers::batchnorm_backward(
+            &as2("batchnorm", args.dout)?,
+            cache,
+        ))
     }
 }
 
@@ -275,34 +298,17 @@ impl<T: Float> Gate<T> for LayerNormGate<T> {
         "layernorm"
     }
     fn forward(&mut self, inputs: &[&ArrayD<T>]) -> Result<ArrayD<T>, GraphError> {
-        arity("layernorm", inputs, 3)?;
-        let x = as2("layernorm", inputs[0])?;
-        let (gamma, beta) = (as1("layernorm", inputs[1])?, as1("layernorm", inputs[2])?);
-        if gamma.len() != x.ncols() || beta.len() != x.ncols() {
-            return Err(GraphError::ShapeMismatch {
-                op: "layernorm".into(),
-                left: x.shape().to_vec(),
-                right: gamma.shape().to_vec(),
-            });
-        }
+        let (x, gamma, beta) = norm_inputs("layernorm", inputs)?;
         let (out, cache) = layers::layernorm_forward(&x, &gamma, &beta, self.eps);
         self.cache = Some(cache);
         Ok(out.into_dyn())
     }
     fn backward(&mut self, args: &BackwardArgs<'_, T>) -> Grads<T> {
-        let cache = self
-            .cache
-            .as_ref()
-            .ok_or_else(|| GraphError::InvalidInput {
-                op: "layernorm".into(),
-                message: "backward before forward".into(),
-            })?;
-        let (dx, dgamma, dbeta) = layers::layernorm_backward(&as2("layernorm", args.dout)?, cache);
-        Ok(vec![
-            Some(dx.into_dyn()),
-            Some(dgamma.into_dyn()),
-            Some(dbeta.into_dyn()),
-        ])
+        let cache = cached("layernorm", &self.cache)?;
+        norm_grads(layers::layernorm_backward(
+            &as2("layernorm", args.dout)?,
+            cache,
+        ))
     }
 }
 
@@ -350,13 +356,7 @@ impl<T: Float> Gate<T> for DropoutGate<T> {
         Ok(out)
     }
     fn backward(&mut self, args: &BackwardArgs<'_, T>) -> Grads<T> {
-        let cache = self
-            .cache
-            .as_ref()
-            .ok_or_else(|| GraphError::InvalidInput {
-                op: "dropout".into(),
-                message: "backward before forward".into(),
-            })?;
+        let cache = cached("dropout", &self.cache)?;
         Ok(vec![Some(layers::dropout_backward(
             &args.dout.view(),
             cache,

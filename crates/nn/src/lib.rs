@@ -28,5 +28,7 @@ pub mod optim;
 pub mod pool;
 pub mod solver;
 pub mod spatial;
+#[cfg(test)]
+mod test_util;
 
 pub use model::{Model, Params};

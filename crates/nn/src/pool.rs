@@ -399,6 +399,24 @@ mod tests {
         assert_eq!(fast, out);
     }
 
+    /// Asserts `dx` is the centred-difference gradient of the naive forward pass
+    /// (relative error < 1e-7).
+    #[track_caller]
+    fn assert_matches_numerical(
+        dx: &Array4<f64>,
+        x: &mut Array4<f64>,
+        dout: &Array4<f64>,
+        p: PoolParam,
+    ) {
+        let dx_num = eval_numerical_gradient_array(
+            |x| max_pool_forward_naive(&x.view(), p).unwrap().0,
+            x,
+            &dout.view(),
+            1e-5,
+        );
+        assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-7);
+    }
+
     /// The course's gradient check: x (3, 2, 8, 8), 2×2 stride 2.
     #[test]
     fn backward_matches_numerical_gradient() {
@@ -409,13 +427,7 @@ mod tests {
         let (_, fast_cache) = max_pool_forward_fast(&x.view(), p).unwrap();
         let dx = max_pool_backward_naive(&dout.view(), &cache);
         let dx_fast = max_pool_backward_fast(&dout.view(), &fast_cache);
-        let dx_num = eval_numerical_gradient_array(
-            |x| max_pool_forward_naive(&x.view(), p).unwrap().0,
-            &mut x,
-            &dout.view(),
-            1e-5,
-        );
-        assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-7);
+        assert_matches_numerical(&dx, &mut x, &dout, p);
         assert_eq!(dx, dx_fast);
     }
 
@@ -429,13 +441,7 @@ mod tests {
         let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(4));
         let dx = max_pool_backward_naive(&dout.view(), &cache);
         assert_eq!(dx, max_pool_backward_fast(&dout.view(), &fast_cache));
-        let dx_num = eval_numerical_gradient_array(
-            |x| max_pool_forward_naive(&x.view(), p).unwrap().0,
-            &mut x,
-            &dout.view(),
-            1e-5,
-        );
-        assert!(rel_error(&dx.view(), &dx_num.view()) < 1e-7);
+        assert_matches_numerical(&dx, &mut x, &dout, p);
     }
 
     #[test]

@@ -15,6 +15,26 @@ fn random_data(n: usize, d: usize, c: usize, seed: u64) -> (ArrayD<f32>, Array1<
     (x, y)
 }
 
+/// Training data that is also the validation set (the overfitting checks).
+fn train_is_val<'a>(x: &'a ArrayD<f32>, y: &'a Array1<usize>) -> TrainData<'a, f32> {
+    TrainData {
+        x_train: x.view(),
+        y_train: y.view(),
+        x_val: x.view(),
+        y_val: y.view(),
+    }
+}
+
+/// An f32 two-layer net with the default initialisation.
+fn two_layer(input_dim: usize, hidden_dim: usize, num_classes: usize) -> TwoLayerNet<f32> {
+    TwoLayerNet::new(TwoLayerConfig {
+        input_dim,
+        hidden_dim,
+        num_classes,
+        ..Default::default()
+    })
+}
+
 #[test]
 fn three_layer_net_overfits_50_examples() {
     // The course: 50 training examples, hidden [100, 100], weight scale 1e-2,
@@ -29,12 +49,7 @@ fn three_layer_net_overfits_50_examples() {
         weight_scale: Some(1e-2),
         ..Default::default()
     });
-    let data = TrainData {
-        x_train: x.view(),
-        y_train: y.view(),
-        x_val: x.view(),
-        y_val: y.view(),
-    };
+    let data = train_is_val(&x, &y);
     let config = SolverConfig {
         num_epochs: 20,
         batch_size: 25,
@@ -71,12 +86,7 @@ fn five_layer_batchnorm_net_overfits_50_examples_with_every_rule() {
             weight_scale: None,
             ..Default::default()
         });
-        let data = TrainData {
-            x_train: x.view(),
-            y_train: y.view(),
-            x_val: x.view(),
-            y_val: y.view(),
-        };
+        let data = train_is_val(&x, &y);
         let config = SolverConfig {
             num_epochs: 25,
             batch_size: 25,
@@ -91,18 +101,8 @@ fn five_layer_batchnorm_net_overfits_50_examples_with_every_rule() {
 #[test]
 fn a_diverging_loss_is_an_error_naming_epoch_and_iteration() {
     let (x, y) = random_data(40, 10, 3, 3);
-    let model = TwoLayerNet::<f32>::new(TwoLayerConfig {
-        input_dim: 10,
-        hidden_dim: 5,
-        num_classes: 3,
-        ..Default::default()
-    });
-    let data = TrainData {
-        x_train: x.view(),
-        y_train: y.view(),
-        x_val: x.view(),
-        y_val: y.view(),
-    };
+    let model = two_layer(10, 5, 3);
+    let data = train_is_val(&x, &y);
     let mut solver = Solver::new(
         model,
         data,
@@ -147,18 +147,8 @@ fn a_diverging_loss_is_an_error_naming_epoch_and_iteration() {
 #[test]
 fn learning_rate_decays_every_epoch_and_progress_is_reported() {
     let (x, y) = random_data(30, 6, 3, 4);
-    let model = TwoLayerNet::<f32>::new(TwoLayerConfig {
-        input_dim: 6,
-        hidden_dim: 5,
-        num_classes: 3,
-        ..Default::default()
-    });
-    let data = TrainData {
-        x_train: x.view(),
-        y_train: y.view(),
-        x_val: x.view(),
-        y_val: y.view(),
-    };
+    let model = two_layer(6, 5, 3);
+    let data = train_is_val(&x, &y);
     let config = SolverConfig {
         num_epochs: 3,
         batch_size: 10,
@@ -236,12 +226,7 @@ fn resuming_from_a_checkpoint_continues_the_same_run() {
         seed: 9,
         ..Default::default()
     };
-    let data = TrainData {
-        x_train: x.view(),
-        y_train: y.view(),
-        x_val: x.view(),
-        y_val: y.view(),
-    };
+    let data = train_is_val(&x, &y);
     let config = SolverConfig {
         num_epochs: 4,
         batch_size: 10,
@@ -288,19 +273,9 @@ fn resuming_from_a_checkpoint_continues_the_same_run() {
 fn a_checkpoint_of_another_shape_is_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("small.safetensors");
-    let small = TwoLayerNet::<f32>::new(TwoLayerConfig {
-        input_dim: 8,
-        hidden_dim: 4,
-        num_classes: 3,
-        ..Default::default()
-    });
+    let small = two_layer(8, 4, 3);
     save_model(&path, &small).unwrap();
-    let mut big = TwoLayerNet::<f32>::new(TwoLayerConfig {
-        input_dim: 8,
-        hidden_dim: 6,
-        num_classes: 3,
-        ..Default::default()
-    });
+    let mut big = two_layer(8, 6, 3);
     match load_weights(&path, &mut big) {
         Err(CheckpointError::ShapeMismatch {
             name,
@@ -314,12 +289,7 @@ fn a_checkpoint_of_another_shape_is_a_typed_error() {
         other => panic!("expected ShapeMismatch, got {other:?}"),
     }
     let (x, y) = random_data(10, 8, 3, 8);
-    let data = TrainData {
-        x_train: x.view(),
-        y_train: y.view(),
-        x_val: x.view(),
-        y_val: y.view(),
-    };
+    let data = train_is_val(&x, &y);
     let err = Solver::resume(big, data, SolverConfig::default(), &path)
         .err()
         .expect("must fail");
@@ -413,18 +383,8 @@ fn files_that_are_not_model_files_are_typed_errors() {
 fn bad_labels_and_shapes_are_rejected_up_front() {
     let (x, mut y) = random_data(10, 4, 3, 11);
     y[7] = 3;
-    let model = TwoLayerNet::<f32>::new(TwoLayerConfig {
-        input_dim: 4,
-        hidden_dim: 3,
-        num_classes: 3,
-        ..Default::default()
-    });
-    let data = TrainData {
-        x_train: x.view(),
-        y_train: y.view(),
-        x_val: x.view(),
-        y_val: y.view(),
-    };
+    let model = two_layer(4, 3, 3);
+    let data = train_is_val(&x, &y);
     match Solver::new(model, data, SolverConfig::default()) {
         Err(SolverError::Label {
             what,
