@@ -10,6 +10,8 @@ use std::sync::Once;
 
 use image::{Rgb, RgbImage, imageops};
 use ndarray::ArrayView2;
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -98,6 +100,58 @@ fn padded((lo, hi): (f64, f64), frac: f64) -> (f64, f64) {
     }
 }
 
+/// A chart of the line plots' and error bars' shape, drawn into `root`.
+type Chart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// An 800×500 white PNG at `path`, its contents drawn by `draw`.
+fn draw_png(
+    path: &Path,
+    draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
+) -> Result<()> {
+    ensure_font();
+    let (w, h) = (800u32, 500u32);
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    {
+        let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| plot_err(path, e))?;
+    }
+    save(path, &img)
+}
+
+/// Titled axes over `x × y`, with room for the tick labels.
+fn axes<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, Shift>,
+    path: &Path,
+    title: &str,
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> Result<Chart<'a, 'b>> {
+    ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)
+        .map_err(|e| plot_err(path, e))
+}
+
+/// The series' legend in a framed, translucent box at `position`.
+fn legend<'b: 'a, 'a>(
+    chart: &mut Chart<'a, 'b>,
+    path: &Path,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(position)
+        .draw()
+        .map_err(|e| plot_err(path, e))
+}
+
 /// A line plot of one or more series, with a legend when there are several.
 /// Non-finite points (a diverged loss) are left out.
 pub fn line_plot(
@@ -107,11 +161,7 @@ pub fn line_plot(
     y_label: &str,
     series: &[Series],
 ) -> Result<()> {
-    ensure_font();
-    let (w, h) = (800u32, 500u32);
-    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    {
-        let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+    draw_png(path, |root| {
         let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()))
             .unwrap_or(((0.0, 1.0), (0.0, 1.0)));
         let (x0, x1) = if x1 > x0 {
@@ -120,13 +170,7 @@ pub fn line_plot(
             padded((x0, x1), 0.0)
         };
         let (y0, y1) = padded((y0, y1), 0.05);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| plot_err(path, e))?;
+        let mut chart = axes(root, path, title, x0..x1, y0..y1)?;
         // Iterations and epochs are whole numbers: no "200.0" on the axis.
         let whole = x1 - x0 >= 5.0;
         let x_fmt = move |x: &f64| {
@@ -171,17 +215,10 @@ pub fn line_plot(
             }
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .position(SeriesLabelPosition::LowerRight)
-                .draw()
-                .map_err(|e| plot_err(path, e))?;
+            legend(&mut chart, path, SeriesLabelPosition::LowerRight)?;
         }
-        root.present().map_err(|e| plot_err(path, e))?;
-    }
-    save(path, &img)
+        Ok(())
+    })
 }
 
 /// Accuracy vs k as the course's cross-validation figure: every fold's accuracy as a
@@ -193,11 +230,7 @@ pub fn error_bars(
     y_label: &str,
     per_x: &[(f64, Vec<f64>)],
 ) -> Result<()> {
-    ensure_font();
-    let (w, h) = (800u32, 500u32);
-    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-    {
-        let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
+    draw_png(path, |root| {
         let stats: Vec<(f64, f64, f64)> = per_x
             .iter()
             .map(|(x, ys)| {
@@ -214,13 +247,7 @@ pub fn error_bars(
         .unwrap_or(((0.0, 1.0), (0.0, 1.0)));
         let (x0, x1) = padded((x0, x1), 0.04);
         let (y0, y1) = padded((y0, y1), 0.08);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(|e| plot_err(path, e))?;
+        let mut chart = axes(root, path, title, x0..x1, y0..y1)?;
         chart
             .configure_mesh()
             .x_desc(x_label)
@@ -259,16 +286,8 @@ pub fn error_bars(
                     .map_err(|e| plot_err(path, e))?;
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
-        root.present().map_err(|e| plot_err(path, e))?;
-    }
-    save(path, &img)
+        legend(&mut chart, path, SeriesLabelPosition::UpperRight)
+    })
 }
 
 /// Mean and population standard deviation (numpy's `np.std`, as the notebook uses).

@@ -70,6 +70,56 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// A toy CIFAR-10 folder (60 training and 20 test images) and an output folder.
+struct Dirs {
+    data: tempfile::TempDir,
+    out: tempfile::TempDir,
+}
+
+impl Dirs {
+    fn new() -> Self {
+        Dirs {
+            data: cifar_dir(60, 20),
+            out: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `command --data-dir <data> --out <out>` followed by `extra`.
+    fn args<'a>(&'a self, command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut all = vec![
+            command,
+            "--data-dir",
+            s(self.data.path()),
+            "--out",
+            s(self.out.path()),
+        ];
+        all.extend_from_slice(extra);
+        all
+    }
+
+    /// A file in the output folder.
+    fn out(&self, name: &str) -> PathBuf {
+        self.out.path().join(name)
+    }
+
+    /// Test image `i` of the toy CIFAR-10 test set, written as `name` (PNG) into the
+    /// output folder.
+    fn test_png(&self, i: usize, name: &str) -> PathBuf {
+        let path = self.out(name);
+        write_png(&toy(20, 3, 32, &CIFAR10_CLASSES, 3), i, &path);
+        path
+    }
+}
+
+/// Asserts the run failed and its stderr names `needle`; returns that stderr.
+#[track_caller]
+fn assert_fails_naming(out: &Output, needle: &str) -> String {
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains(needle), "{stderr}");
+    stderr
+}
+
 #[test]
 fn info_json_reports_splits_and_counts() {
     let dir = cifar_dir(60, 20);
@@ -112,22 +162,19 @@ fn fashion_mnist_idx_is_read_too() {
 
 #[test]
 fn knn_json_accuracy_is_a_fraction() {
-    let dir = cifar_dir(60, 20);
-    let out = tempfile::tempdir().unwrap();
-    let v = run_json(&[
+    let d = Dirs::new();
+    let v = run_json(&d.args(
         "knn",
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--k",
-        "3",
-        "--metric",
-        "l1",
-        "--num-train",
-        "all",
-        "--plot-dists",
-    ]);
+        &[
+            "--k",
+            "3",
+            "--metric",
+            "l1",
+            "--num-train",
+            "all",
+            "--plot-dists",
+        ],
+    ));
     assert_eq!(v["dataset"], "cifar10");
     assert_eq!(
         (v["k"].as_u64(), v["metric"].as_str()),
@@ -141,32 +188,23 @@ fn knn_json_accuracy_is_a_fraction() {
     assert!((0.0..=1.0).contains(&acc), "{acc}");
     // The toy classes are separable by brightness: kNN gets them right.
     assert!(acc > 0.5, "{acc}");
-    assert!(out.path().join("knn_dists.png").is_file());
+    assert!(d.out("knn_dists.png").is_file());
 }
 
 #[test]
 fn knn_cross_validation_table_and_plot() {
-    let dir = cifar_dir(60, 20);
-    let out = tempfile::tempdir().unwrap();
-    let v = run_json(&[
+    let d = Dirs::new();
+    let v = run_json(&d.args(
         "knn",
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--cross-validate",
-        "--folds",
-        "3",
-        "--k-choices",
-        "1,3,5",
-    ]);
+        &["--cross-validate", "--folds", "3", "--k-choices", "1,3,5"],
+    ));
     let cv = v["cross_validation"].as_array().unwrap();
     assert_eq!(cv.len(), 3);
     assert_eq!(cv[0]["folds"].as_array().unwrap().len(), 3);
     let best = v["best_k"].as_u64().unwrap();
     assert!([1, 3, 5].contains(&best));
     assert_eq!(v["k"].as_u64(), Some(best));
-    assert!(out.path().join("knn_cross_validation.png").is_file());
+    assert!(d.out("knn_cross_validation.png").is_file());
 }
 
 #[test]
@@ -180,9 +218,7 @@ fn missing_data_is_a_clear_error() {
         "cifar10",
         "--json",
     ]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cargo xtask fetch-data"), "{stderr}");
+    let stderr = assert_fails_naming(&out, "cargo xtask fetch-data");
     assert!(stderr.contains(CIFAR10_DIR), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.stdout.is_empty(), "no JSON on failure");
@@ -195,9 +231,7 @@ fn corrupt_batch_is_a_clear_error() {
     let bytes = std::fs::read(&batch).unwrap();
     std::fs::write(&batch, &bytes[..bytes.len() - 100]).unwrap();
     let out = run(&["knn", "--data-dir", s(dir.path()), "--dataset", "cifar10"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("data_batch_3.bin"), "{stderr}");
+    let stderr = assert_fails_naming(&out, "data_batch_3.bin");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -220,7 +254,7 @@ fn bad_options_fail_without_panicking() {
     }
 }
 
-fn write_png(ds: &Dataset, i: usize, path: &PathBuf) {
+fn write_png(ds: &Dataset, i: usize, path: &Path) {
     let (_, _, h, w) = ds.images.dim();
     let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
         let px = |c| ds.images[[i, c, y as usize, x as usize]];
@@ -231,38 +265,32 @@ fn write_png(ds: &Dataset, i: usize, path: &PathBuf) {
 
 #[test]
 fn softmax_model_round_trips_through_predict() {
-    let dir = cifar_dir(60, 20);
-    let out = tempfile::tempdir().unwrap();
-    let v = run_json(&[
+    let d = Dirs::new();
+    let v = run_json(&d.args(
         "softmax",
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--iters",
-        "30",
-        "--batch-size",
-        "20",
-        "--lr",
-        "1e-6",
-        "--reg",
-        "1",
-    ]);
+        &[
+            "--iters",
+            "30",
+            "--batch-size",
+            "20",
+            "--lr",
+            "1e-6",
+            "--reg",
+            "1",
+        ],
+    ));
     for key in ["train_accuracy", "val_accuracy", "test_accuracy"] {
         let a = v[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&a), "{key} = {a}");
     }
     assert!(v["train_seconds"].as_f64().unwrap() <= v["total_seconds"].as_f64().unwrap());
-    let model = out.path().join("softmax.safetensors");
+    let model = d.out("softmax.safetensors");
     assert!(model.is_file());
-    assert!(out.path().join("softmax_loss.png").is_file());
-    assert!(out.path().join("softmax_templates.png").is_file());
+    assert!(d.out("softmax_loss.png").is_file());
+    assert!(d.out("softmax_templates.png").is_file());
 
     // Two test images as PNG files: predict reads, resizes and classifies them.
-    let test = toy(20, 3, 32, &CIFAR10_CLASSES, 3);
-    let (a, b) = (out.path().join("a.png"), out.path().join("b.png"));
-    write_png(&test, 0, &a);
-    write_png(&test, 1, &b);
+    let (a, b) = (d.test_png(0, "a.png"), d.test_png(1, "b.png"));
     let p = run_json(&["predict", "--model", s(&model), s(&a), s(&b)]);
     assert_eq!(p["dataset"], "cifar10");
     let preds = p["predictions"].as_array().unwrap();
@@ -282,14 +310,13 @@ fn softmax_model_round_trips_through_predict() {
     }
 
     // Not a model file, and not an image: clear errors.
-    let bad = run(&["predict", "--model", s(&a), s(&a)]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("a.png"));
-    let junk = out.path().join("junk.png");
+    assert_fails_naming(&run(&["predict", "--model", s(&a), s(&a)]), "a.png");
+    let junk = d.out("junk.png");
     std::fs::write(&junk, b"not a png").unwrap();
-    let bad = run(&["predict", "--model", s(&model), s(&junk)]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("junk.png"));
+    assert_fails_naming(
+        &run(&["predict", "--model", s(&model), s(&junk)]),
+        "junk.png",
+    );
 }
 
 #[test]
@@ -305,46 +332,30 @@ fn backprop_prints_the_lectures_numbers() {
 
 #[test]
 fn show_writes_the_examples_grid() {
-    let dir = cifar_dir(60, 20);
-    let out = tempfile::tempdir().unwrap();
-    run_json(&[
-        "show",
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--per-class",
-        "3",
-    ]);
-    let img = image::open(out.path().join("examples.png")).unwrap();
+    let d = Dirs::new();
+    run_json(&d.args("show", &["--per-class", "3"]));
+    let img = image::open(d.out("examples.png")).unwrap();
     assert!(img.width() > 10 * 64 && img.height() > 3 * 64);
 }
 
 #[test]
 fn nn_trains_resumes_and_predicts() {
-    let dir = cifar_dir(60, 20);
-    let out = tempfile::tempdir().unwrap();
-    let common = [
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--batch-size",
-        "10",
-    ];
-    let mut args = vec![
+    let d = Dirs::new();
+    let v = run_json(&d.args(
         "nn",
-        "--hidden",
-        "16,8",
-        "--norm",
-        "batch",
-        "--dropout",
-        "0.9",
-        "--epochs",
-        "1",
-    ];
-    args.extend(common);
-    let v = run_json(&args);
+        &[
+            "--hidden",
+            "16,8",
+            "--norm",
+            "batch",
+            "--dropout",
+            "0.9",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "10",
+        ],
+    ));
     assert_eq!(v["dataset"], "cifar10");
     assert_eq!(v["epochs"], 1);
     for key in ["train_accuracy", "val_accuracy", "test_accuracy"] {
@@ -358,13 +369,14 @@ fn nn_trains_resumes_and_predicts() {
         "nn_weights.png",
         "nn.safetensors",
     ] {
-        assert!(out.path().join(f).is_file(), "{f}");
+        assert!(d.out(f).is_file(), "{f}");
     }
     // A second run continues the first from its checkpoint, whatever --hidden says.
-    let ckpt = out.path().join("nn_checkpoint.safetensors");
-    let mut args = vec!["nn", "--epochs", "2", "--resume", s(&ckpt)];
-    args.extend(common);
-    let v = run_json(&args);
+    let ckpt = d.out("nn_checkpoint.safetensors");
+    let v = run_json(&d.args(
+        "nn",
+        &["--epochs", "2", "--resume", s(&ckpt), "--batch-size", "10"],
+    ));
     assert_eq!(
         (v["epochs"].as_u64(), v["epochs_this_run"].as_u64()),
         (Some(2), Some(1))
@@ -372,10 +384,8 @@ fn nn_trains_resumes_and_predicts() {
     assert_eq!(v["val_history"].as_array().unwrap().len(), 3);
     assert_eq!(v["model"]["hidden_dims"], serde_json::json!([16, 8]));
 
-    let test = toy(20, 3, 32, &CIFAR10_CLASSES, 3);
-    let img = out.path().join("x.png");
-    write_png(&test, 0, &img);
-    let model = out.path().join("nn.safetensors");
+    let img = d.test_png(0, "x.png");
+    let model = d.out("nn.safetensors");
     let p = run_json(&["predict", "--model", s(&model), s(&img)]);
     assert_eq!(p["kind"], "nn");
     assert_eq!(
@@ -387,59 +397,29 @@ fn nn_trains_resumes_and_predicts() {
     );
 
     // A checkpoint of another architecture cannot be resumed silently into this data.
-    let bad = run(&[
-        "nn",
-        "--resume",
-        s(&img),
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("x.png"));
+    assert_fails_naming(&run(&d.args("nn", &["--resume", s(&img)])), "x.png");
 }
 
 #[test]
 fn cnn_with_an_arch_spec_trains_and_predicts() {
-    let dir = cifar_dir(60, 20);
-    let out = tempfile::tempdir().unwrap();
-    let v = run_json(&[
+    let d = Dirs::new();
+    let v = run_json(&d.args(
         "cnn",
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--arch",
-        "conv4x3-relu-pool,fc10",
-        "--batch-size",
-        "20",
-        "--augment",
-    ]);
+        &[
+            "--arch",
+            "conv4x3-relu-pool,fc10",
+            "--batch-size",
+            "20",
+            "--augment",
+        ],
+    ));
     assert_eq!(v["epochs"], 1);
     let a = v["test_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&a));
-    assert!(out.path().join("cnn_filters.png").is_file());
-    let test = toy(20, 3, 32, &CIFAR10_CLASSES, 3);
-    let img = out.path().join("x.png");
-    write_png(&test, 0, &img);
-    let p = run_json(&[
-        "predict",
-        "--model",
-        s(&out.path().join("cnn.safetensors")),
-        s(&img),
-    ]);
+    assert!(d.out("cnn_filters.png").is_file());
+    let img = d.test_png(0, "x.png");
+    let p = run_json(&["predict", "--model", s(&d.out("cnn.safetensors")), s(&img)]);
     assert_eq!(p["kind"], "cnn");
     // An arch whose scores do not match the classes is refused with a clear message.
-    let bad = run(&[
-        "cnn",
-        "--data-dir",
-        s(dir.path()),
-        "--out",
-        s(out.path()),
-        "--arch",
-        "fc3",
-    ]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("fc10"));
+    assert_fails_naming(&run(&d.args("cnn", &["--arch", "fc3"])), "fc10");
 }

@@ -16,7 +16,7 @@ use crate::error::{CliError, Result};
 use crate::imageio::weights_to_rgb;
 use crate::model_file::{ModelFile, Preprocessing};
 use crate::output::{percent, round, table};
-use crate::plot::{self, ImageGrid, Series};
+use crate::plot::ImageGrid;
 use crate::progress;
 
 /// Hyper-parameters of one training run.
@@ -220,15 +220,13 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
     ));
 
     // Outputs: loss curve, class templates, the model.
-    let path = ctx.out_file(&format!("{name}_loss.png"))?;
-    plot::line_plot(
-        &path,
-        &format!("{name} training loss ({})", kind.name()),
-        "Iteration number",
-        "Loss value",
-        &[Series::indexed("loss", &history, false)],
+    super::write_loss_curve(
+        ctx,
+        name,
+        kind.name(),
+        ("Iteration number", "Loss value"),
+        &history,
     )?;
-    ctx.wrote("loss curve", &path);
     let path = ctx.out_file(&format!("{name}_templates.png"))?;
     templates(&clf.W, sp.image_shape, &sp.classes).save(&path)?;
     ctx.wrote("class templates", &path);

@@ -400,15 +400,13 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
     ));
 
     // Plots.
-    let path = ctx.out_file(&format!("{prefix}_loss.png"))?;
-    plot::line_plot(
-        &path,
-        &format!("{prefix} training loss ({})", kind.name()),
-        "Iteration",
-        "Loss",
-        &[Series::indexed("loss", &history.loss, false)],
+    super::write_loss_curve(
+        ctx,
+        prefix,
+        kind.name(),
+        ("Iteration", "Loss"),
+        &history.loss,
     )?;
-    ctx.wrote("loss curve", &path);
     let path = ctx.out_file(&format!("{prefix}_accuracy.png"))?;
     plot::line_plot(
         &path,
