@@ -854,20 +854,33 @@ mod tests {
         )
     }
 
-    /// The course's gradient check: x (4, 3, 5, 5), w (2, 3, 3, 3), stride 1, pad 1.
-    #[test]
-    fn naive_backward_matches_numerical_gradients() {
-        let (mut x, mut w, mut b) = random_layer(231, (4, 3, 5, 5), (2, 3, 3, 3));
-        let p = ConvParam::new(1, 1);
-        let dout: Array4<f64> = numeric::randn((4, 2, 5, 5), &mut numeric::rng(7));
-        let (_, cache) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();
-        let (dx, dw, db) = conv_backward_naive(&dout.view(), &cache);
+    type Forward = fn(
+        &ArrayView4<'_, f64>,
+        &ArrayView4<'_, f64>,
+        &ArrayView1<'_, f64>,
+        ConvParam,
+    ) -> Result<(Array4<f64>, ConvCache<f64>), ShapeError>;
+    type Backward =
+        fn(&ArrayView4<'_, f64>, &ConvCache<f64>) -> (Array4<f64>, Array4<f64>, Array1<f64>);
+
+    /// Checks `backward`'s dx, dw and db against centred differences of `forward`
+    /// (relative error < 1e-7) on a random layer of the given shapes (seed `seed`)
+    /// and a random upstream gradient (seed `dout_seed`).
+    fn check_gradients(
+        forward: Forward,
+        backward: Backward,
+        seed: u64,
+        x_shape: (usize, usize, usize, usize),
+        w_shape: (usize, usize, usize, usize),
+        p: ConvParam,
+        dout_seed: u64,
+    ) {
+        let (mut x, mut w, mut b) = random_layer(seed, x_shape, w_shape);
+        let (out, cache) = forward(&x.view(), &w.view(), &b.view(), p).unwrap();
+        let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(dout_seed));
+        let (dx, dw, db) = backward(&dout.view(), &cache);
         let (dx_num, dw_num, db_num) = numerical_grads3(
-            |x, w, b| {
-                conv_forward_naive(&x.view(), &w.view(), &b.view(), p)
-                    .unwrap()
-                    .0
-            },
+            |x, w, b| forward(&x.view(), &w.view(), &b.view(), p).unwrap().0,
             &mut x,
             &mut w,
             &mut b,
@@ -878,27 +891,31 @@ mod tests {
         assert_rel_error_below("db", &db, &db_num, 1e-7);
     }
 
+    /// The course's gradient check: x (4, 3, 5, 5), w (2, 3, 3, 3), stride 1, pad 1.
+    #[test]
+    fn naive_backward_matches_numerical_gradients() {
+        check_gradients(
+            conv_forward_naive,
+            conv_backward_naive,
+            231,
+            (4, 3, 5, 5),
+            (2, 3, 3, 3),
+            ConvParam::new(1, 1),
+            7,
+        );
+    }
+
     #[test]
     fn fast_backward_matches_numerical_gradients_with_stride_2() {
-        let (mut x, mut w, mut b) = random_layer(5, (2, 3, 7, 7), (4, 3, 3, 3));
-        let p = ConvParam::new(2, 1);
-        let dout: Array4<f64> = numeric::randn((2, 4, 4, 4), &mut numeric::rng(8));
-        let (_, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
-        let (dx, dw, db) = conv_backward_fast(&dout.view(), &cache);
-        let (dx_num, dw_num, db_num) = numerical_grads3(
-            |x, w, b| {
-                conv_forward_fast(&x.view(), &w.view(), &b.view(), p)
-                    .unwrap()
-                    .0
-            },
-            &mut x,
-            &mut w,
-            &mut b,
-            &dout.view(),
+        check_gradients(
+            conv_forward_fast,
+            conv_backward_fast,
+            5,
+            (2, 3, 7, 7),
+            (4, 3, 3, 3),
+            ConvParam::new(2, 1),
+            8,
         );
-        assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
-        assert_rel_error_below("dw", &dw, &dw_num, 1e-7);
-        assert_rel_error_below("db", &db, &db_num, 1e-7);
     }
 
     #[test]
