@@ -254,6 +254,11 @@ pub struct NnArgs {
     /// Dropout keep probability p (the course's convention); none when unset.
     #[arg(long, value_name = "P")]
     pub dropout: Option<f64>,
+    /// Train the same net (same seed, initialisation and data) once per update rule, each
+    /// at the course notebook's learning rate (sgd 1e-2, sgd_momentum 1e-2, rmsprop 1e-4,
+    /// adam 1e-3; `--lr` sets one for all), and plot them together in OUT/update_rules.png.
+    #[arg(long, conflicts_with_all = ["update", "resume"])]
+    pub compare_updates: bool,
     /// The Solver's options.
     #[command(flatten)]
     pub train: TrainArgs,

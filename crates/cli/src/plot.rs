@@ -104,13 +104,16 @@ fn padded((lo, hi): (f64, f64), frac: f64) -> (f64, f64) {
 type Chart<'a, 'b> =
     ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// An 800×500 white PNG at `path`, its contents drawn by `draw`.
+/// The size of a single chart.
+const CHART_SIZE: (u32, u32) = (800, 500);
+
+/// A `w`×`h` white PNG at `path`, its contents drawn by `draw`.
 fn draw_png(
     path: &Path,
+    (w, h): (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>,
 ) -> Result<()> {
     ensure_font();
-    let (w, h) = (800u32, 500u32);
     let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
     {
         let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
@@ -161,64 +164,118 @@ pub fn line_plot(
     y_label: &str,
     series: &[Series],
 ) -> Result<()> {
-    draw_png(path, |root| {
-        let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()))
-            .unwrap_or(((0.0, 1.0), (0.0, 1.0)));
-        let (x0, x1) = if x1 > x0 {
-            (x0, x1)
-        } else {
-            padded((x0, x1), 0.0)
-        };
-        let (y0, y1) = padded((y0, y1), 0.05);
-        let mut chart = axes(root, path, title, x0..x1, y0..y1)?;
-        // Iterations and epochs are whole numbers: no "200.0" on the axis.
-        let whole = x1 - x0 >= 5.0;
-        let x_fmt = move |x: &f64| {
-            if whole {
-                format!("{x:.0}")
-            } else {
-                format!("{x:.2}")
-            }
-        };
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&x_fmt)
-            .light_line_style(RGBColor(245, 245, 245))
-            .draw()
-            .map_err(|e| plot_err(path, e))?;
-        for (i, s) in series.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let pts: Vec<(f64, f64)> = s
-                .points
-                .iter()
-                .copied()
-                .filter(|(x, y)| x.is_finite() && y.is_finite())
-                .collect();
-            // Thin strokes for long, noisy curves (a loss per iteration) stay legible.
-            let width = if pts.len() > 200 { 1 } else { 2 };
-            let drawn = chart
-                .draw_series(LineSeries::new(
-                    pts.iter().copied(),
-                    color.stroke_width(width),
-                ))
-                .map_err(|e| plot_err(path, e))?;
-            drawn.label(s.name.clone()).legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-            // Short series (epochs) get markers, as the notebooks' '-o' style.
-            if pts.len() <= 60 {
-                chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(|e| plot_err(path, e))?;
-            }
-        }
-        if series.len() > 1 {
-            legend(&mut chart, path, SeriesLabelPosition::LowerRight)?;
+    draw_png(path, CHART_SIZE, |root| {
+        draw_lines(root, path, title, x_label, y_label, series)
+    })
+}
+
+/// One chart of a figure of [`line_plots`].
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Chart title.
+    pub title: String,
+    /// Horizontal axis label.
+    pub x_label: String,
+    /// Vertical axis label.
+    pub y_label: String,
+    /// The curves, one legend entry each.
+    pub series: Vec<Series>,
+}
+
+/// Line plots stacked vertically in one PNG, as the notebooks' `plt.subplot(n, 1, i)`
+/// figures (loss, then accuracies, sharing the series' colours).
+pub fn line_plots(path: &Path, panels: &[Panel]) -> Result<()> {
+    let (w, h) = CHART_SIZE;
+    let n = panels.len().max(1);
+    draw_png(path, (w, h * n as u32 * 4 / 5), |root| {
+        for (area, p) in root.split_evenly((n, 1)).iter().zip(panels) {
+            draw_lines(area, path, &p.title, &p.x_label, &p.y_label, &p.series)?;
         }
         Ok(())
     })
+}
+
+/// Draws [`line_plot`]'s chart into `root`.
+fn draw_lines(
+    root: &DrawingArea<BitMapBackend<'_>, Shift>,
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+) -> Result<()> {
+    let ((x0, x1), (y0, y1)) = bounds(series.iter().flat_map(|s| s.points.iter().copied()))
+        .unwrap_or(((0.0, 1.0), (0.0, 1.0)));
+    let (x0, x1) = if x1 > x0 {
+        (x0, x1)
+    } else {
+        padded((x0, x1), 0.0)
+    };
+    let (y0, y1) = padded((y0, y1), 0.05);
+    let mut chart = axes(root, path, title, x0..x1, y0..y1)?;
+    // Iterations and epochs are whole numbers: no "200.0" on the axis.
+    let whole = x1 - x0 >= 5.0;
+    let x_fmt = move |x: &f64| {
+        if whole {
+            format!("{x:.0}")
+        } else {
+            format!("{x:.2}")
+        }
+    };
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&x_fmt)
+        .light_line_style(RGBColor(245, 245, 245))
+        .draw()
+        .map_err(|e| plot_err(path, e))?;
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .collect();
+        // Thin strokes for long, noisy curves (a loss per iteration) stay legible.
+        let width = if pts.len() > 200 { 1 } else { 2 };
+        let drawn = chart
+            .draw_series(LineSeries::new(
+                pts.iter().copied(),
+                color.stroke_width(width),
+            ))
+            .map_err(|e| plot_err(path, e))?;
+        drawn.label(s.name.clone()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+        });
+        // Short series (epochs) get markers, as the notebooks' '-o' style.
+        if pts.len() <= 60 {
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                .map_err(|e| plot_err(path, e))?;
+        }
+    }
+    if series.len() > 1 {
+        // Out of the curves' way: falling curves (losses) end low on the right,
+        // rising ones (accuracies) high.
+        let falling = series.first().is_some_and(|s| {
+            let ys: Vec<f64> = s
+                .points
+                .iter()
+                .map(|p| p.1)
+                .filter(|y| y.is_finite())
+                .collect();
+            ys.last() < ys.first()
+        });
+        let position = if falling {
+            SeriesLabelPosition::UpperRight
+        } else {
+            SeriesLabelPosition::LowerRight
+        };
+        legend(&mut chart, path, position)?;
+    }
+    Ok(())
 }
 
 /// Accuracy vs k as the course's cross-validation figure: every fold's accuracy as a
@@ -230,7 +287,7 @@ pub fn error_bars(
     y_label: &str,
     per_x: &[(f64, Vec<f64>)],
 ) -> Result<()> {
-    draw_png(path, |root| {
+    draw_png(path, CHART_SIZE, |root| {
         let stats: Vec<(f64, f64, f64)> = per_x
             .iter()
             .map(|(x, ys)| {

@@ -401,6 +401,51 @@ fn nn_trains_resumes_and_predicts() {
 }
 
 #[test]
+fn nn_compare_updates_plots_and_reports_every_rule() {
+    let d = Dirs::new();
+    let v = run_json(&d.args(
+        "nn",
+        &[
+            "--compare-updates",
+            "--hidden",
+            "16,8",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "10",
+        ],
+    ));
+    let rows = v["compare_updates"].as_array().unwrap();
+    let rules: Vec<&str> = rows.iter().map(|r| r["rule"].as_str().unwrap()).collect();
+    assert_eq!(rules, ["sgd", "sgd_momentum", "rmsprop", "adam"]);
+    let lrs: Vec<f64> = rows.iter().map(|r| r["lr"].as_f64().unwrap()).collect();
+    assert_eq!(lrs, [1e-2, 1e-2, 1e-4, 1e-3]);
+    for r in rows {
+        let loss = r["final_loss"].as_f64().unwrap();
+        assert!(loss.is_finite() && loss > 0.0, "{r}");
+        for key in ["train_accuracy", "val_accuracy"] {
+            let a = r[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&a), "{key} = {a}");
+        }
+    }
+    // Same init and minibatches: the first loss is shared, the rules then part ways.
+    let finals: Vec<f64> = rows
+        .iter()
+        .map(|r| r["final_loss"].as_f64().unwrap())
+        .collect();
+    assert!(finals.iter().any(|&l| l != finals[0]), "{finals:?}");
+    let img = image::open(d.out("update_rules.png")).unwrap();
+    assert!(img.width() >= 800 && img.height() > 1000);
+    assert!(!d.out("nn.safetensors").exists());
+
+    // One rule and --compare-updates contradict each other.
+    assert_fails_naming(
+        &run(&d.args("nn", &["--compare-updates", "--update", "sgd"])),
+        "--update",
+    );
+}
+
+#[test]
 fn cnn_with_an_arch_spec_trains_and_predicts() {
     let d = Dirs::new();
     let v = run_json(&d.args(

@@ -203,6 +203,9 @@ pub fn run_nn(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
             "--dropout {p}: the keep probability must be in (0, 1]"
         )));
     }
+    if args.compare_updates {
+        return compare_updates(ctx, args);
+    }
     run(ctx, Net::Fc(args))
 }
 
@@ -211,10 +214,18 @@ pub fn run_cnn(ctx: &mut Ctx, args: &CnnArgs) -> Result<()> {
     run(ctx, Net::Conv(args))
 }
 
-fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
-    let t = net.train_args().clone();
-    let prefix = net.prefix();
-    let d = defaults(&net, rule(t.update));
+/// The preprocessed splits, as the network's input (rows, or images for a convnet).
+struct Prepared {
+    sp: cifar_data::Splits<f32>,
+    x_train: ArrayD<f32>,
+    x_val: ArrayD<f32>,
+    x_test: ArrayD<f32>,
+    kind: cifar_data::DatasetKind,
+}
+
+/// Loads the dataset and makes the course's splits (`--num-train` of them for training).
+fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
+    let t = net.train_args();
     let data = ctx.load()?;
     let kind = data.source.kind;
     let cfg = Preprocess {
@@ -249,6 +260,27 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
             sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
         ));
     }
+    Ok(Prepared {
+        sp,
+        x_train,
+        x_val,
+        x_test,
+        kind,
+    })
+}
+
+fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
+    let t = net.train_args().clone();
+    let prefix = net.prefix();
+    let d = defaults(&net, rule(t.update));
+    let Prepared {
+        sp,
+        x_train,
+        x_val,
+        x_test,
+        kind,
+    } = prepare(ctx, &net, &d)?;
+    let images = matches!(net, Net::Conv(_));
     let num_classes = sp.classes.len();
 
     let lr = t.lr.unwrap_or(d.lr);
@@ -475,6 +507,199 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
     r.set("final_loss", history.loss.last().copied());
     r.set("train_seconds", round(train_seconds, 4));
     r.set("images_per_second", round(images_per_second, 1));
+    Ok(())
+}
+
+/// The learning rate the course's notebook gives each rule when it compares them
+/// (`FullyConnectedNets.ipynb`): the rules' defaults (`OptimConfig::default_for`: 1e-2,
+/// Adam 1e-3), except RMSProp, which the notebook runs at 1e-4.
+fn notebook_lr(rule: UpdateRule) -> f64 {
+    match rule {
+        UpdateRule::RmsProp => 1e-4,
+        r => nn::optim::OptimConfig::default_for(r).learning_rate,
+    }
+}
+
+/// One rule's run in `--compare-updates`.
+struct RuleRun {
+    rule: UpdateRule,
+    lr: f64,
+    history: nn::solver::History,
+    seconds: f64,
+}
+
+/// `cs231n nn --compare-updates`: the notebook's comparison of the update rules, the
+/// same net (seed, initialisation, minibatch order, data) trained once per rule, the
+/// losses and accuracies drawn on shared axes in one figure.
+fn compare_updates(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
+    let net = Net::Fc(args);
+    let t = &args.train;
+    let d = defaults(&net, nn::defaults::UPDATE_RULE);
+    let Prepared {
+        sp,
+        x_train,
+        x_val,
+        kind,
+        ..
+    } = prepare(ctx, &net, &d)?;
+    let num_classes = sp.classes.len();
+    let lr_decay = t.lr_decay.unwrap_or(d.lr_decay);
+    let reg = t.reg.unwrap_or(d.reg);
+    let epochs = t.epochs.unwrap_or(d.epochs);
+    let batch_size = t.batch_size.unwrap_or(d.batch_size);
+    let solver_err = |e: nn::solver::SolverError| CliError::library("training", e);
+    let quiet = ctx.quiet();
+
+    let mut runs: Vec<RuleRun> = Vec::new();
+    for rule in UpdateRule::ALL {
+        let lr = t.lr.unwrap_or_else(|| notebook_lr(rule));
+        let config = SolverConfig {
+            lr_decay,
+            batch_size,
+            num_epochs: epochs,
+            seed: ctx.seed(),
+            ..SolverConfig::with_rule(rule, lr)
+        };
+        let train_data = TrainData {
+            x_train: x_train.view(),
+            y_train: sp.y_train.view(),
+            x_val: x_val.view(),
+            y_val: sp.y_val.view(),
+        };
+        let model = build(&net, sp.image_shape, num_classes, reg, ctx.seed())?;
+        if runs.is_empty() {
+            ctx.report.say(format!(
+                "nn --compare-updates: {} on {} train / {} val images; reg {reg:e}, lr decay {lr_decay}, {epochs} epoch(s) of batch {batch_size}",
+                describe(&model.config()),
+                sp.y_train.len(),
+                sp.y_val.len(),
+            ));
+        }
+        let mut solver = Solver::new(model, train_data, config).map_err(solver_err)?;
+        // Sized by the Solver's own count at the first update.
+        let bar = progress::bar(
+            0,
+            &format!("{} lr {lr:e}", rule.name()),
+            "iterations",
+            quiet,
+        );
+        let started = Instant::now();
+        let result = solver.train_with(|p| {
+            if let Progress::Iteration {
+                iteration,
+                num_iterations,
+                loss,
+                ..
+            } = p
+            {
+                bar.set_length(*num_iterations as u64);
+                bar.set_position(*iteration as u64);
+                bar.set_message(format!("loss {loss:.4}"));
+            }
+        });
+        bar.finish_and_clear();
+        let history = result.map_err(solver_err)?.clone();
+        let seconds = started.elapsed().as_secs_f64();
+        ctx.report.say(format!(
+            "{:<13} lr {lr:<7e} final loss {:.4}, train acc {:.4}, val acc {:.4} ({seconds:.1} s)",
+            rule.name(),
+            history.loss.last().copied().unwrap_or(f64::NAN),
+            history.train_acc.last().copied().unwrap_or(f64::NAN),
+            history.val_acc.last().copied().unwrap_or(f64::NAN),
+        ));
+        runs.push(RuleRun {
+            rule,
+            lr,
+            history,
+            seconds,
+        });
+    }
+
+    // The summary table, on stderr so that it sits next to the progress bars
+    // whatever `--json` does with stdout.
+    let mut table = vec![format!(
+        "{:<13} {:>8} {:>10} {:>9} {:>9} {:>8}",
+        "rule", "lr", "final loss", "train acc", "val acc", "seconds"
+    )];
+    for r in &runs {
+        table.push(format!(
+            "{:<13} {:>8.0e} {:>10.4} {:>9.4} {:>9.4} {:>8.1}",
+            r.rule.name(),
+            r.lr,
+            r.history.loss.last().copied().unwrap_or(f64::NAN),
+            r.history.train_acc.last().copied().unwrap_or(f64::NAN),
+            r.history.val_acc.last().copied().unwrap_or(f64::NAN),
+            r.seconds
+        ));
+    }
+    for line in &table {
+        ctx.report.notice(line);
+    }
+
+    let label = |r: &RuleRun| format!("{} ({:.0e})", r.rule.name(), r.lr);
+    let panel = |title: &str, x: &str, y: &str, series: Vec<Series>| plot::Panel {
+        title: format!("{title} ({})", kind.name()),
+        x_label: x.into(),
+        y_label: y.into(),
+        series,
+    };
+    let path = ctx.out_file("update_rules.png")?;
+    plot::line_plots(
+        &path,
+        &[
+            panel(
+                "Training loss",
+                "Iteration",
+                "Loss",
+                runs.iter()
+                    .map(|r| Series::indexed(&label(r), &r.history.loss, false))
+                    .collect(),
+            ),
+            panel(
+                "Training accuracy",
+                "Epoch",
+                "Accuracy",
+                runs.iter()
+                    .map(|r| Series::indexed(&label(r), &r.history.train_acc, false))
+                    .collect(),
+            ),
+            panel(
+                "Validation accuracy",
+                "Epoch",
+                "Accuracy",
+                runs.iter()
+                    .map(|r| Series::indexed(&label(r), &r.history.val_acc, false))
+                    .collect(),
+            ),
+        ],
+    )?;
+    ctx.wrote("update-rule comparison", &path);
+
+    let rows: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "rule": r.rule.name(),
+                "lr": r.lr,
+                "final_loss": r.history.loss.last().copied(),
+                "train_accuracy": r.history.train_acc.last().copied(),
+                "val_accuracy": r.history.val_acc.last().copied(),
+                "best_val_accuracy": r.history.best_val_acc,
+                "train_seconds": round(r.seconds, 4),
+            })
+        })
+        .collect();
+    let r = &mut ctx.report;
+    r.set("compare_updates", rows);
+    r.set("hidden", args.hidden.clone());
+    r.set("norm", format!("{:?}", args.norm).to_lowercase());
+    r.set("dropout", args.dropout);
+    r.set("lr_decay", lr_decay);
+    r.set("reg", reg);
+    r.set("batch_size", batch_size);
+    r.set("epochs", epochs);
+    r.set("num_train", sp.y_train.len());
+    r.set("num_val", sp.y_val.len());
     Ok(())
 }
 
