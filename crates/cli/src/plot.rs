@@ -213,8 +213,19 @@ fn draw_lines(
     };
     let (y0, y1) = padded((y0, y1), 0.05);
     let mut chart = axes(root, path, title, x0..x1, y0..y1)?;
-    // Iterations and epochs are whole numbers: no "200.0" on the axis.
-    let whole = x1 - x0 >= 5.0;
+    // Iterations and epochs are whole numbers: no "200.0" on the axis, and a few
+    // epochs get one tick each (not "0, 0, 1, 2, 2" from half-epoch ticks).
+    let integral = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .all(|p| p.0.fract() == 0.0);
+    let span = x1 - x0;
+    let x_ticks = if integral && span <= 10.0 {
+        span as usize + 1
+    } else {
+        10
+    };
+    let whole = integral || span >= 5.0;
     let x_fmt = move |x: &f64| {
         if whole {
             format!("{x:.0}")
@@ -226,6 +237,7 @@ fn draw_lines(
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
+        .x_labels(x_ticks)
         .x_label_formatter(&x_fmt)
         .light_line_style(RGBColor(245, 245, 245))
         .draw()
