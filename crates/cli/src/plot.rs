@@ -195,6 +195,37 @@ pub fn line_plots(path: &Path, panels: &[Panel]) -> Result<()> {
     })
 }
 
+/// Where a legend on the right covers the fewest points of the curves: the upper,
+/// middle or lower third of the right-hand 30% of the axes.
+fn legend_spot(
+    series: &[Series],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> SeriesLabelPosition {
+    let mut counts = [0usize; 3];
+    let (xs, ys) = (
+        (x1 - x0).max(f64::MIN_POSITIVE),
+        (y1 - y0).max(f64::MIN_POSITIVE),
+    );
+    for &(x, y) in series.iter().flat_map(|s| s.points.iter()) {
+        if !(x.is_finite() && y.is_finite()) || (x - x0) / xs < 0.7 {
+            continue;
+        }
+        let band = ((y - y0) / ys * 3.0).clamp(0.0, 2.0) as usize;
+        counts[band] += 1;
+    }
+    // On a tie the corners win, the top first (a loss's start is left, its end low).
+    match [2, 0, 1]
+        .into_iter()
+        .min_by_key(|&i| counts[i])
+        .unwrap_or(2)
+    {
+        0 => SeriesLabelPosition::LowerRight,
+        1 => SeriesLabelPosition::MiddleRight,
+        _ => SeriesLabelPosition::UpperRight,
+    }
+}
+
 /// Draws [`line_plot`]'s chart into `root`.
 fn draw_lines(
     root: &DrawingArea<BitMapBackend<'_>, Shift>,
@@ -269,22 +300,7 @@ fn draw_lines(
         }
     }
     if series.len() > 1 {
-        // Out of the curves' way: falling curves (losses) end low on the right,
-        // rising ones (accuracies) high.
-        let falling = series.first().is_some_and(|s| {
-            let ys: Vec<f64> = s
-                .points
-                .iter()
-                .map(|p| p.1)
-                .filter(|y| y.is_finite())
-                .collect();
-            ys.last() < ys.first()
-        });
-        let position = if falling {
-            SeriesLabelPosition::UpperRight
-        } else {
-            SeriesLabelPosition::LowerRight
-        };
+        let position = legend_spot(series, (x0, x1), (y0, y1));
         legend(&mut chart, path, position)?;
     }
     Ok(())
@@ -545,5 +561,31 @@ impl ImageGrid {
             }
         }
         save(path, &img)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spot(ys: &[&[f64]]) -> SeriesLabelPosition {
+        let series: Vec<Series> = ys.iter().map(|y| Series::indexed("s", y, false)).collect();
+        let pts = series.iter().flat_map(|s| s.points.iter().copied());
+        let ((x0, x1), (y0, y1)) = bounds(pts).unwrap();
+        legend_spot(&series, (x0, x1), (y0, y1))
+    }
+
+    #[test]
+    fn legend_goes_where_the_curves_are_not() {
+        let falling: Vec<f64> = (0..50).map(|i| 2.3 - i as f64 * 0.04).collect();
+        let rising: Vec<f64> = (0..50).map(|i| 0.1 + i as f64 * 0.015).collect();
+        let flat_top = vec![2.3; 50];
+        assert!(matches!(spot(&[&falling]), SeriesLabelPosition::UpperRight));
+        assert!(matches!(spot(&[&rising]), SeriesLabelPosition::LowerRight));
+        // A loss stuck at the top and one that fell: the middle is free.
+        assert!(matches!(
+            spot(&[&flat_top, &falling]),
+            SeriesLabelPosition::MiddleRight
+        ));
     }
 }
