@@ -38,14 +38,18 @@ pub struct Args {
     /// Timed runs per scenario and implementation [default: 3, or 1 with --quick].
     #[arg(long)]
     runs: Option<usize>,
-    /// Run only the scenarios whose name contains one of these (repeatable).
+    /// Run only the scenarios whose name contains one of these (repeatable); a
+    /// filtered run skips the micro-benchmarks and leaves docs/benchmarks.md alone.
     #[arg(long)]
     only: Vec<String>,
+    /// The same filter, positional: `cargo xtask bench knn` runs the kNN scenarios.
+    #[arg(value_name = "SCENARIO")]
+    names: Vec<String>,
     /// Skip the criterion micro-benchmarks.
     #[arg(long)]
     no_micro: bool,
-    /// Where the report goes [default: docs/benchmarks.md, or target/xtask-bench/quick.md
-    /// with --quick].
+    /// Where the report goes [default: docs/benchmarks.md; target/xtask-bench/quick.md
+    /// with --quick, target/xtask-bench/only.md for a filtered run].
     #[arg(long)]
     output: Option<PathBuf>,
     /// Child mode: run this one scenario once and print its JSON outcome.
@@ -62,7 +66,9 @@ fn root() -> PathBuf {
 }
 
 /// Runs the task.
-pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    args.only.append(&mut args.names);
+    let filtered = !args.only.is_empty();
     let threads = args.threads.unwrap_or_else(default_threads).max(1);
     if let Some(name) = &args.scenario {
         let ctx = Ctx {
@@ -84,10 +90,16 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         absolute(&args.data_dir)
     };
 
-    let micro = if args.quick || args.no_micro {
+    let micro = if args.quick || args.no_micro || filtered {
         eprintln!(
             "micro-benchmarks: skipped ({})",
-            if args.quick { "--quick" } else { "--no-micro" }
+            if args.quick {
+                "--quick"
+            } else if filtered {
+                "a filtered run"
+            } else {
+                "--no-micro"
+            }
         );
         Vec::new()
     } else {
@@ -148,6 +160,9 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let output = args.output.clone().unwrap_or_else(|| {
         if args.quick {
             root.join("target/xtask-bench/quick.md")
+        } else if filtered {
+            // A partial table must not replace the full one in the docs.
+            root.join("target/xtask-bench/only.md")
         } else {
             root.join("docs/benchmarks.md")
         }

@@ -622,7 +622,8 @@ pub fn render(
         w,
         "\n## Reproduce\n\n```sh\ncargo xtask bench            # micro-benchmarks + scenarios, rewrites this file\n\
          cargo xtask bench --peers    # + numpy / PyTorch side by side (pip install numpy torch)\n\
-         cargo xtask bench --quick    # sub-minute smoke run on synthetic data (CI)\n```\n\n\
+         cargo xtask bench --quick    # sub-minute smoke run on synthetic data (CI)\n\
+         cargo xtask bench knn        # only the scenarios named *knn* (table in target/xtask-bench/only.md)\n```\n\n\
          Data: `cargo xtask fetch-data` (CIFAR-10) and `cargo xtask fetch-data --dataset fashion-mnist` \
          put the datasets in `data/`; `--data-dir` points elsewhere. `--threads N` (or `RAYON_NUM_THREADS`) \
          sets the threads of every implementation. The GEMM choice behind these figures: [gemm.md](gemm.md)."
