@@ -1,6 +1,6 @@
 use std::any::TypeId;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::Float;
@@ -68,6 +68,19 @@ pub fn gemm<T: Float>(
         });
         return;
     }
+    if needs_reorienting(a, b, c) {
+        // Computed into a buffer of the other orientation, then added to C: the
+        // product's cost dwarfs the extra pass over C (k ≥ REORIENT_MIN_K).
+        let row_major = c.strides()[1].unsigned_abs() < c.strides()[0].unsigned_abs();
+        let mut t = Array2::<T>::zeros((m, n).set_f(row_major));
+        gemm(alpha, a, b, T::zero(), &mut t.view_mut());
+        if beta == T::zero() {
+            c.assign(&t);
+        } else {
+            c.zip_mut_with(&t, |x, &y| *x = *x * beta + y);
+        }
+        return;
+    }
     let threads = rayon::current_num_threads();
     let parts =
         if rayon::current_thread_index().is_some() || threads < 2 || m * n * k < PARALLEL_MIN_MADDS
@@ -87,6 +100,42 @@ pub fn gemm<T: Float>(
             }
         };
     gemm_in_parts(alpha, a, b, beta, c, parts);
+}
+
+/// Inner dimension from which [`needs_reorienting`] may send a product through a
+/// buffer: below it the extra pass over C costs more than the slow layout.
+const REORIENT_MIN_K: usize = 256;
+
+/// Whether C's orientation makes the kernel slow enough to be worth a buffer of the
+/// other orientation.
+///
+/// The `gemm` crate always computes a column-major C (for a row-major C it computes
+/// Cᵀ = Bᵀ·Aᵀ, which is why handing it a transposed view of C changes nothing), and it
+/// packs its left operand (A, or Bᵀ for a row-major C) when that operand's rows are not
+/// contiguous. Packing a large left operand that is only reused for a few columns is
+/// the slow case: e.g. `dout·Wᵀ` of an affine layer, (64×1024)·(1024×3136) into a
+/// row-major C, packs all of W for 64 columns and runs at a third of the speed of the
+/// same product into a column-major C, which packs the 64 rows of `dout` instead.
+/// docs/gemm.md has the measurements.
+fn needs_reorienting<T>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &ArrayViewMut2<'_, T>,
+) -> bool {
+    let ((m, k), n) = (a.dim(), b.ncols());
+    let (rsc, csc) = (c.strides()[0].unsigned_abs(), c.strides()[1].unsigned_abs());
+    if k < REORIENT_MIN_K || m < 2 || n < 2 || rsc == csc {
+        return false;
+    }
+    // The left operand's row stride and row count as the kernel sees them, for C's
+    // own orientation and for the other one.
+    let (rs_a, rs_bt) = (a.strides()[0].unsigned_abs(), b.strides()[1].unsigned_abs());
+    let ((own_rs, own_m), (other_rs, other_m)) = if csc < rsc {
+        ((rs_bt, n), (rs_a, m))
+    } else {
+        ((rs_a, m), (rs_bt, n))
+    };
+    own_rs != 1 && other_rs != 1 && own_m >= 2 * other_m
 }
 
 /// [`gemm`] on checked, non-empty shapes, cut into `parts` bands of C run by rayon.
@@ -326,6 +375,46 @@ mod tests {
             assert!(err < 1e-9, "{m}x{k}x{n} in {parts} parts: max error {err}");
             // The untouched odd columns stay as they were.
             assert!(c_store.slice(s![.., 1..;2]).iter().all(|x| x.is_finite()));
+        }
+    }
+
+    /// Products that go through a buffer of the other orientation (B a transposed
+    /// view, k ≥ REORIENT_MIN_K, C much wider or taller than the other way) give the
+    /// plain product, on both orientations of C, with β zero and not, and through a
+    /// strided window of C.
+    #[test]
+    fn reoriented_products_match_naive() {
+        use ndarray::{ShapeBuilder, s};
+        for (m, k, n, seed) in [(8, 300, 90, 1), (70, 260, 9, 2), (3, 512, 200, 3)] {
+            let mut r = crate::rng(seed);
+            let a: Array2<f64> = crate::randn((m, k), &mut r);
+            let b: Array2<f64> = crate::randn((n, k), &mut r).reversed_axes();
+            let b_owned = b.to_owned();
+            for (f_order, beta) in [(false, 0.0), (true, 0.0), (false, -0.5), (true, 0.5)] {
+                let mut c_store = Array2::<f64>::zeros((m, 2 * n).set_f(f_order));
+                c_store.assign(&crate::randn::<f64, _, _>((m, 2 * n), &mut r));
+                let c0 = c_store.slice(s![.., ..;2]).to_owned();
+                let odd = c_store.slice(s![.., 1..;2]).to_owned();
+                let expected = naive(&a, &b_owned) * 1.5 + &c0 * beta;
+                let mut c = c_store.slice_mut(s![.., ..;2]);
+                let reoriented = needs_reorienting(&a.view(), &b.view(), &c);
+                assert_eq!(
+                    reoriented,
+                    f_order == (m > n),
+                    "{m}x{k}x{n} F-order {f_order}"
+                );
+                gemm(1.5, &a.view(), &b.view(), beta, &mut c);
+                let scale = expected.iter().fold(1.0_f64, |e, x| e.max(x.abs()));
+                let err = (&c_store.slice(s![.., ..;2]) - &expected)
+                    .iter()
+                    .fold(0.0_f64, |e, x| e.max(x.abs()));
+                assert!(err < 1e-12 * scale, "{m}x{k}x{n} β {beta}: max error {err}");
+                assert_eq!(
+                    c_store.slice(s![.., 1..;2]),
+                    odd,
+                    "odd columns were touched"
+                );
+            }
         }
     }
 
