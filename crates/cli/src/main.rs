@@ -21,6 +21,7 @@ use crate::ctx::Ctx;
 use crate::error::Result;
 
 fn main() -> ExitCode {
+    numeric::tune_allocator();
     let cli = Cli::parse();
     let mut ctx = Ctx::new(cli.global.clone());
     match dispatch(&mut ctx, &cli.command) {

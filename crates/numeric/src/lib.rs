@@ -6,6 +6,7 @@
 //! - [`gemm`] / [`matmul`]: the matrix product all heavy work goes through.
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`rng`] / [`randn`]: seeded, reproducible random arrays.
+//! - [`tune_allocator`]: for programs, keeps large freed blocks for the next step.
 //!
 //! ```
 //! use ndarray::array;
@@ -19,11 +20,13 @@
 #[cfg(feature = "blas")]
 extern crate blas_src;
 
+mod alloc;
 mod float;
 mod gemm_impl;
 mod random;
 mod threads;
 
+pub use alloc::tune_allocator;
 pub use float::Float;
 pub use gemm_impl::{gemm, matmul};
 pub use random::{Rng, randn, rng};

@@ -120,6 +120,8 @@ pub const PENDING: &[(&str, &str)] = &[];
 
 /// Child mode: runs `name` once and prints its outcome as one JSON line.
 pub fn child(name: &str, ctx: &Ctx) -> Result<(), Box<dyn Error>> {
+    // As the `cs231n` command does: the scenarios measure what a user's run gets.
+    numeric::tune_allocator();
     numeric::set_threads(ctx.threads);
     let sc = ALL
         .iter()
