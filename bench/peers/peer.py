@@ -139,7 +139,19 @@ def convnet_flops(images):
 # ---------------------------------------------------------------------------- numpy
 
 
-class Numpy:
+class GemmScenarios:
+    """The GEMM scenarios' sizes, shared by both peers; each peer supplies `_gemm`."""
+
+    def gemm_knn(self):
+        m, k, n = sizes(self.ctx)["gemm_knn"]
+        return self._gemm(m, k, n, True)
+
+    def gemm_square(self):
+        n = sizes(self.ctx)["gemm_square"]
+        return self._gemm(n, n, n, False)
+
+
+class Numpy(GemmScenarios):
     name = "numpy"
 
     def __init__(self, ctx):
@@ -179,14 +191,6 @@ class Numpy:
         a @ b  # warm-up, as ours
         _, s = timed(lambda: a @ b)
         return dict(seconds=s, images=0, flops=2.0 * m * k * n)
-
-    def gemm_knn(self):
-        m, k, n = sizes(self.ctx)["gemm_knn"]
-        return self._gemm(m, k, n, True)
-
-    def gemm_square(self):
-        n = sizes(self.ctx)["gemm_square"]
-        return self._gemm(n, n, n, False)
 
     # --- kNN (the course's compute_distances_no_loops + predict_labels)
     def _knn(self, xtr, ytr, xte, k, chunk):
@@ -429,7 +433,7 @@ class Numpy:
 # ---------------------------------------------------------------------------- torch
 
 
-class Torch:
+class Torch(GemmScenarios):
     name = "torch"
 
     def __init__(self, ctx):
@@ -456,14 +460,6 @@ class Torch:
         a @ b
         _, s = timed(lambda: a @ b)
         return dict(seconds=s, images=0, flops=2.0 * m * k * n)
-
-    def gemm_knn(self):
-        m, k, n = sizes(self.ctx)["gemm_knn"]
-        return self._gemm(m, k, n, True)
-
-    def gemm_square(self):
-        n = sizes(self.ctx)["gemm_square"]
-        return self._gemm(n, n, n, False)
 
     def _knn_scenario(self, data, n_train, n_test):
         torch = self.torch
