@@ -198,9 +198,34 @@ pub struct LinearArgs {
     /// Minibatch size.
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// The split sizes.
+    #[command(flatten)]
+    pub splits: SplitArgs,
+}
+
+/// The course's splits of `svm`, `softmax`, `nn` and `cnn`: training, the 1 000
+/// validation images right after it, and the first test images.
+#[derive(Debug, Clone, Args)]
+pub struct SplitArgs {
     /// Training split size (the validation split follows it; default: the course's 49 000, or what the data has).
     #[arg(long)]
     pub num_train: Option<usize>,
+    /// Test images evaluated (the first N of the test set), or `all` [default: the course's 1 000].
+    #[arg(long, value_name = "N|all")]
+    pub num_test: Option<Count>,
+}
+
+impl SplitArgs {
+    /// The sizes asked for, for a test set of `test_len` images (larger requests are
+    /// shrunk to the data by `preprocess`, with a notice).
+    pub fn sizes(&self, test_len: usize) -> cifar_data::SplitSizes {
+        let course = cifar_data::SplitSizes::default();
+        cifar_data::SplitSizes {
+            num_training: self.num_train.unwrap_or(course.num_training),
+            num_test: self.num_test.map_or(course.num_test, |n| n.of(test_len)),
+            ..course
+        }
+    }
 }
 
 /// Options common to `nn` and `cnn`: the Solver's.
@@ -228,9 +253,9 @@ pub struct TrainArgs {
     /// [default: He init, sqrt(2 / fan_in); ThreeLayerConvNet 1e-3].
     #[arg(long)]
     pub weight_scale: Option<f64>,
-    /// Training split size (default: the course's 49 000, or what the data has).
-    #[arg(long)]
-    pub num_train: Option<usize>,
+    /// The split sizes.
+    #[command(flatten)]
+    pub splits: SplitArgs,
     /// Resume from a checkpoint written by an earlier run (OUT/nn_checkpoint.safetensors);
     /// the architecture, weights, optimiser state and epoch come from it.
     #[arg(long, value_name = "CKPT")]
@@ -391,5 +416,25 @@ mod tests {
             }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn split_sizes_default_to_the_course_and_take_all_of_the_test_set() {
+        let parse = |extra: &[&str]| {
+            let cli = Cli::try_parse_from(["cs231n", "cnn"].iter().chain(extra)).unwrap();
+            match cli.command {
+                Command::Cnn(a) => a.train.splits.sizes(10_000),
+                other => panic!("parsed as {other:?}"),
+            }
+        };
+        let course = parse(&[]);
+        assert_eq!(
+            (course.num_training, course.num_validation, course.num_test),
+            (49_000, 1_000, 1_000)
+        );
+        let all = parse(&["--num-test", "all", "--num-train", "59000"]);
+        assert_eq!((all.num_training, all.num_test), (59_000, 10_000));
+        assert_eq!(parse(&["--num-test", "20000"]).num_test, 10_000);
+        assert!(Cli::try_parse_from(["cs231n", "svm", "--num-test", "0"]).is_err());
     }
 }

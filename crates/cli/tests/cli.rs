@@ -277,8 +277,11 @@ fn softmax_model_round_trips_through_predict() {
             "1e-6",
             "--reg",
             "1",
+            "--num-test",
+            "all",
         ],
     ));
+    assert_eq!(v["num_test"], 20, "--num-test all takes the whole test set");
     for key in ["train_accuracy", "val_accuracy", "test_accuracy"] {
         let a = v[key].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&a), "{key} = {a}");
@@ -456,9 +459,12 @@ fn cnn_with_an_arch_spec_trains_and_predicts() {
             "--batch-size",
             "20",
             "--augment",
+            "--num-test",
+            "7",
         ],
     ));
     assert_eq!(v["epochs"], 1);
+    assert_eq!(v["num_test"], 7);
     let a = v["test_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&a));
     assert!(d.out("cnn_filters.png").is_file());

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use cifar_data::{Preprocess, SplitSizes, preprocess};
+use cifar_data::{Preprocess, preprocess};
 use linear::{LinearClassifier, Loss, TrainOptions};
 use ndarray::{Array2, s};
 use serde_json::json;
@@ -37,10 +37,7 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
     let data = ctx.load()?;
     let kind = data.source.kind;
     let cfg = Preprocess {
-        sizes: SplitSizes {
-            num_training: args.num_train.unwrap_or(49_000),
-            ..SplitSizes::default()
-        },
+        sizes: args.splits.sizes(data.test.len()),
         bias: true,
         seed: ctx.seed(),
         ..Preprocess::default()

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use cifar_data::{Preprocess, SplitSizes, preprocess};
+use cifar_data::{Preprocess, preprocess};
 use indicatif::ProgressBar;
 use ndarray::{ArrayD, Axis, Ix2, Ix4};
 use nn::Model;
@@ -229,10 +229,7 @@ fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
     let data = ctx.load()?;
     let kind = data.source.kind;
     let cfg = Preprocess {
-        sizes: SplitSizes {
-            num_training: t.num_train.unwrap_or(49_000),
-            ..SplitSizes::default()
-        },
+        sizes: t.splits.sizes(data.test.len()),
         seed: ctx.seed(),
         normalize_channels: d.normalize_channels,
         ..Preprocess::default()

@@ -12,6 +12,8 @@ impl Opts {
     /// The workload (the first argument, `default` when absent) and the options
     /// after it (arguments without `=` are ignored).
     pub fn from_args(default: &str) -> (String, Opts) {
+        // Keep the step's large temporaries between steps, as the `cs231n` binary does.
+        numeric::tune_allocator();
         let mut args = std::env::args().skip(1);
         let workload = args.next().unwrap_or_else(|| default.into());
         let opts = Opts(
