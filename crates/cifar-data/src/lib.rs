@@ -42,5 +42,5 @@ pub use idx::{
     FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, MNIST_DIR, MNIST_FILES, load_fashion_mnist,
     load_mnist, read_idx, read_idx_pair, write_idx, write_mnist,
 };
-pub use preprocess::{Preprocess, SplitSizes, Splits, preprocess};
+pub use preprocess::{Preprocess, SplitSizes, Splits, Transform, preprocess};
 pub use source::{DEFAULT_DATA_DIR, DataSource, DatasetChoice, DatasetKind, SAMPLE_DIR};

@@ -158,21 +158,92 @@ pub struct Splits<T> {
     pub x_dev: Array2<T>,
     /// Dev labels.
     pub y_dev: Array1<usize>,
-    /// The training split's mean image (D values, (C, H, W) order, 0..255 scale); zeros
-    /// when `subtract_mean` is off. Add it back to show an image.
-    pub mean_image: Array1<T>,
-    /// Per-channel (mean, std) divided out when `normalize_channels` is on.
-    pub channel_stats: Option<(Array1<T>, Array1<T>)>,
+    /// What was fitted on the training split and applied to every split: apply it to
+    /// new images (a user's photo) to prepare them the same way.
+    pub transform: Transform<T>,
     /// The sizes actually used.
     pub sizes: SplitSizes,
     /// True when `sizes` were shrunk to fit the data.
     pub clamped: bool,
     /// Class names.
     pub classes: Vec<String>,
+}
+
+/// The preprocessing [`preprocess`] fitted on the training split: raw pixel rows
+/// (0..255) in, model input rows out. Keeping it (a model file does) prepares any
+/// later image exactly as the training data was, which a classifier needs: its
+/// weights only make sense for inputs centred on the same mean image.
+///
+/// # Example
+/// ```
+/// use cifar_data::Transform;
+/// use ndarray::array;
+/// let t = Transform {
+///     image_shape: (1, 1, 2),
+///     mean_image: array![10.0f32, 20.0],
+///     channel_stats: None,
+///     bias: true,
+/// };
+/// assert_eq!(t.apply(array![[11.0, 18.0]]).unwrap(), array![[1.0, -2.0, 1.0]]);
+/// assert!(t.apply(array![[1.0, 2.0, 3.0]]).is_err()); // not 2 pixels per row
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transform<T> {
     /// Shape of one image, (C, H, W).
     pub image_shape: (usize, usize, usize),
-    /// Whether the last column is the bias column of ones.
+    /// The training split's mean image (D values, (C, H, W) order, 0..255 scale),
+    /// subtracted first; zeros when `subtract_mean` is off. Add it back to show an image.
+    pub mean_image: Array1<T>,
+    /// Per-channel (mean, std) of the centred training split, divided out when
+    /// `normalize_channels` is on.
+    pub channel_stats: Option<(Array1<T>, Array1<T>)>,
+    /// Whether a column of ones is appended (the bias trick).
     pub bias: bool,
+}
+
+impl<T: Float> Transform<T> {
+    /// Pixel rows (N, C·H·W) to model input rows: centred on the mean image, channels
+    /// normalised, then the bias column appended. Rows of another width are an error.
+    pub fn apply(&self, mut x: Array2<T>) -> Result<Array2<T>, DataError> {
+        let d = self.mean_image.len();
+        if x.ncols() != d {
+            return Err(DataError::Invalid(format!(
+                "rows of {} values given to a preprocessing fitted on {d} ({:?} images)",
+                x.ncols(),
+                self.image_shape
+            )));
+        }
+        self.centre(&mut x);
+        self.normalize(&mut x);
+        Ok(self.with_bias(x))
+    }
+
+    fn centre(&self, x: &mut Array2<T>) {
+        *x -= &self.mean_image;
+    }
+
+    fn normalize(&self, x: &mut Array2<T>) {
+        let Some((mu, sd)) = &self.channel_stats else {
+            return;
+        };
+        let (c, h, w) = self.image_shape;
+        for ch in 0..c {
+            x.slice_mut(s![.., ch * h * w..(ch + 1) * h * w])
+                .mapv_inplace(|v| (v - mu[ch]) / sd[ch]);
+        }
+    }
+
+    fn with_bias(&self, x: Array2<T>) -> Array2<T> {
+        if !self.bias {
+            return x;
+        }
+        // Built row-major (as concatenate along axis 1 is not): minibatch gathers then
+        // read whole rows, one cache line after another.
+        let d = x.ncols();
+        let mut with_bias = Array2::<T>::ones((x.nrows(), d + 1));
+        with_bias.slice_mut(s![.., ..d]).assign(&x);
+        with_bias
+    }
 }
 
 impl<T: Float> Splits<T> {
@@ -189,12 +260,12 @@ impl<T: Float> Splits<T> {
     /// assert_eq!(sp.to_images(&sp.x_train).unwrap().dim(), (4, 3, 2, 2));
     /// ```
     pub fn to_images(&self, x: &Array2<T>) -> Result<Array4<T>, DataError> {
-        let (c, h, w) = self.image_shape;
-        if self.bias || x.ncols() != c * h * w {
+        let (c, h, w) = self.transform.image_shape;
+        if self.transform.bias || x.ncols() != c * h * w {
             return Err(DataError::Invalid(format!(
                 "rows of width {} are not {c}×{h}×{w} images{}",
                 x.ncols(),
-                if self.bias {
+                if self.transform.bias {
                     " (the bias column is appended)"
                 } else {
                     ""
@@ -225,7 +296,7 @@ impl<T: Float> Splits<T> {
 /// };
 /// let sp = preprocess::<f64>(&ds, &ds, &cfg).unwrap();
 /// assert_eq!(sp.x_train.dim(), (8, 5));               // 4 pixels + bias
-/// assert_eq!(sp.mean_image[0], 3.5);                  // mean of 0..8, training only
+/// assert_eq!(sp.transform.mean_image[0], 3.5);                  // mean of 0..8, training only
 /// assert_eq!(sp.x_val[[0, 0]], 8.0 - 3.5);            // validation centred on it
 /// assert_eq!(sp.x_test[[0, 4]], 1.0);                 // bias column
 /// ```
@@ -254,47 +325,35 @@ pub fn preprocess<T: Float>(
         num_dev: dv,
     } = sizes;
     let mut x_train = train.slice(0..tr)?.to_rows::<T>();
-    let mut x_val = train.slice(tr..tr + va)?.to_rows::<T>();
-    let mut x_test = test.slice(0..te)?.to_rows::<T>();
+    let x_val = train.slice(tr..tr + va)?.to_rows::<T>();
+    let x_test = test.slice(0..te)?.to_rows::<T>();
     let y_train = train.labels.slice(s![..tr]).mapv(|l| l as usize);
     let y_val = train.labels.slice(s![tr..tr + va]).mapv(|l| l as usize);
     let y_test = test.labels.slice(s![..te]).mapv(|l| l as usize);
 
-    let d = train.dim();
-    let mean_image = if cfg.subtract_mean {
-        let mean = column_means(&x_train);
-        for x in [&mut x_train, &mut x_val, &mut x_test] {
-            *x -= &mean;
-        }
-        mean
-    } else {
-        Array1::zeros(d)
+    // Statistics come from the training split only (the validation and test images
+    // stay unseen), the mean first, then the channels of the centred images.
+    let image_shape = train.image_shape();
+    let (c, h, w) = image_shape;
+    let mut transform = Transform {
+        image_shape,
+        mean_image: if cfg.subtract_mean {
+            column_means(&x_train)
+        } else {
+            Array1::zeros(train.dim())
+        },
+        channel_stats: None,
+        bias: false,
     };
-
-    let channel_stats = if cfg.normalize_channels {
-        let (c, h, w) = train.image_shape();
-        let (mu, sd) = channel_stats(&x_train, c, h * w);
-        for x in [&mut x_train, &mut x_val, &mut x_test] {
-            for ch in 0..c {
-                let mut block = x.slice_mut(s![.., ch * h * w..(ch + 1) * h * w]);
-                block.mapv_inplace(|v| (v - mu[ch]) / sd[ch]);
-            }
-        }
-        Some((mu, sd))
-    } else {
-        None
-    };
-
-    if cfg.bias {
-        for x in [&mut x_train, &mut x_val, &mut x_test] {
-            // Built row-major (as concatenate along axis 1 is not): minibatch
-            // gathers then read whole rows, one cache line after another.
-            let d = x.ncols();
-            let mut with_bias = Array2::<T>::ones((x.nrows(), d + 1));
-            with_bias.slice_mut(s![.., ..d]).assign(x);
-            *x = with_bias;
-        }
+    transform.centre(&mut x_train);
+    if cfg.normalize_channels {
+        transform.channel_stats = Some(channel_stats(&x_train, c, h * w));
+        transform.normalize(&mut x_train);
     }
+    transform.bias = cfg.bias;
+    let x_train = transform.with_bias(x_train);
+    let x_val = transform.apply(x_val)?;
+    let x_test = transform.apply(x_test)?;
 
     let dev_idx: Vec<usize> = if dv > 0 {
         let mut rng = numeric::rng(cfg.seed);
@@ -314,13 +373,10 @@ pub fn preprocess<T: Float>(
         y_test,
         x_dev,
         y_dev,
-        mean_image,
-        channel_stats,
+        transform,
         sizes,
         clamped: sizes != cfg.sizes,
         classes: train.classes.clone(),
-        image_shape: train.image_shape(),
-        bias: cfg.bias,
     })
 }
 

@@ -56,8 +56,8 @@ fn splits_follow_the_course_order_and_mean_is_from_train_only() {
     // Mean image of images 0..15 only: pixel d is 10·7 + d.
     let raw_train = train.to_rows::<f64>();
     let expected_mean = raw_train.slice(s![..15, ..]).mean_axis(Axis(0)).unwrap();
-    assert_eq!(sp.mean_image, expected_mean);
-    assert_eq!(sp.mean_image[0], 70.0);
+    assert_eq!(sp.transform.mean_image, expected_mean);
+    assert_eq!(sp.transform.mean_image[0], 70.0);
     // Every split is centred on that same mean.
     let raw_val = raw_train.slice(s![15..18, ..]).to_owned() - &expected_mean;
     assert_eq!(sp.x_val, raw_val);
@@ -87,7 +87,7 @@ fn bias_trick_appends_a_column_of_ones() {
         assert_eq!(x.ncols(), 13);
         assert!(x.column(12).iter().all(|&v| v == 1.0));
     }
-    assert_eq!(sp.mean_image.len(), 12);
+    assert_eq!(sp.transform.mean_image.len(), 12);
     assert!(sp.to_images(&sp.x_train).is_err());
 }
 
@@ -100,7 +100,7 @@ fn channel_normalisation_gives_unit_variance_on_train() {
         ..Default::default()
     };
     let sp = preprocess::<f64>(&train, &test, &cfg).unwrap();
-    let (mu, sd) = sp.channel_stats.clone().unwrap();
+    let (mu, sd) = sp.transform.channel_stats.clone().unwrap();
     assert_eq!(mu.len(), 3);
     assert!(sd.iter().all(|&v| v > 0.0));
     for ch in 0..3 {
@@ -125,7 +125,7 @@ fn without_mean_subtraction_rows_are_raw_pixels() {
     };
     let sp = preprocess::<f32>(&train, &test, &cfg).unwrap();
     assert_eq!(sp.x_train, train.slice(0..5).unwrap().to_rows::<f32>());
-    assert!(sp.mean_image.iter().all(|&m| m == 0.0));
+    assert!(sp.transform.mean_image.iter().all(|&m| m == 0.0));
 }
 
 #[test]
@@ -250,4 +250,34 @@ fn bundled_sample_is_balanced_fashion_mnist() {
     assert_eq!(test.class_counts(), vec![100; 10]);
     assert_eq!(train.image_shape(), (1, 28, 28));
     assert_eq!(train.classes[9], "Ankle boot");
+}
+
+#[test]
+fn the_fitted_transform_prepares_new_rows_as_the_splits_were() {
+    let (train, test) = data();
+    for (normalize_channels, bias) in [(false, false), (true, false), (true, true)] {
+        let cfg = Preprocess {
+            sizes: sizes(12, 3, 6, 0),
+            normalize_channels,
+            bias,
+            ..Default::default()
+        };
+        let sp = preprocess::<f64>(&train, &test, &cfg).unwrap();
+        let raw_test = test.slice(0..6).unwrap().to_rows::<f64>();
+        let again = sp.transform.apply(raw_test).unwrap();
+        assert_eq!(
+            again, sp.x_test,
+            "normalize {normalize_channels}, bias {bias}"
+        );
+        let raw_val = train.slice(12..15).unwrap().to_rows::<f64>();
+        assert_eq!(sp.transform.apply(raw_val).unwrap(), sp.x_val);
+    }
+    // Rows of another width are refused with the widths named.
+    let sp = preprocess::<f32>(&train, &test, &Preprocess::default()).unwrap();
+    let err = sp
+        .transform
+        .apply(ndarray::Array2::zeros((1, 5)))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("5 values") && err.contains("12"), "{err}");
 }

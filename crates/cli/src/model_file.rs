@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, ArrayD, Axis, IxDyn, s};
+use ndarray::{Array1, Array2, ArrayD, IxDyn};
 use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 
@@ -27,51 +27,9 @@ use crate::error::{CliError, Result};
 const FORMAT: &str = "cs231n-model";
 const VERSION: &str = "1";
 
-/// How raw pixels become the model's input rows, replaying the course's preprocessing
-/// (`cifar_data::preprocess`) with the statistics of the training split.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Preprocessing {
-    /// (C, H, W) of one image.
-    pub input_shape: (usize, usize, usize),
-    /// The training split's mean image (D), subtracted first.
-    pub mean_image: Array1<f32>,
-    /// Per-channel (mean, std) of the centred training split, when normalised.
-    pub channel_stats: Option<(Array1<f32>, Array1<f32>)>,
-    /// Whether a column of ones is appended (bias trick).
-    pub bias: bool,
-}
-
-impl Preprocessing {
-    /// Takes the statistics a `cifar_data::preprocess` run fitted.
-    pub fn from_splits(sp: &cifar_data::Splits<f32>) -> Self {
-        Preprocessing {
-            input_shape: sp.image_shape,
-            mean_image: sp.mean_image.clone(),
-            channel_stats: sp.channel_stats.clone(),
-            bias: sp.bias,
-        }
-    }
-
-    /// Pixel rows (N, D) of values 0..=255 to model input rows, exactly as the
-    /// training data was prepared: centre on the mean image, normalise channels, then
-    /// append the bias column.
-    pub fn apply(&self, mut x: Array2<f32>) -> Array2<f32> {
-        x -= &self.mean_image;
-        if let Some((mu, sd)) = &self.channel_stats {
-            let (c, h, w) = self.input_shape;
-            for ch in 0..c {
-                x.slice_mut(s![.., ch * h * w..(ch + 1) * h * w])
-                    .mapv_inplace(|v| (v - mu[ch]) / sd[ch]);
-            }
-        }
-        if self.bias {
-            let ones = Array2::<f32>::ones((x.nrows(), 1));
-            x = ndarray::concatenate(Axis(1), &[x.view(), ones.view()])
-                .expect("same number of rows");
-        }
-        x
-    }
-}
+/// How raw pixels become the model's input rows: the preprocessing fitted on the
+/// training split (`cifar_data::preprocess`), replayed on new images.
+pub type Preprocessing = cifar_data::Transform<f32>;
 
 /// What a model file holds.
 #[derive(Debug, Clone)]
@@ -107,7 +65,7 @@ impl ModelFile {
     /// Writes the file (to a temporary name first, so an interrupted write never
     /// leaves a half file under the final name).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let (c, h, w) = self.prep.input_shape;
+        let (c, h, w) = self.prep.image_shape;
         let mut tensors: Vec<(String, ArrayD<f32>)> = vec![(
             "prep.mean_image".into(),
             self.prep.mean_image.clone().into_dyn(),
@@ -259,7 +217,7 @@ impl ModelFile {
             classes,
             dataset: get("dataset")?,
             prep: Preprocessing {
-                input_shape: (c, h, w),
+                image_shape: (c, h, w),
                 mean_image,
                 channel_stats,
                 bias: get("bias")? == "true",
@@ -302,7 +260,7 @@ mod tests {
             classes: vec!["a".into(), "b".into()],
             dataset: "sample".into(),
             prep: Preprocessing {
-                input_shape: (1, 1, 2),
+                image_shape: (1, 1, 2),
                 mean_image: array![1.0, 2.0],
                 channel_stats: Some((array![0.5], array![2.0])),
                 bias: true,
@@ -326,14 +284,6 @@ mod tests {
         assert_eq!(back.params, m.params);
         assert_eq!(back.param2(&path, "W").unwrap().dim(), (3, 2));
         assert!(back.param2(&path, "b").is_err());
-    }
-
-    #[test]
-    fn preprocessing_replays_centre_normalise_bias() {
-        let p = sample().prep;
-        let x = p.apply(array![[3.0, 2.0]]);
-        // (3-1-0.5)/2 = 0.75, (2-2-0.5)/2 = -0.25, then the bias column.
-        assert_eq!(x, array![[0.75, -0.25, 1.0]]);
     }
 
     #[test]

@@ -5,38 +5,19 @@ machine: run it right before or after `cargo bench -p linear --bench linear`.
 
 Times (best of 5 / of 3): the vectorised softmax loss + gradient on 49 000 x 3 073
 float32, and the 1 500-iteration SVM training with batch 200 in float64 (the
-notebook's dtype), both as linear_classifier.py / softmax.py write them.
+notebook's dtype). The losses are `bench/peers/peer.py`'s, the numpy side of
+`cargo xtask bench --peers`, written as the course's softmax.py / linear_svm.py.
 """
+import pathlib
+import sys
 import time
 
 import numpy as np
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "bench" / "peers"))
+from peer import Numpy  # noqa: E402
+
 N, D, C = 49000, 3073, 10
-
-
-def softmax_loss_vectorized(W, X, y, reg):
-    num_train = X.shape[0]
-    scores = X.dot(W)
-    scores -= scores.max(axis=1, keepdims=True)
-    probs = np.exp(scores)
-    probs /= probs.sum(axis=1, keepdims=True)
-    loss = -np.log(probs[np.arange(num_train), y]).sum() / num_train + reg * np.sum(W * W)
-    probs[np.arange(num_train), y] -= 1
-    dW = X.T.dot(probs) / num_train + 2 * reg * W
-    return loss, dW
-
-
-def svm_loss_vectorized(W, X, y, reg):
-    num_train = X.shape[0]
-    scores = X.dot(W)
-    correct = scores[np.arange(num_train), y][:, None]
-    margins = np.maximum(0, scores - correct + 1)
-    margins[np.arange(num_train), y] = 0
-    loss = margins.sum() / num_train + reg * np.sum(W * W)
-    mask = (margins > 0).astype(X.dtype)
-    mask[np.arange(num_train), y] = -mask.sum(axis=1)
-    dW = X.T.dot(mask) / num_train + 2 * reg * W
-    return loss, dW
 
 
 def best(f, repeats):
@@ -49,11 +30,12 @@ def best(f, repeats):
 
 
 def main():
+    course = Numpy(ctx=None)  # the loss functions need no data directory
     rng = np.random.default_rng(0)
-    X = (rng.standard_normal((N, D), dtype=np.float32) * 60)
+    X = rng.standard_normal((N, D), dtype=np.float32) * 60
     y = (np.arange(N) * 7) % C
     W = (rng.standard_normal((D, C)) * 1e-4).astype(np.float32)
-    t = best(lambda: softmax_loss_vectorized(W, X, y, 2.5e4), 5)
+    t = best(lambda: course.softmax_loss_vectorized(W, X, y, 2.5e4), 5)
     print(f"numpy softmax loss+grad 49000x3073 f32: {t * 1e3:.1f} ms")
 
     X64 = X.astype(np.float64)
@@ -62,7 +44,7 @@ def main():
         W = 0.001 * rng.standard_normal((D, C))
         for _ in range(1500):
             idx = rng.choice(N, 200, replace=True)
-            _, dW = svm_loss_vectorized(W, X64[idx], y[idx], 2.5e4)
+            _, dW = course.svm_loss_vectorized(W, X64[idx], y[idx], 2.5e4)
             W -= 1e-7 * dW
 
     t = best(train, 3)

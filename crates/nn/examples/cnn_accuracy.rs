@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         splits.to_images(&splits.x_val)?,
         splits.to_images(&splits.x_test)?,
     );
-    let (c, h, w) = splits.image_shape;
+    let (c, h, w) = splits.transform.image_shape;
     let data = TrainData {
         x_train: x_train.view().into_dyn(),
         y_train: splits.y_train.view(),

@@ -14,7 +14,7 @@ use crate::args::LinearArgs;
 use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
 use crate::imageio::weights_to_rgb;
-use crate::model_file::{ModelFile, Preprocessing};
+use crate::model_file::ModelFile;
 use crate::output::{percent, round, table};
 use crate::plot::ImageGrid;
 use crate::progress;
@@ -225,14 +225,14 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
         &history,
     )?;
     let path = ctx.out_file(&format!("{name}_templates.png"))?;
-    templates(&clf.W, sp.image_shape, &sp.classes).save(&path)?;
+    templates(&clf.W, sp.transform.image_shape, &sp.classes).save(&path)?;
     ctx.wrote("class templates", &path);
     let model = ModelFile {
         kind: "linear".into(),
         config: json!({"loss": name}),
         classes: sp.classes.clone(),
         dataset: kind.name().into(),
-        prep: Preprocessing::from_splits(&sp),
+        prep: sp.transform.clone(),
         params: BTreeMap::from([("W".to_string(), clf.W.clone().into_dyn())]),
         buffers: BTreeMap::new(),
     };

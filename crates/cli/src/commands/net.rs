@@ -21,7 +21,7 @@ use crate::args::{CnnArgs, NnArgs, Norm, TrainArgs, Update};
 use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
 use crate::imageio::weights_to_rgb;
-use crate::model_file::{ModelFile, Preprocessing};
+use crate::model_file::ModelFile;
 use crate::output::{percent, round};
 use crate::plot::{self, ImageGrid, Series};
 use crate::progress;
@@ -320,7 +320,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
             s
         }
         None => {
-            let model = build(&net, sp.image_shape, num_classes, reg, ctx.seed())?;
+            let model = build(&net, sp.transform.image_shape, num_classes, reg, ctx.seed())?;
             Solver::new(model, train_data, config).map_err(solver_err)?
         }
     };
@@ -448,7 +448,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
         ],
     )?;
     ctx.wrote("accuracy history", &path);
-    if let Some(grid) = first_layer(model.params(), sp.image_shape) {
+    if let Some(grid) = first_layer(model.params(), sp.transform.image_shape) {
         let name = if images { "filters" } else { "weights" };
         let path = ctx.out_file(&format!("{prefix}_{name}.png"))?;
         grid.save(&path)?;
@@ -461,7 +461,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
         config: model.config(),
         classes: sp.classes.clone(),
         dataset: kind.name().into(),
-        prep: Preprocessing::from_splits(&sp),
+        prep: sp.transform.clone(),
         params: model.params().clone(),
         buffers: model.buffers().cloned().unwrap_or_default(),
     };
@@ -563,7 +563,7 @@ fn compare_updates(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
             x_val: x_val.view(),
             y_val: sp.y_val.view(),
         };
-        let model = build(&net, sp.image_shape, num_classes, reg, ctx.seed())?;
+        let model = build(&net, sp.transform.image_shape, num_classes, reg, ctx.seed())?;
         if runs.is_empty() {
             ctx.report.say(format!(
                 "nn --compare-updates: {} on {} train / {} val images; reg {reg:e}, lr decay {lr_decay}, {epochs} epoch(s) of batch {batch_size}",

@@ -116,7 +116,7 @@ pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
     ctx.report.set("dataset", file.dataset.clone());
     ctx.report.set("model", args.model.display().to_string());
     ctx.report.set("kind", file.kind.clone());
-    let (c, h, w) = file.prep.input_shape;
+    let (c, h, w) = file.prep.image_shape;
     let mut rows = Array2::<f32>::zeros((args.images.len(), c * h * w));
     for (i, path) in args.images.iter().enumerate() {
         let img = load_as_chw(path, c, h, w)?;
@@ -126,7 +126,10 @@ pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
                 .expect("C*H*W values"),
         );
     }
-    let x = file.prep.apply(rows);
+    let x = file
+        .prep
+        .apply(rows)
+        .map_err(|e| CliError::library("preprocessing", e))?;
     let scores = model.scores(&x)?;
     let mut out = Vec::new();
     for (path, row) in args.images.iter().zip(scores.rows()) {
