@@ -4,8 +4,8 @@
 //! cargo bench -p cifar-data --bench load
 //! CIFAR10_DIR=/path/to/cifar-10-batches-bin cargo bench -p cifar-data --bench load
 //! ```
-//! CIFAR-10 is read from `$CIFAR10_DIR`, else `/work/cifar/cifar-10-batches-bin`, else
-//! `data/cifar-10-batches-bin`; when none exists that case is skipped with a message.
+//! CIFAR-10 is read from `$CIFAR10_DIR`, else the checkout's `data/cifar-10-batches-bin`;
+//! when neither exists that case is skipped with a message.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,17 +13,14 @@ use std::time::Duration;
 use cifar_data::{DataSource, DatasetChoice, load_cifar10, load_fashion_mnist};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-/// The first CIFAR-10 folder that exists.
+/// CIFAR-10 from `$CIFAR10_DIR`, else the checkout's `data/` (benches run in the
+/// crate's folder, so it is found from there).
 fn cifar_dir() -> Option<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    std::env::var_os("CIFAR10_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain([
-            PathBuf::from("/work/cifar/cifar-10-batches-bin"),
-            manifest.join("../../data/cifar-10-batches-bin"),
-        ])
-        .find(|d| d.join("test_batch.bin").is_file())
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    DataSource::resolve_or_env(DatasetChoice::Cifar10, data, "CIFAR10_DIR")
+        .ok()
+        .map(|src| src.dir)
+        .filter(|d| d.join("test_batch.bin").is_file())
 }
 
 fn bench_load(c: &mut Criterion) {

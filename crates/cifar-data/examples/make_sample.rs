@@ -3,11 +3,11 @@
 //! `.gz` files. Deterministic: the same source files give byte-identical output.
 //!
 //! ```text
-//! apt-get install -y dataset-fashion-mnist
+//! cargo xtask fetch-data --dataset fashion-mnist
 //! cargo run -p cifar-data --example make_sample -- [SOURCE_DIR] [OUT_DIR]
 //! ```
-//! SOURCE_DIR defaults to `/usr/share/datasets/fashion-mnist` (the Debian package),
-//! OUT_DIR to `data/sample`.
+//! SOURCE_DIR defaults to `data/fashion-mnist` (where `fetch-data` puts the four
+//! official files; any folder holding them works), OUT_DIR to `data/sample`.
 
 use cifar_data::{load_fashion_mnist, write_mnist};
 
@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let src = args
         .next()
-        .unwrap_or_else(|| "/usr/share/datasets/fashion-mnist".into());
+        .unwrap_or_else(|| "data/fashion-mnist".into());
     let out = args.next().unwrap_or_else(|| "data/sample".into());
     let (train, test) = load_fashion_mnist(&src)?;
     let train = train.first_per_class(TRAIN_PER_CLASS);

@@ -183,6 +183,36 @@ impl DataSource {
         }
     }
 
+    /// As [`resolve`](Self::resolve), unless the environment variable `var` names the
+    /// dataset's folder: how the examples and benchmarks find data kept outside
+    /// `data/` (e.g. `CIFAR10_DIR=/data/cifar-10-batches-bin`).
+    ///
+    /// # Example
+    /// ```
+    /// use cifar_data::{DataSource, DatasetChoice, DatasetKind};
+    /// let src = DataSource::resolve_or_env(DatasetChoice::Sample, "data", "NO_SUCH_VARIABLE").unwrap();
+    /// assert_eq!(src.kind, DatasetKind::Sample);
+    /// ```
+    pub fn resolve_or_env(
+        choice: DatasetChoice,
+        data_dir: impl AsRef<Path>,
+        var: &str,
+    ) -> Result<Self, DataError> {
+        let Some(dir) = std::env::var_os(var) else {
+            return DataSource::resolve(choice, data_dir);
+        };
+        let kind = match choice {
+            DatasetChoice::Cifar10 | DatasetChoice::Auto => DatasetKind::Cifar10,
+            DatasetChoice::FashionMnist => DatasetKind::FashionMnist,
+            DatasetChoice::Sample => DatasetKind::Sample,
+        };
+        Ok(DataSource {
+            kind,
+            dir: dir.into(),
+            fell_back: false,
+        })
+    }
+
     /// Loads (train, test).
     pub fn load(&self) -> Result<(Dataset, Dataset), DataError> {
         match self.kind {

@@ -5,12 +5,13 @@
 //! cargo run --release -p knn --example knn_accuracy -- fashion   # full Fashion-MNIST, L2 and L1
 //! ```
 //!
-//! Data folders: `CIFAR10_DIR` (default `/work/cifar`), `FASHION_MNIST_DIR` (default
-//! `/usr/share/datasets/fashion-mnist`). Peak memory is the process's VmHWM, so run
+//! Data: `data/cifar-10-batches-bin` and `data/fashion-mnist` as `cargo xtask
+//! fetch-data` installs them, or the folders in `CIFAR10_DIR` and `FASHION_MNIST_DIR`. Peak memory is the process's VmHWM, so run
 //! one data set per process.
 
 use std::time::Instant;
 
+use cifar_data::{DEFAULT_DATA_DIR, DataSource, Dataset, DatasetChoice};
 use knn::{COURSE_K_CHOICES, COURSE_NUM_FOLDS, KNearestNeighbor, Metric, Vote, accuracy};
 
 type Error = Box<dyn std::error::Error>;
@@ -25,8 +26,10 @@ fn main() -> Result<(), Error> {
     }
 }
 
-fn dir(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.into())
+/// The dataset as `cargo xtask fetch-data` installs it under `data/` (run from the
+/// checkout), or from the folder in `var`.
+fn load_dataset(choice: DatasetChoice, var: &str) -> Result<(Dataset, Dataset), Error> {
+    Ok(DataSource::resolve_or_env(choice, DEFAULT_DATA_DIR, var)?.load()?)
 }
 
 /// Peak resident memory of this process so far, in MiB (Linux's VmHWM).
@@ -45,7 +48,7 @@ fn peak_rss_mib() -> f64 {
 /// float64 (as `load_CIFAR10` returns them), L2.
 fn cifar() -> Result<(), Error> {
     let t0 = Instant::now();
-    let (train, test) = cifar_data::load_cifar10(dir("CIFAR10_DIR", "/work/cifar"))?;
+    let (train, test) = load_dataset(DatasetChoice::Cifar10, "CIFAR10_DIR")?;
     let (train, test) = (train.slice(0..5000)?, test.slice(0..500)?);
     let (x_train, y_train) = (train.to_rows::<f64>(), train.labels_usize());
     let (x_test, y_test) = (test.to_rows::<f64>(), test.labels_usize());
@@ -113,10 +116,7 @@ fn cifar() -> Result<(), Error> {
 /// Full Fashion-MNIST, 60 000 × 10 000, f32: L2 majority k = 5, then L1 weighted k = 5.
 fn fashion() -> Result<(), Error> {
     let t0 = Instant::now();
-    let (train, test) = cifar_data::load_fashion_mnist(dir(
-        "FASHION_MNIST_DIR",
-        "/usr/share/datasets/fashion-mnist",
-    ))?;
+    let (train, test) = load_dataset(DatasetChoice::FashionMnist, "FASHION_MNIST_DIR")?;
     let (x_test, y_test) = (test.to_rows::<f32>(), test.labels_usize());
     let mut knn = KNearestNeighbor::new();
     knn.train_owned(train.to_rows::<f32>(), train.labels_usize())?;

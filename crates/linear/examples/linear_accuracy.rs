@@ -9,8 +9,8 @@
 //! cargo run --release -p linear --example linear_accuracy -- speed                 # wall and CPU time of the speed targets
 //! ```
 //!
-//! Data folders: `CIFAR10_DIR` (default `/work/cifar`), `FASHION_MNIST_DIR` (default
-//! `/usr/share/datasets/fashion-mnist`). Hyper-parameters come from
+//! Data: `data/cifar-10-batches-bin` and `data/fashion-mnist` as `cargo xtask
+//! fetch-data` installs them, or the folders in `CIFAR10_DIR` and `FASHION_MNIST_DIR`. Hyper-parameters come from
 //! [`linear::defaults_for`]; `LRS`, `REGS` (comma-separated), `ITERS`, `BATCH`,
 //! `SHUFFLE=1` and `DECAY` override them for exploration; `SEARCH=0` skips the search.
 
@@ -19,7 +19,9 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::time::Instant;
 
-use cifar_data::{Preprocess, SplitSizes, Splits};
+use cifar_data::{
+    DEFAULT_DATA_DIR, DataSource, Dataset, DatasetChoice, Preprocess, SplitSizes, Splits,
+};
 use linear::{Defaults, LinearClassifier, Loss, Sampling, Trial, defaults_for};
 use ndarray::{ArrayView1, Axis};
 
@@ -49,8 +51,10 @@ fn losses(arg: Option<&str>) -> Result<Vec<Loss>, Error> {
     })
 }
 
-fn dir(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.into())
+/// The dataset as `cargo xtask fetch-data` installs it under `data/` (run from the
+/// checkout), or from the folder in `var`.
+fn load_dataset(choice: DatasetChoice, var: &str) -> Result<(Dataset, Dataset), Error> {
+    Ok(DataSource::resolve_or_env(choice, DEFAULT_DATA_DIR, var)?.load()?)
 }
 
 fn env_list(var: &str) -> Option<Vec<f64>> {
@@ -73,14 +77,11 @@ fn load(dataset: &str) -> Result<Splits<f32>, Error> {
     let t = Instant::now();
     let (train, test, sizes) = match dataset {
         "cifar10" => {
-            let (train, test) = cifar_data::load_cifar10(dir("CIFAR10_DIR", "/work/cifar"))?;
+            let (train, test) = load_dataset(DatasetChoice::Cifar10, "CIFAR10_DIR")?;
             (train, test, SplitSizes::default())
         }
         _ => {
-            let (train, test) = cifar_data::load_fashion_mnist(dir(
-                "FASHION_MNIST_DIR",
-                "/usr/share/datasets/fashion-mnist",
-            ))?;
+            let (train, test) = load_dataset(DatasetChoice::FashionMnist, "FASHION_MNIST_DIR")?;
             let sizes = SplitSizes {
                 num_training: 59_000,
                 num_validation: 1_000,

@@ -9,9 +9,9 @@
 //! ```
 //!
 //! Options after the workload: `epochs=N lr=X reg=X decay=X batch=N keep=X hidden=a,b,c
-//! rule=adam|sgd|momentum|rmsprop seed=N`. Data directories: `CIFAR10_DIR` (default
-//! `/work/cifar/cifar-10-batches-bin`, then `data/cifar-10-batches-bin`) and
-//! `FASHION_MNIST_DIR` (default `/usr/share/datasets/fashion-mnist`).
+//! rule=adam|sgd|momentum|rmsprop seed=N`. Data: `data/cifar-10-batches-bin` and
+//! `data/fashion-mnist` as `cargo xtask fetch-data` installs them (run from the
+//! checkout), or the folders in `CIFAR10_DIR` and `FASHION_MNIST_DIR`.
 
 mod common;
 

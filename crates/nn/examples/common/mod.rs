@@ -1,9 +1,7 @@
 //! What the accuracy examples share: `key=value` options after the workload name,
 //! and the data sets found from their environment variable or default directories.
 
-use std::path::PathBuf;
-
-use cifar_data::{DataError, Dataset, load_cifar10, load_fashion_mnist};
+use cifar_data::{DEFAULT_DATA_DIR, DataError, DataSource, Dataset, DatasetChoice};
 
 /// The `key=value` options after the workload name.
 pub struct Opts(Vec<(String, String)>);
@@ -44,35 +42,13 @@ impl Opts {
     }
 }
 
-/// `$env` if set, else the first of `candidates` that exists (else the first).
-fn first_existing(env: &str, candidates: &[&str]) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
-        return p.into();
-    }
-    candidates
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| candidates[0].into())
-}
-
-/// Fashion-MNIST (`FASHION_MNIST_DIR`, default `/usr/share/datasets/fashion-mnist`,
-/// then `data/fashion-mnist`) or CIFAR-10 (`CIFAR10_DIR`, default
-/// `/work/cifar/cifar-10-batches-bin`, then `/work/main/data/cifar-10-batches-bin`):
-/// `(train, test)`.
+/// Fashion-MNIST or CIFAR-10 as `cargo xtask fetch-data` installs them under `data/`
+/// (run from the checkout), or from `FASHION_MNIST_DIR` / `CIFAR10_DIR`: `(train, test)`.
 pub fn load_data(fashion: bool) -> Result<(Dataset, Dataset), DataError> {
-    if fashion {
-        load_fashion_mnist(first_existing(
-            "FASHION_MNIST_DIR",
-            &["/usr/share/datasets/fashion-mnist", "data/fashion-mnist"],
-        ))
+    let (choice, var) = if fashion {
+        (DatasetChoice::FashionMnist, "FASHION_MNIST_DIR")
     } else {
-        load_cifar10(first_existing(
-            "CIFAR10_DIR",
-            &[
-                "/work/cifar/cifar-10-batches-bin",
-                "/work/main/data/cifar-10-batches-bin",
-            ],
-        ))
-    }
+        (DatasetChoice::Cifar10, "CIFAR10_DIR")
+    };
+    DataSource::resolve_or_env(choice, DEFAULT_DATA_DIR, var)?.load()
 }
