@@ -349,6 +349,9 @@ fn summary() {
 }
 
 fn main() {
+    // The allocator setting of the programs that train (`cs231n`, the examples, the
+    // `cargo xtask bench` scenarios): without it a third of a step is page faults.
+    numeric::tune_allocator();
     summary();
     if std::env::var_os("CNN_SUMMARY_ONLY").is_some() {
         return;
