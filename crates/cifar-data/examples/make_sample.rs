@@ -18,9 +18,7 @@ const TEST_PER_CLASS: usize = 100;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let src = args
-        .next()
-        .unwrap_or_else(|| "data/fashion-mnist".into());
+    let src = args.next().unwrap_or_else(|| "data/fashion-mnist".into());
     let out = args.next().unwrap_or_else(|| "data/sample".into());
     let (train, test) = load_fashion_mnist(&src)?;
     let train = train.first_per_class(TRAIN_PER_CLASS);
