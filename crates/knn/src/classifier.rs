@@ -445,16 +445,19 @@ impl<T: Float> KNearestNeighbor<T> {
                     Metric::L2 => {
                         // Outside rayon: this one GEMM uses every thread.
                         numeric::gemm(T::cast(-2.0), &xc, &x_train.t(), T::zero(), &mut b);
-                        let train_sq = t.sq.slice(s![j0..j1]);
-                        Zip::from(&mut tops)
-                            .and(b.rows_mut())
-                            .and(&xc_sq)
-                            .par_for_each(|top, mut row, &a| {
-                                Zip::from(&mut row)
-                                    .and(&train_sq)
-                                    .for_each(|d, &b| *d = distances::clamp_sq(*d + a + b));
-                                top.push_row(row.as_slice().expect("contiguous"), j0);
-                            });
+                        let train_sq = &t.sq.as_slice().expect("contiguous")[j0..j1];
+                        // ‖x‖² + ‖y‖² − 2x·y finished while it is read, not in a
+                        // second pass over the block (which is larger than the caches).
+                        Zip::from(&mut tops).and(b.rows()).and(&xc_sq).par_for_each(
+                            |top, row, &a| {
+                                let row = row.to_slice().expect("contiguous");
+                                let d2 = row
+                                    .iter()
+                                    .zip(train_sq)
+                                    .map(|(&d, &b)| distances::clamp_sq(d + a + b));
+                                top.push_iter(d2, j0);
+                            },
+                        );
                     }
                     Metric::L1 => {
                         let sub = L1_SUB_ROWS;

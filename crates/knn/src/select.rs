@@ -50,7 +50,14 @@ impl<T: Float> TopK<T> {
     /// Offers `row[j]` as the distance to training example `offset + j`.
     #[inline]
     pub(crate) fn push_row(&mut self, row: &[T], offset: usize) {
-        for (j, &d) in row.iter().enumerate() {
+        self.push_iter(row.iter().copied(), offset);
+    }
+
+    /// Offers the `j`-th distance of `distances` as that to training example
+    /// `offset + j`: distances finished on the fly are never written back.
+    #[inline]
+    pub(crate) fn push_iter(&mut self, distances: impl Iterator<Item = T>, offset: usize) {
+        for (j, d) in distances.enumerate() {
             if !self.compacted || d < self.threshold {
                 self.buf.push((d, offset + j));
                 if self.buf.len() == self.cap {
