@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use cifar_data::{DataSource, Dataset};
+use cifar_data::{DataSource, Dataset, DatasetKind, Preprocess, Splits, preprocess};
 
-use crate::args::Global;
+use crate::args::{Global, SplitArgs};
 use crate::error::{CliError, Result};
 use crate::output::{Reporter, round};
+use crate::progress;
 
 /// The run's context.
 #[derive(Debug)]
@@ -66,6 +67,32 @@ impl Ctx {
             train,
             test,
         })
+    }
+
+    /// Loads the dataset ([`load`](Self::load)) and makes the course's splits of the
+    /// sizes `splits` asks for, prepared as `prep` says (its sizes and seed are set
+    /// here); says so when the splits had to shrink to the data.
+    pub fn load_splits(
+        &mut self,
+        splits: &SplitArgs,
+        prep: Preprocess,
+    ) -> Result<(Splits<f32>, DatasetKind)> {
+        let data = self.load()?;
+        let cfg = Preprocess {
+            sizes: splits.sizes(data.test.len()),
+            seed: self.seed(),
+            ..prep
+        };
+        let spin = progress::spinner("preprocessing", self.quiet());
+        let sp = preprocess::<f32>(&data.train, &data.test, &cfg)?;
+        spin.finish_and_clear();
+        if sp.clamped {
+            self.report.notice(format!(
+                "splits shrunk to the data: {} train / {} val / {} test",
+                sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
+            ));
+        }
+        Ok((sp, data.source.kind))
     }
 
     /// The output folder, created if needed.

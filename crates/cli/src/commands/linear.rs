@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use cifar_data::{Preprocess, preprocess};
+use cifar_data::Preprocess;
 use linear::{LinearClassifier, Loss, TrainOptions};
 use ndarray::{Array2, s};
 use serde_json::json;
@@ -34,23 +34,13 @@ pub struct Hyper {
 
 /// Trains (or searches), evaluates and writes the plots and the model.
 pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
-    let data = ctx.load()?;
-    let kind = data.source.kind;
-    let cfg = Preprocess {
-        sizes: args.splits.sizes(data.test.len()),
-        bias: true,
-        seed: ctx.seed(),
-        ..Preprocess::default()
-    };
-    let spin = progress::spinner("preprocessing", ctx.quiet());
-    let sp = preprocess::<f32>(&data.train, &data.test, &cfg)?;
-    spin.finish_and_clear();
-    if sp.clamped {
-        ctx.report.notice(format!(
-            "splits shrunk to the data: {} train / {} val / {} test",
-            sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
-        ));
-    }
+    let (sp, kind) = ctx.load_splits(
+        &args.splits,
+        Preprocess {
+            bias: true,
+            ..Preprocess::default()
+        },
+    )?;
     // The linear crate's measured defaults for this dataset (the course's on CIFAR-10).
     let d = linear::defaults_for(kind.name(), loss)
         .map_err(|e| CliError::library("linear defaults", e))?;

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use cifar_data::{Preprocess, preprocess};
+use cifar_data::Preprocess;
 use indicatif::ProgressBar;
 use ndarray::{ArrayD, Axis, Ix2, Ix4};
 use nn::Model;
@@ -223,20 +223,15 @@ struct Prepared {
     kind: cifar_data::DatasetKind,
 }
 
-/// Loads the dataset and makes the course's splits (`--num-train` of them for training).
+/// Loads the dataset, makes the course's splits and shapes them as the net's input.
 fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
-    let t = net.train_args();
-    let data = ctx.load()?;
-    let kind = data.source.kind;
-    let cfg = Preprocess {
-        sizes: t.splits.sizes(data.test.len()),
-        seed: ctx.seed(),
-        normalize_channels: d.normalize_channels,
-        ..Preprocess::default()
-    };
-    let spin = progress::spinner("preprocessing", ctx.quiet());
-    let sp = preprocess::<f32>(&data.train, &data.test, &cfg)?;
-    drop(data);
+    let (sp, kind) = ctx.load_splits(
+        &net.train_args().splits,
+        Preprocess {
+            normalize_channels: d.normalize_channels,
+            ..Preprocess::default()
+        },
+    )?;
     let images = matches!(net, Net::Conv(_));
     let to_input = |x: &ndarray::Array2<f32>| -> Result<ArrayD<f32>> {
         Ok(if images {
@@ -250,13 +245,6 @@ fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
         to_input(&sp.x_val)?,
         to_input(&sp.x_test)?,
     );
-    spin.finish_and_clear();
-    if sp.clamped {
-        ctx.report.notice(format!(
-            "splits shrunk to the data: {} train / {} val / {} test",
-            sp.sizes.num_training, sp.sizes.num_validation, sp.sizes.num_test
-        ));
-    }
     Ok(Prepared {
         sp,
         x_train,
