@@ -193,16 +193,7 @@ pub fn fashion(ctx: &Ctx) -> Result<(Dataset, Dataset), Fail> {
 
 fn load_cifar10(ctx: &Ctx) -> Result<Outcome, Fail> {
     need_dir(ctx, CIFAR10_DIR, "CIFAR-10", "cargo xtask fetch-data")?;
-    let (rows, seconds) = timed(|| -> Result<_, Fail> {
-        let (train, test) = cifar_data::load_cifar10(&ctx.data_dir)?;
-        Ok((train.to_rows::<f32>(), test.to_rows::<f32>()))
-    });
-    let (train, test) = rows?;
-    Ok(Outcome {
-        seconds,
-        images: (train.nrows() + test.nrows()) as f64,
-        flops: 0.0,
-    })
+    timed_load(|| cifar_data::load_cifar10(&ctx.data_dir))
 }
 
 fn load_fashion_mnist(ctx: &Ctx) -> Result<Outcome, Fail> {
@@ -212,8 +203,16 @@ fn load_fashion_mnist(ctx: &Ctx) -> Result<Outcome, Fail> {
         "Fashion-MNIST",
         "cargo xtask fetch-data --dataset fashion-mnist",
     )?;
+    timed_load(|| cifar_data::load_fashion_mnist(&dir))
+}
+
+/// Times `load` and the conversion of both splits to f32 rows, as a user's program
+/// would start.
+fn timed_load(
+    load: impl FnOnce() -> Result<(Dataset, Dataset), cifar_data::DataError>,
+) -> Result<Outcome, Fail> {
     let (rows, seconds) = timed(|| -> Result<_, Fail> {
-        let (train, test) = cifar_data::load_fashion_mnist(&dir)?;
+        let (train, test) = load()?;
         Ok((train.to_rows::<f32>(), test.to_rows::<f32>()))
     });
     let (train, test) = rows?;
