@@ -296,7 +296,7 @@ impl<T: Float> Splits<T> {
 /// };
 /// let sp = preprocess::<f64>(&ds, &ds, &cfg).unwrap();
 /// assert_eq!(sp.x_train.dim(), (8, 5));               // 4 pixels + bias
-/// assert_eq!(sp.transform.mean_image[0], 3.5);                  // mean of 0..8, training only
+/// assert_eq!(sp.transform.mean_image[0], 3.5);        // mean of 0..8, training only
 /// assert_eq!(sp.x_val[[0, 0]], 8.0 - 3.5);            // validation centred on it
 /// assert_eq!(sp.x_test[[0, 4]], 1.0);                 // bias column
 /// ```

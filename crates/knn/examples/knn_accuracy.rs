@@ -6,8 +6,8 @@
 //! ```
 //!
 //! Data: `data/cifar-10-batches-bin` and `data/fashion-mnist` as `cargo xtask
-//! fetch-data` installs them, or the folders in `CIFAR10_DIR` and `FASHION_MNIST_DIR`. Peak memory is the process's VmHWM, so run
-//! one data set per process.
+//! fetch-data` installs them, or the folders in `CIFAR10_DIR` and `FASHION_MNIST_DIR`.
+//! Peak memory is the process's VmHWM, so run one data set per process.
 
 use std::time::Instant;
 
