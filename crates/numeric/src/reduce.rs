@@ -22,7 +22,7 @@ use rayon::prelude::*;
 /// // The sum of 1..=100 in chunks of 8: the same grouping, hence the same bits, on
 /// // every run and for every schedule.
 /// let total = numeric::fold_chunks_in_order(
-///     (1..=100usize).into_par_iter(),
+///     (1..101usize).into_par_iter(),
 ///     8,
 ///     || 0usize,
 ///     |acc, i| acc + i,
