@@ -27,7 +27,7 @@ mod random;
 mod threads;
 
 pub use alloc::tune_allocator;
-pub use float::Float;
+pub use float::{Dtype, Float};
 pub use gemm_impl::{gemm, matmul};
 pub use random::{Rng, randn, rng};
 pub use threads::{set_threads, threads};
