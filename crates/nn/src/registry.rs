@@ -130,11 +130,20 @@ pub fn rebuild_model<T: Float>(
         path: path.to_path_buf(),
         source: Box::new(e),
     };
-    let wanted = parameter_count(config).map_err(in_file)?;
     let held: usize = params.values().map(|a| a.len()).sum();
+    let kind = kind_of(config).map_err(in_file)?;
+    let wanted = parameter_count(config).map_err(|e| match e {
+        Error::TooLarge { asked, limit, .. } => in_file(Error::config(
+            kind,
+            format!(
+                "the model file's config asks for {asked} parameters (over the limit of {limit}) but holds {held}"
+            ),
+        )),
+        e => in_file(e),
+    })?;
     if wanted != held {
         return Err(in_file(Error::config(
-            kind_of(config).unwrap_or("model"),
+            kind,
             format!("the model file's config asks for {wanted} parameters but holds {held}"),
         )));
     }
