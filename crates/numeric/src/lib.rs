@@ -30,7 +30,7 @@ mod reduce;
 mod threads;
 
 pub use alloc::tune_allocator;
-pub use float::Float;
+pub use float::{Dtype, Float};
 pub use gemm_impl::{gemm, matmul};
 pub use random::{Rng, randn, rng};
 pub use reduce::{chunk_for_threads, fold_chunks_in_order};

@@ -49,20 +49,15 @@ impl Predictor {
                 Ok(Predictor::Linear(LinearClassifier::from_weights(loss, w)))
             }
             "nn" | "cnn" => {
-                let bad = |reason: String| CliError::Model {
-                    path: path.to_owned(),
-                    reason,
-                };
-                let mut model = nn::checkpoint::build_model::<f32>(&file.config).map_err(bad)?;
-                // nn's own loader checks every tensor's name and shape against the model.
-                let weights = nn::checkpoint::Checkpoint {
-                    params: file.params.clone(),
-                    buffers: file.buffers.clone(),
-                    ..nn::checkpoint::Checkpoint::of_model(&model)
-                };
-                weights
-                    .apply_to(&mut model, path)
-                    .map_err(|e| bad(e.to_string()))?;
+                // nn checks the stored configuration against the tensors the file holds
+                // before building anything, then every tensor's name and shape.
+                let model = nn::rebuild_model::<f32>(
+                    &file.config,
+                    file.params.clone(),
+                    file.buffers.clone(),
+                    path,
+                )
+                .map_err(|e| CliError::library("model", e))?;
                 Ok(Predictor::Net(model))
             }
             other => Err(CliError::Model {
