@@ -143,6 +143,25 @@ def test_max_pool_matches_numpy_reference(xs, ph, pw, stride, forward, backward)
     assert rel_error(dx, eval_numerical_gradient_array(f, x, dout)) < 1e-8
 
 
+def test_conv_relu_pool_sandwich_as_layer_utils_builds_it():
+    x, w, b = conv_data((2, 3, 8, 8), (3, 3, 3, 3), seed=8)
+    conv_param, pool_param = {"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+    def forward(x, w, b):
+        a, conv_cache = conv_forward_fast(x, w, b, conv_param)  # noqa: F405
+        s, relu_cache = layers.relu_forward(a)
+        out, pool_cache = max_pool_forward_fast(s, pool_param)  # noqa: F405
+        return out, (conv_cache, relu_cache, pool_cache)
+
+    out, (conv_cache, relu_cache, pool_cache) = forward(x, w, b)
+    dout = np.random.default_rng(9).standard_normal(out.shape)
+    ds = max_pool_backward_fast(dout, pool_cache)  # noqa: F405
+    dx, dw, db = conv_backward_fast(layers.relu_backward(ds, relu_cache), conv_cache)  # noqa: F405
+    f = lambda _: forward(x, w, b)[0]  # noqa: E731
+    for arg, grad in ((x, dx), (w, dw), (b, db)):
+        assert rel_error(grad, eval_numerical_gradient_array(f, arg, dout)) < 1e-8
+
+
 def test_max_pool_ties_go_to_the_first_maximum():
     x = np.zeros((1, 1, 2, 2))
     out, cache = max_pool_forward_fast(x, {"pool_height": 2, "pool_width": 2, "stride": 2})  # noqa: F405
