@@ -128,6 +128,15 @@ pub fn count(value: i64, name: &str) -> PyResult<usize> {
     usize::try_from(value).map_err(|_| value_error(format!("{name} must be >= 0, got {value}")))
 }
 
+/// A positive, finite `eps` (or other strictly positive parameter).
+pub fn positive(value: f64, name: &str) -> PyResult<f64> {
+    if value > 0.0 && value.is_finite() {
+        Ok(value)
+    } else {
+        Err(value_error(format!("{name} must be positive, got {value}")))
+    }
+}
+
 /// "float32 array of shape (2, 3)" or "list", for error messages.
 pub fn describe(obj: &Bound<'_, PyAny>) -> String {
     match obj.cast::<PyUntypedArray>() {

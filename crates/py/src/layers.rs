@@ -6,7 +6,7 @@ use ndarray::{Array1, Ix1, Ix2, IxDyn};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, check_dout, kind_of, value_error};
+use crate::arrays::{Dtype, array, by_dtype, check_dout, kind_of, positive, value_error};
 use crate::cache::{Affine, BatchNorm, Cache, Dropout, Holds, Inner, LayerNorm, Relu, cache};
 use crate::engine::{self, BatchNormParam, Mode};
 
@@ -218,9 +218,7 @@ pub fn bn_state<T: Dtype>(
         d,
         "features",
     )?;
-    if !(eps > 0.0) {
-        return Err(value_error(format!("eps must be positive, got {eps}")));
-    }
+    let eps = positive(eps, "eps")?;
     Ok(BatchNormParam {
         running_mean: mean.as_array().to_owned(),
         running_var: var.as_array().to_owned(),
@@ -329,9 +327,7 @@ pub fn layernorm_forward<'py>(
     beta: &Bound<'py, PyAny>,
     eps: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if !(eps > 0.0) {
-        return Err(value_error(format!("eps must be positive, got {eps}")));
-    }
+    let eps = positive(eps, "eps")?;
     by_dtype!(kind_of(x, "x")?, layernorm_forward_t(x, gamma, beta, eps))
 }
 

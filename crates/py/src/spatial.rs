@@ -5,7 +5,7 @@ use ndarray::{Ix1, Ix4};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, check_dout, count, kind_of, value_error};
+use crate::arrays::{Dtype, array, by_dtype, check_dout, count, kind_of, positive};
 use crate::cache::{Cache, Holds, Inner, cache};
 use crate::conv::shape_error;
 use crate::engine::{self, GroupNormCache, Mode, SpatialBatchNormCache};
@@ -111,9 +111,7 @@ pub fn spatial_groupnorm_forward<'py>(
     G: i64,
     eps: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    if !(eps > 0.0) {
-        return Err(value_error(format!("eps must be positive, got {eps}")));
-    }
+    let eps = positive(eps, "eps")?;
     let groups = count(G, "G")?;
     by_dtype!(kind_of(x, "x")?, forward_gn(x, gamma, beta, groups, eps))
 }
