@@ -128,6 +128,19 @@ pub fn count(value: i64, name: &str) -> PyResult<usize> {
     usize::try_from(value).map_err(|_| value_error(format!("{name} must be >= 0, got {value}")))
 }
 
+/// Padding must be smaller than the filter (or window) in both directions: wider
+/// padding only adds outputs that see nothing but zeros, and a bound on it keeps the
+/// output's size a function of the input arrays rather than of one number.
+pub fn check_pad(pad: usize, hh: usize, ww: usize) -> PyResult<()> {
+    if pad < hh && pad < ww {
+        Ok(())
+    } else {
+        Err(value_error(format!(
+            "pad {pad} must be smaller than the filter, {hh}×{ww}: wider padding adds only outputs that see nothing but zeros"
+        )))
+    }
+}
+
 /// A positive, finite `eps` (or other strictly positive parameter).
 pub fn positive(value: f64, name: &str) -> PyResult<f64> {
     if value > 0.0 && value.is_finite() {

@@ -8,7 +8,7 @@ use ndarray::{Ix1, Ix4};
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, check_dout, count, kind_of, value_error};
+use crate::arrays::{Dtype, array, by_dtype, check_dout, check_pad, count, kind_of, value_error};
 use crate::cache::{Cache, Holds, Inner, cache};
 use crate::engine::{self, ConvCache, ConvParam, ShapeError};
 
@@ -67,6 +67,10 @@ where
         array::<T, Ix1>(b, "b")?,
     );
     let (x, w, b) = (x.as_array(), w.as_array(), b.as_array());
+    let (_, _, hh, ww) = w.dim();
+    if hh > 0 && ww > 0 {
+        check_pad(param.pad, hh, ww)?;
+    }
     let (out, cache) = py
         .detach(|| {
             if fast {

@@ -12,7 +12,7 @@ use numpy::IntoPyArray;
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, count, kind_of, value_error};
+use crate::arrays::{Dtype, array, by_dtype, check_pad, count, kind_of, value_error};
 
 /// Sizes of one im2col layout.
 #[derive(Clone, Copy)]
@@ -27,11 +27,15 @@ struct Layout {
     stride: usize,
     h_out: usize,
     w_out: usize,
+    rows: usize,
+    cols: usize,
 }
 
 impl Layout {
     /// Output sizes as the Cython code computes them (floor division), after checking
-    /// that a window fits at all.
+    /// that a window fits and that every window overlaps the image (`pad` below the
+    /// field size), in checked arithmetic: the sizes come from the caller, not from an
+    /// array.
     fn new(dims: [usize; 4], fh: usize, fw: usize, pad: usize, stride: usize) -> PyResult<Self> {
         let [n, c, h, w] = dims;
         if stride == 0 || fh == 0 || fw == 0 {
@@ -39,8 +43,14 @@ impl Layout {
                 "stride, field_height and field_width must be at least 1, got {stride}, {fh}, {fw}"
             )));
         }
+        check_pad(pad, fh, fw)?;
+        let too_large = || value_error("these sizes overflow the address space");
         let out = |size: usize, field: usize, axis: &str| {
-            (size + 2 * pad)
+            let padded = pad
+                .checked_mul(2)
+                .and_then(|p| p.checked_add(size))
+                .ok_or_else(too_large)?;
+            padded
                 .checked_sub(field)
                 .map(|free| free / stride + 1)
                 .ok_or_else(|| {
@@ -48,6 +58,13 @@ impl Layout {
                         "field {axis} {field} is larger than the padded input {size} + 2·{pad}"
                     ))
                 })
+        };
+        let (h_out, w_out) = (out(h, fh, "height")?, out(w, fw, "width")?);
+        let product = |sizes: &[usize]| {
+            sizes
+                .iter()
+                .try_fold(1usize, |acc, &s| acc.checked_mul(s))
+                .ok_or_else(too_large)
         };
         Ok(Self {
             n,
@@ -58,17 +75,11 @@ impl Layout {
             fw,
             pad,
             stride,
-            h_out: out(h, fh, "height")?,
-            w_out: out(w, fw, "width")?,
+            h_out,
+            w_out,
+            rows: product(&[c, fh, fw])?,
+            cols: product(&[h_out, w_out, n])?,
         })
-    }
-
-    fn rows(&self) -> usize {
-        self.c * self.fh * self.fw
-    }
-
-    fn cols(&self) -> usize {
-        self.h_out * self.w_out * self.n
     }
 
     /// The input pixel `(row, column)` that tap `(i, j)` reads at output `(y, x)`, if
@@ -110,13 +121,24 @@ fn im2col_t<'py, T: Dtype>(
     let x = x.as_array();
     let (n, c, h, w) = x.dim();
     let g = Layout::new([n, c, h, w], fh, fw, pad, stride)?;
-    let cols = py.detach(|| im2col(&x, &g));
+    let buffer = zeros::<T>(g.rows * g.cols, "cols")?;
+    let cols = py.detach(|| im2col(&x, &g, buffer));
     Ok(cols.into_pyarray(py).into_any())
 }
 
+/// `len` zeros, or a `ValueError` when the memory cannot be had (the sizes come from
+/// the caller: a failed allocation must not abort the interpreter).
+fn zeros<T: Dtype>(len: usize, what: &str) -> PyResult<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| value_error(format!("cannot allocate {len} values for {what}")))?;
+    v.resize(len, T::zero());
+    Ok(v)
+}
+
 /// One row per tap, filled in parallel (rows are independent).
-fn im2col<T: Dtype>(x: &ArrayView4<'_, T>, g: &Layout) -> Array2<T> {
-    let mut cols = Array2::<T>::zeros((g.rows(), g.cols()));
+fn im2col<T: Dtype>(x: &ArrayView4<'_, T>, g: &Layout, buffer: Vec<T>) -> Array2<T> {
+    let mut cols = Array2::from_shape_vec((g.rows, g.cols), buffer).expect("sized by the caller");
     cols.axis_iter_mut(Axis(0))
         .into_par_iter()
         .enumerate()
@@ -176,17 +198,23 @@ fn col2im_t<'py, T: Dtype>(cols: &Bound<'py, PyAny>, g: Layout) -> PyResult<Boun
     let py = cols.py();
     let cols = array::<T, Ix2>(cols, "cols")?;
     let cols = cols.as_array();
-    if cols.dim() != (g.rows(), g.cols()) {
+    if cols.dim() != (g.rows, g.cols) {
         return Err(value_error(format!(
             "cols has shape {:?} but these sizes need ({}, {})",
             cols.shape(),
-            g.rows(),
-            g.cols()
+            g.rows,
+            g.cols
         )));
     }
+    // rows · cols matched an existing array, so N·C·H·W is the only new size to check.
+    let len = [g.n, g.c, g.h]
+        .iter()
+        .try_fold(g.w, |acc, &s| acc.checked_mul(s))
+        .ok_or_else(|| value_error("N·C·H·W overflows the address space"))?;
+    let buffer = zeros::<T>(len, "x")?;
     let x = py.detach(|| {
         // Channel-major while accumulating, so that each channel is one thread's own block.
-        let mut x_cn = Array4::<T>::zeros((g.c, g.n, g.h, g.w));
+        let mut x_cn = Array4::from_shape_vec((g.c, g.n, g.h, g.w), buffer).expect("sized above");
         x_cn.axis_iter_mut(Axis(0))
             .into_par_iter()
             .enumerate()
