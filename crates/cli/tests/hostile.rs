@@ -3,104 +3,12 @@
 //! never a panic. Model files are written here the way `cs231n` writes them (the
 //! safetensors layout of docs/cli.md), then spoiled one field at a time.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use nn::Model;
-use safetensors::tensor::{Dtype, TensorView};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cs231n");
-
-/// A two-layer net model file for 1×2×2 images and its parts, ready to be spoiled.
-struct Spec {
-    meta: HashMap<String, String>,
-    tensors: Vec<(String, Vec<usize>, Vec<f32>)>,
-}
-
-impl Spec {
-    /// A consistent model file: 3 classes, grey 2×2 input, channel statistics.
-    fn net() -> Self {
-        let net = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
-            input_dim: 4,
-            hidden_dim: 5,
-            num_classes: 3,
-            weight_scale: 0.1,
-            seed: 7,
-            ..Default::default()
-        });
-        let mut tensors = vec![
-            ("prep.mean_image".to_string(), vec![4], vec![100.0; 4]),
-            ("prep.channel_mean".to_string(), vec![1], vec![0.0]),
-            ("prep.channel_std".to_string(), vec![1], vec![50.0]),
-        ];
-        for (name, a) in net.params() {
-            tensors.push((
-                format!("param.{name}"),
-                a.shape().to_vec(),
-                a.iter().copied().collect(),
-            ));
-        }
-        let meta = [
-            ("format", "cs231n-model".to_string()),
-            ("version", "1".into()),
-            ("kind", "nn".into()),
-            ("config", net.config().to_string()),
-            ("classes", r#"["a","b","c"]"#.into()),
-            ("dataset", "sample".into()),
-            ("input_shape", "[1,2,2]".into()),
-            ("bias", "false".into()),
-        ];
-        Spec {
-            meta: meta.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-            tensors,
-        }
-    }
-
-    fn set(mut self, key: &str, value: &str) -> Self {
-        self.meta.insert(key.into(), value.into());
-        self
-    }
-
-    fn tensor(mut self, name: &str, f: impl Fn(&mut Vec<f32>)) -> Self {
-        let t = self.tensors.iter_mut().find(|t| t.0 == name).expect(name);
-        f(&mut t.2);
-        self
-    }
-
-    fn write(&self, path: &Path) -> PathBuf {
-        let bytes: Vec<Vec<u8>> = self
-            .tensors
-            .iter()
-            .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
-            .collect();
-        let views: Vec<(String, TensorView<'_>)> = self
-            .tensors
-            .iter()
-            .zip(&bytes)
-            .map(|((name, shape, _), b)| {
-                (
-                    name.clone(),
-                    TensorView::new(Dtype::F32, shape.clone(), b).unwrap(),
-                )
-            })
-            .collect();
-        let out = safetensors::serialize(views, Some(self.meta.clone())).unwrap();
-        std::fs::write(path, out).unwrap();
-        path.to_owned()
-    }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn predict(model: &Path, images: &[&Path]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["predict", "--model", s(model)]);
-    cmd.args(images.iter().map(|p| s(p)));
-    cmd.output().expect("the binary runs")
-}
+use common::{Spec, predict};
 
 /// Asserts a run failed with status 1 and exactly one stderr line, `error: ...`
 /// naming `file` and containing `needle`; returns that line.
@@ -298,26 +206,7 @@ fn colour_and_grey_mismatches_are_named() {
     );
 
     // The same network over 3×2×2 colour input, given a grey file.
-    let net = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
-        input_dim: 12,
-        hidden_dim: 5,
-        num_classes: 3,
-        ..Default::default()
-    });
-    let mut spec = Spec::net()
-        .set("input_shape", "[3,2,2]")
-        .set("config", &net.config().to_string());
-    spec.tensors
-        .retain(|t| !t.0.starts_with("param.") && !t.0.starts_with("prep.channel"));
-    spec.tensors[0] = ("prep.mean_image".into(), vec![12], vec![0.0; 12]);
-    for (name, a) in net.params() {
-        spec.tensors.push((
-            format!("param.{name}"),
-            a.shape().to_vec(),
-            a.iter().copied().collect(),
-        ));
-    }
-    let colour_model = spec.write(&dir.path().join("colour.safetensors"));
+    let colour_model = Spec::net_for([3, 2, 2]).write(&dir.path().join("colour.safetensors"));
     assert!(predict(&colour_model, &[&colour]).status.success());
     let grey = grey_png(dir.path(), "g.png");
     let out = predict(&colour_model, &[&grey]);
