@@ -47,9 +47,10 @@ fn main() -> Result<(), Error> {
         "regions" => regions(&picture("linear-regions.png")?),
         "templates" => templates(&picture("linear-templates-fashion.png")?),
         "speed" => speed(),
-        other => {
-            Err(format!("unknown task {other:?}: cifar, fashion, regions or templates").into())
-        }
+        other => Err(format!(
+            "unknown command {other:?}: cifar, fashion, regions, templates or speed"
+        )
+        .into()),
     }
 }
 
