@@ -1,4 +1,4 @@
-//! One training epoch of the two fully connected workloads, through the
+//! One training epoch of the two fully connected workloads of docs/benchmarks.md, through the
 //! `Solver` exactly as `cs231n nn` runs them (minibatch gathering, forward, backward,
 //! update, the end-of-epoch accuracy checks):
 //!

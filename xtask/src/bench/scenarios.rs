@@ -115,9 +115,6 @@ pub const ALL: &[Scenario] = &[
     },
 ];
 
-/// Scenarios of the issue whose crate API has not landed yet: (name, what is missing).
-pub const PENDING: &[(&str, &str)] = &[];
-
 /// Child mode: runs `name` once and prints its outcome as one JSON line.
 pub fn child(name: &str, ctx: &Ctx) -> Result<(), Box<dyn Error>> {
     // As the `cs231n` command does: the scenarios measure what a user's run gets.
