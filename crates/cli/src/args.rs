@@ -409,6 +409,19 @@ mod tests {
     }
 
     #[test]
+    fn help_lists_global_options_under_their_own_heading() {
+        let err = Cli::try_parse_from(["cs231n", "knn", "--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = err.render().to_string();
+        let heading = help.find("Global options:").expect(&help);
+        let own = help.find("--k <K>").expect(&help);
+        let global = help.find("--data-dir <DIR>").expect(&help);
+        assert!(own < heading && heading < global, "{help}");
+        assert!(help[heading..].contains("--seed"), "{help}");
+        assert!(!help[heading..].contains("--k-choices"), "{help}");
+    }
+
+    #[test]
     fn count_parses_all_and_numbers() {
         assert_eq!("all".parse::<Count>().unwrap(), Count::All);
         assert_eq!("ALL".parse::<Count>().unwrap().of(7), 7);

@@ -323,6 +323,39 @@ fn out_is_checked_before_any_work() {
 }
 
 #[test]
+fn search_times_each_run_and_reg_zero_reads_zero() {
+    let d = Dirs::new();
+    let extra = [
+        "--search",
+        "--lr",
+        "1e-7",
+        "--reg",
+        "0",
+        "--iters",
+        "5",
+        "--batch-size",
+        "10",
+        "--num-train",
+        "50",
+    ];
+    let v = run_json(&d.args("svm", &extra));
+    let trials = v["search"].as_array().unwrap();
+    assert_eq!(trials.len(), 1);
+    let run_seconds = trials[0]["seconds"].as_f64().unwrap();
+    assert_eq!(v["train_seconds"].as_f64(), Some(run_seconds));
+    assert!(v["search_seconds"].as_f64().unwrap() >= run_seconds);
+    // The human text: `reg 0`, never `0e0`.
+    let out = run(&d.args(
+        "softmax",
+        &["--reg", "0", "--iters", "5", "--num-train", "50"],
+    ));
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("reg 0,"), "{stdout}");
+    assert!(!stdout.contains("0e0"), "{stdout}");
+}
+
+#[test]
 fn corrupt_batch_is_a_clear_error() {
     let dir = cifar_dir(60, 20);
     let batch = dir.path().join(CIFAR10_DIR).join("data_batch_3.bin");
