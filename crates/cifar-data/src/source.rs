@@ -151,6 +151,22 @@ impl DatasetKind {
     }
 }
 
+impl DatasetKind {
+    /// The name people read in figure titles and notices (`"CIFAR-10"`, ...).
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(cifar_data::DatasetKind::Sample.title(), "Fashion-MNIST sample");
+    /// ```
+    pub fn title(self) -> &'static str {
+        match self {
+            DatasetKind::Cifar10 => "CIFAR-10",
+            DatasetKind::FashionMnist => "Fashion-MNIST",
+            DatasetKind::Sample => "Fashion-MNIST sample",
+        }
+    }
+}
+
 impl fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

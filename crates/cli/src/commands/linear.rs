@@ -235,7 +235,8 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
         &history,
     )?;
     let path = ctx.out_file(&format!("{name}_templates.png"))?;
-    templates(&clf.W, sp.transform.image_shape, &sp.classes).save(&path)?;
+    let title = format!("Linear {name}: learned class templates ({})", kind.title());
+    templates(&clf.W, sp.transform.image_shape, &sp.classes, &title).save(&path)?;
     ctx.wrote("class templates", &path);
     let model = ModelFile {
         kind: "linear".into(),
@@ -268,11 +269,12 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
 }
 
 /// The notebook's weight picture: each class's column of W (bias row dropped) as an
-/// image, min-max scaled per class.
+/// image, min-max scaled per class, under `title` (which model, which data).
 pub fn templates(
     w: &Array2<f32>,
     (c, h, wd): (usize, usize, usize),
     classes: &[String],
+    title: &str,
 ) -> ImageGrid {
     let d = c * h * wd;
     let images = (0..w.ncols())
@@ -285,7 +287,7 @@ pub fn templates(
     ImageGrid {
         cells: vec![images],
         column_titles: classes.to_vec(),
-        title: "Learned class templates".into(),
+        title: title.to_owned(),
         scale: if h <= 32 { 3 } else { 1 },
     }
 }
