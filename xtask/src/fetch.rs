@@ -21,9 +21,10 @@ pub struct Args {
     /// Dataset to install: cifar10 or fashion-mnist.
     #[arg(long, default_value = "cifar10")]
     dataset: FetchDataset,
-    /// Data folder; the dataset goes into a sub-folder of it.
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
+    /// Data folder; the dataset goes into a sub-folder of it [default: the checkout's
+    /// data/, whatever the current directory].
+    #[arg(long, value_name = "DIR", env = cifar_data::DATA_DIR_ENV)]
+    data_dir: Option<PathBuf>,
     /// Install from a local archive (.tar.gz / .tar) or folder instead of downloading.
     #[arg(long, value_name = "PATH")]
     from: Option<PathBuf>,
@@ -38,7 +39,8 @@ pub struct Args {
 
 /// Runs the task.
 pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut opts = FetchOptions::new(args.dataset, &args.data_dir);
+    let data_dir = args.data_dir.unwrap_or_else(cifar_data::default_data_dir);
+    let mut opts = FetchOptions::new(args.dataset, data_dir);
     opts.from = args.from;
     opts.allow_checksum_mismatch = args.allow_checksum_mismatch;
     if let Some(url) = args.base_url {

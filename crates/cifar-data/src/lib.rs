@@ -43,4 +43,7 @@ pub use idx::{
     load_mnist, read_idx, read_idx_from, read_idx_pair, write_idx, write_mnist,
 };
 pub use preprocess::{Preprocess, SplitSizes, Splits, Transform, preprocess};
-pub use source::{DEFAULT_DATA_DIR, DataSource, DatasetChoice, DatasetKind, SAMPLE_DIR};
+pub use source::{
+    DATA_DIR_ENV, DEFAULT_DATA_DIR, DataSource, DatasetChoice, DatasetKind, SAMPLE_DIR,
+    default_data_dir, fetch_command,
+};

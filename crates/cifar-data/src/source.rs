@@ -10,10 +10,64 @@ use crate::error::fetch_hint;
 use crate::idx::{FASHION_MNIST_DIR, FETCH_FASHION};
 use crate::{DataError, Dataset, load_cifar10, load_fashion_mnist};
 
-/// The data folder used when none is given.
+/// Name of the data folder inside the checkout (and the last-resort default, `./data`).
 pub const DEFAULT_DATA_DIR: &str = "data";
 /// Name of the bundled sample's folder inside the data folder.
 pub const SAMPLE_DIR: &str = "sample";
+/// The environment variable the commands read as `--data-dir` when that is not given.
+pub const DATA_DIR_ENV: &str = "CS231N_DATA_DIR";
+
+/// The data folder used when neither `--data-dir` nor [`DATA_DIR_ENV`] is given: the
+/// `data` folder of the checkout these crates were built from, so `cs231n` and
+/// `cargo xtask fetch-data` agree from any directory of the checkout; `./data` when
+/// that checkout is gone (a binary copied elsewhere).
+///
+/// # Example
+/// ```
+/// let dir = cifar_data::default_data_dir();
+/// assert!(dir.ends_with("data"));
+/// // In a checkout it is absolute, whatever the current directory.
+/// assert!(dir.is_absolute());
+/// assert!(dir.join("sample").is_dir());
+/// ```
+pub fn default_data_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    match root.canonicalize() {
+        Ok(root) if root.join("Cargo.toml").is_file() => root.join(DEFAULT_DATA_DIR),
+        _ => PathBuf::from(DEFAULT_DATA_DIR),
+    }
+}
+
+/// The command that installs a dataset into `data_dir`: `base` as it is for the
+/// default folder, with `--data-dir` added for any other, so the suggested command
+/// fills the folder the user named.
+///
+/// # Example
+/// ```
+/// use cifar_data::{default_data_dir, fetch_command};
+/// let base = "cargo xtask fetch-data";
+/// assert_eq!(fetch_command(base, default_data_dir()), base);
+/// assert_eq!(
+///     fetch_command(base, "/srv/datasets"),
+///     "cargo xtask fetch-data --data-dir /srv/datasets"
+/// );
+/// ```
+pub fn fetch_command(base: &str, data_dir: impl AsRef<Path>) -> String {
+    let data_dir = data_dir.as_ref();
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if same(data_dir, &default_data_dir()) {
+        return base.to_owned();
+    }
+    let shown = data_dir.display().to_string();
+    if shown.contains(char::is_whitespace) {
+        format!("{base} --data-dir '{shown}'")
+    } else {
+        format!("{base} --data-dir {shown}")
+    }
+}
 
 /// What the user asked for (`--dataset`).
 ///
@@ -97,6 +151,22 @@ impl DatasetKind {
     }
 }
 
+impl DatasetKind {
+    /// The name people read in figure titles and notices (`"CIFAR-10"`, ...).
+    ///
+    /// # Example
+    /// ```
+    /// assert_eq!(cifar_data::DatasetKind::Sample.title(), "Fashion-MNIST sample");
+    /// ```
+    pub fn title(self) -> &'static str {
+        match self {
+            DatasetKind::Cifar10 => "CIFAR-10",
+            DatasetKind::FashionMnist => "Fashion-MNIST",
+            DatasetKind::Sample => "Fashion-MNIST sample",
+        }
+    }
+}
+
 impl fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -116,9 +186,10 @@ impl fmt::Display for DatasetKind {
 /// assert!(src.fell_back);
 /// let (train, test) = src.load().unwrap();
 /// assert_eq!((train.len(), test.len()), (5000, 1000));
-/// // Asking for CIFAR-10 explicitly is an error that says how to get it.
+/// // Asking for CIFAR-10 explicitly is an error that says how to get it, into that folder.
 /// let err = DataSource::resolve(DatasetChoice::Cifar10, empty.path()).unwrap_err();
-/// assert!(err.to_string().contains("cargo xtask fetch-data"));
+/// let fix = format!("cargo xtask fetch-data --data-dir {}", empty.path().display());
+/// assert!(err.to_string().contains(&fix));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataSource {
@@ -128,6 +199,8 @@ pub struct DataSource {
     pub dir: PathBuf,
     /// True when `auto` was asked and CIFAR-10 was not there.
     pub fell_back: bool,
+    /// The data folder it was resolved in (named by the fetch command of the notice).
+    pub data_dir: PathBuf,
 }
 
 impl DataSource {
@@ -136,15 +209,18 @@ impl DataSource {
     /// - `auto`: CIFAR-10 when `data_dir/cifar-10-batches-bin` exists, else the sample.
     /// - `cifar10` / `fashion-mnist`: their folder in `data_dir`, or
     ///   [`DataError::MissingDir`] naming the fetch command.
-    /// - `sample`: `data_dir/sample`, else `./data/sample`, else the checkout's
-    ///   `data/sample` (found from this crate's source folder, so `cargo run` works from
-    ///   any directory of the checkout).
+    /// - `sample`: `data_dir/sample`, else the checkout's `data/sample`
+    ///   ([`default_data_dir`]).
+    ///
+    /// Whether `data_dir` itself must exist is the caller's choice (the commands
+    /// refuse a `--data-dir` that does not).
     pub fn resolve(choice: DatasetChoice, data_dir: impl AsRef<Path>) -> Result<Self, DataError> {
         let data_dir = data_dir.as_ref();
         let source = |kind, dir, fell_back| DataSource {
             kind,
             dir,
             fell_back,
+            data_dir: data_dir.to_path_buf(),
         };
         match choice {
             DatasetChoice::Auto => {
@@ -163,7 +239,7 @@ impl DataSource {
                     Err(DataError::MissingDir {
                         path: dir,
                         what: "CIFAR-10 folder (cifar-10-batches-bin)",
-                        hint: fetch_hint(FETCH_CIFAR),
+                        hint: fetch_hint(&fetch_command(FETCH_CIFAR, data_dir)),
                     })
                 }
             }
@@ -175,7 +251,7 @@ impl DataSource {
                     Err(DataError::MissingDir {
                         path: dir,
                         what: "Fashion-MNIST folder",
-                        hint: fetch_hint(FETCH_FASHION),
+                        hint: fetch_hint(&fetch_command(FETCH_FASHION, data_dir)),
                     })
                 }
             }
@@ -210,6 +286,7 @@ impl DataSource {
             kind,
             dir: dir.into(),
             fell_back: false,
+            data_dir: data_dir.as_ref().to_path_buf(),
         })
     }
 
@@ -234,7 +311,8 @@ impl DataSource {
         let dir = self.dir.display();
         match (self.kind, self.fell_back) {
             (DatasetKind::Sample, true) => format!(
-                "using the bundled Fashion-MNIST sample ({dir}): CIFAR-10 is not in the data folder; run `cargo xtask fetch-data` to get it"
+                "using the bundled Fashion-MNIST sample ({dir}): CIFAR-10 is not in the data folder; run `{}` to get it",
+                fetch_command(FETCH_CIFAR, &self.data_dir)
             ),
             (DatasetKind::Sample, false) => {
                 format!("using the bundled Fashion-MNIST sample ({dir})")
@@ -245,21 +323,14 @@ impl DataSource {
     }
 }
 
-/// The bundled sample: in the data folder, in `./data`, or in the checkout.
+/// The bundled sample: in the data folder, else in the checkout.
 fn find_sample(data_dir: &Path) -> Result<PathBuf, DataError> {
     let candidates = [
         data_dir.join(SAMPLE_DIR),
-        Path::new(DEFAULT_DATA_DIR).join(SAMPLE_DIR),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../data")
-            .join(SAMPLE_DIR),
+        default_data_dir().join(SAMPLE_DIR),
     ];
-    match candidates.iter().position(|d| d.is_dir()) {
-        // The checkout's copy reads better without the `crates/cifar-data/../..` detour.
-        Some(2) => Ok(candidates[2]
-            .canonicalize()
-            .unwrap_or_else(|_| candidates[2].clone())),
-        Some(i) => Ok(candidates[i].clone()),
+    match candidates.iter().find(|d| d.is_dir()) {
+        Some(dir) => Ok(dir.clone()),
         None => Err(DataError::MissingDir {
             path: candidates[0].clone(),
             what: "bundled sample folder (data/sample, part of the repository)",

@@ -26,12 +26,15 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options shared by all subcommands (accepted before or after the subcommand).
+/// Options shared by all subcommands (accepted before or after the subcommand), listed
+/// under their own heading in every `--help`.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
-    /// Folder holding the datasets, as installed by `cargo xtask fetch-data`.
-    #[arg(long, global = true, value_name = "DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    /// Folder holding the datasets, as installed by `cargo xtask fetch-data`; must exist
+    /// [default: the checkout's data/, whatever the current directory].
+    #[arg(long, global = true, value_name = "DIR", env = cifar_data::DATA_DIR_ENV)]
+    pub data_dir: Option<PathBuf>,
     /// Dataset: auto (CIFAR-10 when fetched, else the bundled sample), cifar10,
     /// fashion-mnist or sample.
     #[arg(long, global = true, value_name = "NAME", default_value = "auto", value_parser = parse_dataset)]
@@ -75,6 +78,17 @@ pub enum Command {
     Backprop(BackpropArgs),
     /// Classify PNG/JPEG images with a model written by svm, softmax, nn or cnn.
     Predict(PredictArgs),
+}
+
+impl Command {
+    /// True when the command writes into `--out` (so the folder is checked first).
+    pub fn writes_files(&self) -> bool {
+        match self {
+            Command::Info | Command::Predict(_) => false,
+            Command::Knn(a) => a.cross_validate || a.plot_dists,
+            _ => true,
+        }
+    }
 }
 
 /// `cs231n show`.
@@ -392,6 +406,19 @@ mod tests {
     #[test]
     fn grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_global_options_under_their_own_heading() {
+        let err = Cli::try_parse_from(["cs231n", "knn", "--help"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let help = err.render().to_string();
+        let heading = help.find("Global options:").expect(&help);
+        let own = help.find("--k <K>").expect(&help);
+        let global = help.find("--data-dir <DIR>").expect(&help);
+        assert!(own < heading && heading < global, "{help}");
+        assert!(help[heading..].contains("--seed"), "{help}");
+        assert!(!help[heading..].contains("--k-choices"), "{help}");
     }
 
     #[test]

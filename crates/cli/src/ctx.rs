@@ -55,7 +55,7 @@ impl Ctx {
     /// Resolves `--dataset`/`--data-dir`, says which dataset is used (one line on
     /// stderr), loads it and records `dataset` in the summary.
     pub fn load(&mut self) -> Result<Loaded> {
-        let source = DataSource::resolve(self.global.dataset, &self.global.data_dir)?;
+        let source = DataSource::resolve(self.global.dataset, self.data_dir()?)?;
         self.report.notice(source.notice());
         self.report.set("dataset", source.kind.name());
         let t = Instant::now();
@@ -93,6 +93,51 @@ impl Ctx {
             ));
         }
         Ok((sp, data.source.kind))
+    }
+
+    /// The data folder: `--data-dir` (or its environment variable), which must exist,
+    /// else the checkout's `data/` ([`cifar_data::default_data_dir`]).
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        match &self.global.data_dir {
+            None => Ok(cifar_data::default_data_dir()),
+            Some(dir) if dir.is_dir() => Ok(dir.clone()),
+            Some(dir) => Err(CliError::DataDir {
+                path: dir.clone(),
+                problem: if dir.exists() {
+                    "is not a folder"
+                } else {
+                    "does not exist"
+                },
+            }),
+        }
+    }
+
+    /// Checks that `--out` can take files before any work is done: it is a folder (or
+    /// one can be created there) and a file can be written in it. Creates it.
+    pub fn check_out(&self) -> Result<()> {
+        let dir = &self.global.out;
+        let out_err = |problem: String| CliError::Out {
+            path: dir.clone(),
+            problem,
+        };
+        // The nearest part of the path that exists says what is wrong with it.
+        if let Some(file) = dir.ancestors().find(|p| p.exists() && !p.is_dir()) {
+            return Err(out_err(if file == dir.as_path() {
+                "is a file, not a folder".into()
+            } else {
+                format!(
+                    "{} is a file, so no folder can be made in it",
+                    file.display()
+                )
+            }));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| out_err(format!("cannot create this folder ({e})")))?;
+        let probe = dir.join(format!(".cs231n-write-check-{}", std::process::id()));
+        std::fs::write(&probe, b"")
+            .map_err(|e| out_err(format!("cannot write files in this folder ({e})")))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(())
     }
 
     /// The output folder, created if needed.

@@ -15,6 +15,26 @@ pub enum CliError {
     /// The k-nearest-neighbour classifier refused its input.
     #[error("knn: {0}")]
     Knn(#[from] knn::KnnError),
+    /// The data folder given by `--data-dir` (or its environment variable) is unusable.
+    #[error(
+        "--data-dir {}: {problem} (give an existing folder, or leave --data-dir and {} unset for the checkout's data/)",
+        path.display(),
+        cifar_data::DATA_DIR_ENV
+    )]
+    DataDir {
+        /// The folder given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The output folder given by `--out` cannot take the run's files.
+    #[error("--out {}: {problem}", path.display())]
+    Out {
+        /// The folder given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

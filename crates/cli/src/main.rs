@@ -38,6 +38,9 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
+    if command.writes_files() {
+        ctx.check_out()?;
+    }
     match command {
         Command::Info => commands::info::run(ctx),
         Command::Show(a) => commands::show::run(ctx, a),

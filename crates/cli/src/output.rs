@@ -79,6 +79,16 @@ pub fn round(x: f64, digits: i32) -> f64 {
     (x * p).round() / p
 }
 
+/// A hyper-parameter in the course's scientific notation, with zero as plain `0`
+/// (`1e-7`, `2.5e4`, `0`, not `0e0`).
+pub fn sci(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else {
+        format!("{x:e}")
+    }
+}
+
 /// Formats a fraction as a percentage with one decimal ("26.0%").
 pub fn percent(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
@@ -152,5 +162,8 @@ mod tests {
     fn rounding_and_percent() {
         assert_eq!(round(0.123456, 3), 0.123);
         assert_eq!(percent(0.26), "26.0%");
+        assert_eq!(sci(0.0), "0");
+        assert_eq!(sci(1e-7), "1e-7");
+        assert_eq!(sci(2.5e4), "2.5e4");
     }
 }

@@ -306,14 +306,20 @@ fn draw_lines(
     Ok(())
 }
 
+/// The colour that marks the chosen point of a figure (the best k).
+const BEST: RGBColor = PALETTE[3];
+
 /// Accuracy vs k as the course's cross-validation figure: every fold's accuracy as a
-/// dot, and the mean with ±1 standard deviation error bars.
+/// dot, and the mean with ±1 standard deviation error bars. `best` (x and its legend
+/// text, e.g. "best k = 10") is marked on the mean curve and by a vertical line, so
+/// the figure shows the choice, not only the data.
 pub fn error_bars(
     path: &Path,
     title: &str,
     x_label: &str,
     y_label: &str,
     per_x: &[(f64, Vec<f64>)],
+    best: Option<(f64, &str)>,
 ) -> Result<()> {
     draw_png(path, CHART_SIZE, |root| {
         let stats: Vec<(f64, f64, f64)> = per_x
@@ -370,6 +376,21 @@ pub fn error_bars(
                     .draw_series(std::iter::once(PathElement::new(seg, bar.stroke_width(2))))
                     .map_err(|e| plot_err(path, e))?;
             }
+        }
+        if let Some((bx, label)) = best
+            && let Some(&(_, m, _)) = stats.iter().find(|&&(x, _, _)| x == bx)
+        {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(bx, y0), (bx, y1)],
+                    BEST.mix(0.5).stroke_width(1),
+                )))
+                .map_err(|e| plot_err(path, e))?;
+            chart
+                .draw_series(std::iter::once(Circle::new((bx, m), 7, BEST.filled())))
+                .map_err(|e| plot_err(path, e))?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 10, y), 6, BEST.filled()));
         }
         legend(&mut chart, path, SeriesLabelPosition::UpperRight)
     })
@@ -587,5 +608,25 @@ mod tests {
             spot(&[&flat_top, &falling]),
             SeriesLabelPosition::MiddleRight
         ));
+    }
+
+    #[test]
+    fn the_cross_validation_figure_marks_the_best_k() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_k = vec![
+            (1.0, vec![0.25, 0.27, 0.26]),
+            (5.0, vec![0.28, 0.29, 0.27]),
+            (10.0, vec![0.24, 0.25, 0.26]),
+        ];
+        let marked_pixels = |best| {
+            let path = dir.path().join("cv.png");
+            error_bars(&path, "cv", "k", "accuracy", &per_k, best).unwrap();
+            let img = image::open(&path).unwrap().to_rgb8();
+            let best_rgb = Rgb([BEST.0, BEST.1, BEST.2]);
+            img.pixels().filter(|&&p| p == best_rgb).count()
+        };
+        assert_eq!(marked_pixels(None), 0);
+        // The marker (a disc of radius 7, and its legend entry) is drawn in its colour.
+        assert!(marked_pixels(Some((5.0, "best k = 5"))) > 100);
     }
 }

@@ -96,12 +96,13 @@ pub fn run(ctx: &mut Ctx, args: &KnnArgs) -> Result<()> {
             &path,
             &format!(
                 "Cross-validation on k ({}, {})",
-                data.source.kind.name(),
+                data.source.kind.title(),
                 args.metric
             ),
             "k",
             "Cross-validation accuracy",
             &points,
+            Some((best.k as f64, &format!("best k = {}", best.k))),
         )?;
         ctx.wrote("cross-validation plot", &path);
         ctx.report.set(

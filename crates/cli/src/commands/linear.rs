@@ -15,7 +15,7 @@ use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
 use crate::imageio::weights_to_rgb;
 use crate::model_file::ModelFile;
-use crate::output::{percent, round, table};
+use crate::output::{percent, round, sci, table};
 use crate::plot::ImageGrid;
 use crate::progress;
 
@@ -90,6 +90,9 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
         ));
         let pb = progress::bar((lrs.len() * regs.len()) as u64, "search", "trials", quiet);
         let started = Instant::now();
+        // Trials run one after another: each one's time is the gap since the last.
+        let mut trial_seconds = Vec::with_capacity(lrs.len() * regs.len());
+        let mut last = started;
         let out = linear::grid_search(
             loss,
             &sp.x_train.view(),
@@ -100,15 +103,20 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
             &regs,
             &config,
             |i, t| {
+                let now = Instant::now();
+                trial_seconds.push((now - last).as_secs_f64());
+                last = now;
                 pb.set_position(i as u64 + 1);
                 pb.set_message(format!(
-                    "lr {:e} reg {:e}: val {:.3}",
-                    t.learning_rate, t.reg, t.val_accuracy
+                    "lr {} reg {}: val {:.3}",
+                    sci(t.learning_rate),
+                    sci(t.reg),
+                    t.val_accuracy
                 ));
             },
         )
         .map_err(|e| CliError::library("linear search", e))?;
-        let seconds = started.elapsed().as_secs_f64();
+        let search_seconds = started.elapsed().as_secs_f64();
         pb.finish_and_clear();
         let rows: Vec<Vec<String>> = out
             .trials
@@ -116,10 +124,11 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
             .enumerate()
             .map(|(i, t)| {
                 vec![
-                    format!("{:e}", t.learning_rate),
-                    format!("{:e}", t.reg),
+                    sci(t.learning_rate),
+                    sci(t.reg),
                     format!("{:.4}", t.train_accuracy),
                     format!("{:.4}", t.val_accuracy),
+                    format!("{:.2}", trial_seconds[i]),
                     if i == out.best_index {
                         "best".into()
                     } else {
@@ -128,8 +137,16 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
                 ]
             })
             .collect();
-        ctx.report
-            .say(table(&["lr", "reg", "train acc", "val acc", ""], &rows));
+        ctx.report.say(table(
+            &["lr", "reg", "train acc", "val acc", "seconds", ""],
+            &rows,
+        ));
+        ctx.report.say(format!(
+            "search: {} runs in {search_seconds:.2} s; the best run below is lr {}, reg {}",
+            out.trials.len(),
+            sci(out.best_trial().learning_rate),
+            sci(out.best_trial().reg)
+        ));
         let best = out.best_trial();
         hyper.lr = best.learning_rate;
         hyper.reg = best.reg;
@@ -137,23 +154,26 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
             "search",
             out.trials
                 .iter()
-                .map(|t| {
+                .zip(&trial_seconds)
+                .map(|(t, &seconds)| {
                     json!({"lr": t.learning_rate, "reg": t.reg,
                            "train_accuracy": t.train_accuracy, "val_accuracy": t.val_accuracy,
-                           "final_loss": t.final_loss})
+                           "final_loss": t.final_loss, "seconds": round(seconds, 4)})
                 })
                 .collect::<Vec<_>>(),
         );
-        (out.best, out.best_loss_history, seconds)
+        ctx.report.set("search_seconds", round(search_seconds, 4));
+        let best_seconds = trial_seconds[out.best_index];
+        (out.best, out.best_loss_history, best_seconds)
     } else {
         ctx.report.say(format!(
-            "{name}: {} train / {} val / {} test rows of {} features; lr {:e}, reg {:e}, {} iterations of {}",
+            "{name}: {} train / {} val / {} test rows of {} features; lr {}, reg {}, {} iterations of {}",
             sp.x_train.nrows(),
             sp.x_val.nrows(),
             sp.x_test.nrows(),
             sp.x_train.ncols(),
-            hyper.lr,
-            hyper.reg,
+            sci(hyper.lr),
+            sci(hyper.reg),
             hyper.iters,
             hyper.batch_size
         ));
@@ -215,7 +235,8 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
         &history,
     )?;
     let path = ctx.out_file(&format!("{name}_templates.png"))?;
-    templates(&clf.W, sp.transform.image_shape, &sp.classes).save(&path)?;
+    let title = format!("Linear {name}: learned class templates ({})", kind.title());
+    templates(&clf.W, sp.transform.image_shape, &sp.classes, &title).save(&path)?;
     ctx.wrote("class templates", &path);
     let model = ModelFile {
         kind: "linear".into(),
@@ -248,11 +269,12 @@ pub fn run(ctx: &mut Ctx, args: &LinearArgs, loss: Loss) -> Result<()> {
 }
 
 /// The notebook's weight picture: each class's column of W (bias row dropped) as an
-/// image, min-max scaled per class.
+/// image, min-max scaled per class, under `title` (which model, which data).
 pub fn templates(
     w: &Array2<f32>,
     (c, h, wd): (usize, usize, usize),
     classes: &[String],
+    title: &str,
 ) -> ImageGrid {
     let d = c * h * wd;
     let images = (0..w.ncols())
@@ -265,7 +287,7 @@ pub fn templates(
     ImageGrid {
         cells: vec![images],
         column_titles: classes.to_vec(),
-        title: "Learned class templates".into(),
+        title: title.to_owned(),
         scale: if h <= 32 { 3 } else { 1 },
     }
 }
