@@ -15,17 +15,17 @@ const SPEC_INPUTS: [&[usize]; 3] = [&[3, 8, 8], &[1, 5, 5], &[10]];
 /// Inputs larger than this are not scored (the forward pass is not what is fuzzed).
 const MAX_INPUT: usize = 1 << 16;
 
-/// Parses and builds a network from a spec (`nn::cnn::parse_arch` + `SequentialNet`).
+/// Parses and builds a network from a spec (`nn::parse_arch` + `SequentialNet`).
 pub fn build_from_spec(arch: &str, input_shape: &[usize]) -> Option<Box<dyn Model<f32>>> {
-    let config = nn::cnn::SequentialNetConfig::new(arch, input_shape);
-    nn::cnn::SequentialNet::<f32>::new(config)
+    let config = nn::SequentialNetConfig::new(arch, input_shape);
+    nn::SequentialNet::<f32>::new(config)
         .ok()
         .map(|m| Box::new(m) as Box<dyn Model<f32>>)
 }
 
 /// Loads a model (architecture from the metadata, then the weights) from a file.
 pub fn load_from_file(path: &Path) -> Option<Box<dyn Model<f32>>> {
-    nn::checkpoint::load_model::<f32>(path).ok()
+    nn::load_model::<f32>(path).ok()
 }
 
 /// One forward pass of zeros of the model's input shape (two images).

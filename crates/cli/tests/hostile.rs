@@ -141,14 +141,14 @@ fn non_finite_numbers_and_a_zero_std_are_refused() {
 #[test]
 fn a_training_checkpoint_names_the_model_file_beside_it() {
     let dir = tempfile::tempdir().unwrap();
-    let net = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
+    let net = nn::TwoLayerNet::<f32>::new(nn::TwoLayerConfig {
         input_dim: 4,
         hidden_dim: 5,
         num_classes: 3,
         ..Default::default()
     });
     let ckpt = dir.path().join("nn_checkpoint.safetensors");
-    nn::checkpoint::save_model(&ckpt, &net).unwrap();
+    nn::save_model(&ckpt, &net).unwrap();
     let img = grey_png(dir.path(), "g.png");
     let line = one_error_line(&predict(&ckpt, &[&img]), &ckpt, "training checkpoint");
     let beside = dir.path().join("nn.safetensors");

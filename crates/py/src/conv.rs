@@ -10,16 +10,16 @@ use pyo3::prelude::*;
 
 use crate::arrays::{Dtype, array, by_dtype, check_dout, check_pad, count, kind_of, value_error};
 use crate::cache::{Cache, Holds, Inner, cache};
-use crate::engine::{self, ConvCache, ConvParam, ShapeError};
+use crate::engine::{self, ConvCache, ConvParam, NnError};
 
 /// The engine's shape error, worded as the course's assertions where it has them
 /// (`'width does not work'`, `'Invalid height'`), followed by the sizes at fault.
-pub fn shape_error(e: ShapeError) -> PyErr {
+pub fn shape_error(e: NnError) -> PyErr {
     match &e {
-        ShapeError::NotWhole { layer, axis, .. } if *layer == "conv" => {
+        NnError::NotWhole { layer, axis, .. } if *layer == "conv" => {
             value_error(format!("{axis} does not work: {e}"))
         }
-        ShapeError::NotWhole { axis, .. } => value_error(format!("Invalid {axis}: {e}")),
+        NnError::NotWhole { axis, .. } => value_error(format!("Invalid {axis}: {e}")),
         _ => value_error(e),
     }
 }

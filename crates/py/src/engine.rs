@@ -6,20 +6,20 @@ pub use knn::KNearestNeighbor;
 pub use linear::{
     check_labels, softmax_loss, softmax_loss_vectorized, svm_loss, svm_loss_vectorized,
 };
-pub use nn::conv::{
-    ConvCache, ConvParam, ShapeError, conv_backward_fast, conv_backward_naive, conv_forward_fast,
+pub use nn::{
+    ConvCache, ConvParam, Error as NnError, conv_backward_fast, conv_backward_naive, conv_forward_fast,
     conv_forward_naive,
 };
-pub use nn::layers::{
+pub use nn::{
     AffineCache, BatchNormParam, DropoutCache, Mode, NormCache, ReluCache, affine_backward,
     affine_forward, batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward,
     layernorm_backward, layernorm_forward, relu_backward, relu_forward,
 };
-pub use nn::pool::{
+pub use nn::{
     FastPoolCache, PoolCache, PoolParam, max_pool_backward_fast, max_pool_backward_naive,
     max_pool_forward_fast, max_pool_forward_naive,
 };
-pub use nn::spatial::{
+pub use nn::{
     GroupNormCache, SpatialBatchNormCache, spatial_batchnorm_backward, spatial_batchnorm_forward,
     spatial_groupnorm_backward, spatial_groupnorm_forward,
 };

@@ -122,7 +122,7 @@ pub fn write_all(root: &Path) -> Res<usize> {
     let models: Vec<(&str, Box<dyn Model<f32>>)> = vec![
         (
             "two-layer",
-            Box::new(nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
+            Box::new(nn::TwoLayerNet::<f32>::new(nn::TwoLayerConfig {
                 input_dim: 4,
                 hidden_dim: 3,
                 num_classes: 2,
@@ -131,24 +131,24 @@ pub fn write_all(root: &Path) -> Res<usize> {
         ),
         (
             "fc-bn",
-            Box::new(nn::fc::FullyConnectedNet::<f32>::new(nn::fc::FcConfig {
+            Box::new(nn::FullyConnectedNet::<f32>::new(nn::FcConfig {
                 input_dim: 3,
                 hidden_dims: vec![4],
                 num_classes: 2,
-                normalization: nn::layers::Normalization::BatchNorm,
+                normalization: nn::Normalization::BatchNorm,
                 ..Default::default()
             })),
         ),
         (
             "sequential",
-            Box::new(nn::cnn::SequentialNet::<f32>::new(
-                nn::cnn::SequentialNetConfig::new("conv2x3-bn-relu-pool,fc3", &[1, 4, 4]),
+            Box::new(nn::SequentialNet::<f32>::new(
+                nn::SequentialNetConfig::new("conv2x3-bn-relu-pool,fc3", &[1, 4, 4]),
             )?),
         ),
     ];
     for (name, model) in &models {
         let path = tmp.path().join("m.safetensors");
-        nn::checkpoint::save_model(&path, model.as_ref())?;
+        nn::save_model(&path, model.as_ref())?;
         put(
             "checkpoint",
             &format!("{name}.safetensors"),

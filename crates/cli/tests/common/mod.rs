@@ -26,7 +26,7 @@ impl Spec {
     /// A consistent two-layer net model file for `[C, H, W]` input.
     pub fn net_for([c, h, w]: [usize; 3]) -> Self {
         let d = c * h * w;
-        let net = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
+        let net = nn::TwoLayerNet::<f32>::new(nn::TwoLayerConfig {
             input_dim: d,
             hidden_dim: 5,
             num_classes: 3,
