@@ -370,24 +370,24 @@ fn backward_fast<T: Float>(
         a.db += &b.db;
         a
     };
+    // Images are summed in fixed chunks, one per thread, and the chunks' dW added in
+    // order: the same seed and thread count give the same bits (a `fold` would group
+    // images by work stealing).
+    let chunk = numeric::chunk_for_threads(n);
     let (dx, total) = if need_dx {
         let mut dx = Array4::<T>::zeros(cache.x.dim());
-        let total = dx
+        let images = dx
             .as_slice_mut()
             .expect("fresh array")
             .par_chunks_mut(image.max(1))
             .take(n)
             .enumerate()
-            .map(|(i, dx_i)| (i, Some(dx_i)))
-            .fold(new_partial, step)
-            .reduce_with(add);
+            .map(|(i, dx_i)| (i, Some(dx_i)));
+        let total = numeric::fold_chunks_in_order(images, chunk, new_partial, step, add);
         (Some(dx), total)
     } else {
-        let total = (0..n)
-            .into_par_iter()
-            .map(|i| (i, None))
-            .fold(new_partial, step)
-            .reduce_with(add);
+        let images = (0..n).into_par_iter().map(|i| (i, None));
+        let total = numeric::fold_chunks_in_order(images, chunk, new_partial, step, add);
         (None, total)
     };
     let total = total.unwrap_or_else(new_partial);
