@@ -605,3 +605,47 @@ fn cnn_with_an_arch_spec_trains_and_predicts() {
     // An arch whose scores do not match the classes is refused with a clear message.
     assert_fails_naming(&run(&d.args("cnn", &["--arch", "fc3"])), "fc10");
 }
+
+/// The same seed and thread count give the same bytes: two 2-thread runs of a convnet
+/// with batchnorm, dropout and augmentation write identical model files, and another
+/// seed does not.
+#[test]
+fn a_seed_and_a_thread_count_reproduce_a_run_bit_for_bit() {
+    let d = Dirs::new();
+    let train = |seed: &str, out: &str| {
+        let out = d.out(out);
+        let args = [
+            "cnn",
+            "--data-dir",
+            s(d.data.path()),
+            "--out",
+            s(&out),
+            "--threads",
+            "2",
+            "--seed",
+            seed,
+            "--arch",
+            "conv8x3-bn-relu-pool,fc16-relu-drop0.5,fc10",
+            "--batch-size",
+            "20",
+            "--augment",
+            "--num-test",
+            "7",
+        ];
+        let v = run_json(&args);
+        let model = std::fs::read(out.join("cnn.safetensors")).unwrap();
+        (v["test_accuracy"].clone(), model)
+    };
+    let (acc_a, model_a) = train("5", "a");
+    let (acc_b, model_b) = train("5", "b");
+    assert_eq!(acc_a, acc_b);
+    assert!(
+        model_a == model_b,
+        "two runs with seed 5 wrote different model files"
+    );
+    let (_, model_c) = train("6", "c");
+    assert!(
+        model_a != model_c,
+        "seed 6 wrote the same model file as seed 5"
+    );
+}

@@ -123,6 +123,7 @@ impl<T: Float> TensorFile<T> {
         let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
         let encoded =
             safetensors::serialize(views, Some(meta)).map_err(|e| format_error(path, e))?;
+        let encoded = with_sorted_header(encoded);
         let tmp = partial_name(path);
         std::fs::write(&tmp, encoded).map_err(|source| Error::Io {
             path: tmp.clone(),
@@ -212,6 +213,25 @@ fn format_error(path: &Path, e: safetensors::SafeTensorError) -> Error {
         path: path.to_path_buf(),
         reason: e.to_string(),
     }
+}
+
+/// The same bytes for the same tensors: safetensors writes its metadata map in
+/// `HashMap` order, which changes from one process to the next, so the header is
+/// written again with its keys sorted. The same entries in another order take the
+/// same number of bytes, so the header's length and the tensors' offsets stay valid.
+fn with_sorted_header(mut encoded: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(encoded[..8].try_into().expect("8 bytes")) as usize;
+    let header = &mut encoded[8..8 + n];
+    // serde_json's map is a BTreeMap: parsing and printing sorts every object's keys.
+    let value: serde_json::Value = serde_json::from_slice(header).expect("safetensors wrote JSON");
+    let sorted = serde_json::to_vec(&value).expect("JSON values print");
+    assert!(
+        sorted.len() <= n,
+        "a sorted header is no longer than the original"
+    );
+    header.fill(b' ');
+    header[..sorted.len()].copy_from_slice(&sorted);
+    encoded
 }
 
 #[cfg(test)]
