@@ -239,12 +239,9 @@ fn add_into_inputs<T: Float>(
         op: op.to_string(),
         message,
     };
-    if grads.len() > inputs.len() {
-        return Err(bad(format!(
-            "{} gradients for {} inputs",
-            grads.len(),
-            inputs.len()
-        )));
+    let (given, wanted) = (grads.len(), inputs.len());
+    if given > wanted {
+        return Err(bad(format!("{given} gradients for {wanted} inputs")));
     }
     for (k, g) in grads.into_iter().enumerate() {
         let target = &mut nodes[inputs[k].0];
