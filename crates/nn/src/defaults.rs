@@ -9,10 +9,10 @@
 //! assert_eq!(solver.update_rule, nn::defaults::UPDATE_RULE);
 //! ```
 
+use crate::SolverConfig;
 use crate::fc::{FcConfig, TwoLayerConfig};
 use crate::layer_utils::Normalization;
 use crate::optim::{OptimConfig, UpdateRule};
-use crate::solver::SolverConfig;
 
 /// Hidden layer sizes: one layer of 100, the course's two-layer net.
 pub const HIDDEN: &[usize] = &[100];
