@@ -246,8 +246,9 @@ impl SplitArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     /// Update rule.
-    #[arg(long, value_enum, default_value_t = Update::Adam)]
-    pub update: Update,
+    /// One of sgd, momentum (sgd_momentum), rmsprop, adam.
+    #[arg(long, default_value_t = nn::UpdateRule::Adam)]
+    pub update: nn::UpdateRule,
     /// Learning rate [default: nn 1e-3 with Adam (the course's 1e-2 otherwise), cnn 1e-3].
     #[arg(long)]
     pub lr: Option<f64>,
@@ -288,8 +289,9 @@ pub struct NnArgs {
     )]
     pub hidden: Vec<usize>,
     /// Normalisation after each hidden affine layer.
-    #[arg(long, value_enum, default_value_t = Norm::None)]
-    pub norm: Norm,
+    /// One of none, batch (batchnorm), layer (layernorm).
+    #[arg(long, default_value_t = nn::Normalization::None)]
+    pub norm: nn::Normalization,
     /// Dropout keep probability p (the course's convention); none when unset.
     #[arg(long, value_name = "P")]
     pub dropout: Option<f64>,
@@ -325,30 +327,6 @@ pub struct CnnArgs {
     /// The Solver's options.
     #[command(flatten)]
     pub train: TrainArgs,
-}
-
-/// Normalisation layers of a fully connected net.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Norm {
-    /// None.
-    None,
-    /// Batch normalisation.
-    Batch,
-    /// Layer normalisation.
-    Layer,
-}
-
-/// Update rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Update {
-    /// Vanilla SGD.
-    Sgd,
-    /// SGD with momentum 0.9.
-    Momentum,
-    /// RMSProp (decay 0.99).
-    Rmsprop,
-    /// Adam (beta1 0.9, beta2 0.999).
-    Adam,
 }
 
 /// `cs231n backprop`.

@@ -296,4 +296,18 @@ mod tests {
         let err = ModelFile::load(&path).unwrap_err().to_string();
         assert!(err.contains("version 3"), "{err}");
     }
+
+    /// An input shape whose product wraps around is refused instead of wrapping.
+    #[test]
+    fn overflowing_input_shapes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        sample().save(&path).unwrap();
+        let mut file = TensorFile::<f32>::read(&path).unwrap();
+        file.metadata
+            .insert("input_shape".into(), "[1,4294967296,4294967296]".into());
+        file.write(&path).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("overflows"), "{err}");
+    }
 }

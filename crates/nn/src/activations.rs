@@ -6,9 +6,9 @@
 use ndarray::{Array, ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn, Zip};
 use numeric::Float;
 
+use crate::Params;
 use crate::error::Result;
 use crate::layer::{Cache, Layer, Mode, cache_of};
-use crate::model::Params;
 
 /// What [`relu_backward`] needs: the input `x`.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ use ndarray::{
 };
 use numeric::Float;
 
+use crate::Params;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
-use crate::model::Params;
 
 /// `x·W + b` for rows `x` (N, D), weights `W` (D, M), bias `b` (M): the forward kernel.
 ///
@@ -209,13 +209,15 @@ impl<T: Float> Layer<T> for Affine {
     ) -> (ArrayD<T>, Cache) {
         let x_dim = x.raw_dim();
         let n = x_dim[0];
-        let rows = x
-            .as_standard_layout()
-            .into_owned()
-            .into_shape_with_order((n, self.d))
-            .unwrap_or_else(|_| {
-                panic!("fc{}: input {x_dim:?} is not N rows of {}", self.m, self.d)
-            });
+        // An owned batch in standard layout (what layers pass on) is reshaped in place.
+        let x = if x.is_standard_layout() {
+            x
+        } else {
+            x.as_standard_layout().into_owned()
+        };
+        let rows = x.into_shape_with_order((n, self.d)).unwrap_or_else(|_| {
+            panic!("fc{}: input {x_dim:?} is not N rows of {}", self.m, self.d)
+        });
         let out = affine(&rows.view(), &view(params, &self.w), &view(params, &self.b));
         (
             out.into_dyn(),

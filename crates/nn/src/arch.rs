@@ -1,4 +1,4 @@
-//! Architecture specs: the small language a [`SequentialNet`](crate::SequentialNet)
+//! Architecture specs: the small language a [`SequentialNet`](crate::SequentialNet)(crate::SequentialNet)
 //! is written in, e.g. `"conv32x3-bn-relu-pool,conv64x3-bn-relu-pool,fc256-relu-drop0.5,fc10"`,
 //! and the one place that maps each token to its [`Layer`].
 //!
@@ -23,7 +23,7 @@ use crate::pool::{MaxPool, PoolParam};
 use crate::spatial::{GroupNorm, SpatialBatchNorm};
 use crate::{Affine, Conv, Dropout, Relu};
 
-/// One layer of a [`SequentialNet`], as written in an architecture spec.
+/// One layer of a [`SequentialNet`](crate::SequentialNet), as written in an architecture spec.
 ///
 /// ```
 /// use nn::{LayerSpec, parse_arch};

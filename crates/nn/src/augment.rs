@@ -6,7 +6,7 @@ use numeric::{Float, Rng};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use crate::solver::BatchTransform;
+use crate::BatchTransform;
 
 /// Training-time data augmentation: random crops of the zero-padded image and random
 /// horizontal flips, drawn independently for every image of every training batch.
@@ -39,7 +39,7 @@ impl Augment {
     }
 
     /// This augmentation as the Solver's minibatch transform
-    /// ([`Solver::set_batch_transform`](crate::solver::Solver::set_batch_transform)):
+    /// ([`Solver::set_batch_transform`](crate::Solver::set_batch_transform)):
     /// image batches (N, C, H, W) are augmented, anything else passes through.
     ///
     /// ```

@@ -2,28 +2,22 @@
 //! `(C, HH, WW)` slides over the zero-padded input with a stride, and every
 //! position's dot product (plus the filter's bias) is one output activation.
 //!
-//! Two implementations of the same function:
-//!
-//! - [`conv_forward_naive`] / [`conv_backward_naive`]: the loops of the course's
-//!   assignment, for teaching and as the reference the fast path is tested against.
-//! - [`conv_forward_fast`] / [`conv_backward_fast`]: im2col + GEMM, one image per
-//!   rayon task (the GEMM inside then runs on that task's thread only, so the cores
-//!   are never oversubscribed). [`conv_backward_fast_no_dx`] skips the input
-//!   gradient, which the first layer of a network never needs.
-//!
-//! Both forward passes return the same [`ConvCache`], so either backward pass can
-//! follow either forward pass.
+//! This file holds the course's naive loops ([`conv_forward_naive`] /
+//! [`conv_backward_naive`]), for teaching and as the reference the fast path is
+//! tested against, and what both paths share: [`ConvParam`] and [`ConvCache`]. The
+//! fast path (im2col + GEMM, [`crate::conv_forward_fast`]) is in `im2col.rs`; both
+//! forward passes return the same cache, so either backward can follow either forward.
 //!
 //! ```
 //! use ndarray::{Array1, Array4};
-//! use nn::{ConvParam, conv_forward_fast, conv_backward_fast};
-//! let x = Array4::<f32>::ones((2, 3, 8, 8));
-//! let w = Array4::<f32>::ones((4, 3, 3, 3));
-//! let b = Array1::<f32>::zeros(4);
-//! let (out, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), ConvParam::new(1, 1))?;
+//! use nn::{ConvParam, conv_forward_naive, conv_backward_naive};
+//! let x = Array4::<f64>::ones((2, 3, 8, 8));
+//! let w = Array4::<f64>::ones((4, 3, 3, 3));
+//! let b = Array1::<f64>::zeros(4);
+//! let (out, cache) = conv_forward_naive(&x.view(), &w.view(), &b.view(), ConvParam::new(1, 1))?;
 //! assert_eq!(out.shape(), &[2, 4, 8, 8]);
 //! assert_eq!(out[[0, 0, 4, 4]], 27.0); // a 3×3×3 window of ones
-//! let (dx, dw, db) = conv_backward_fast(&out.view(), &cache);
+//! let (dx, dw, db) = conv_backward_naive(&out.view(), &cache);
 //! assert_eq!((dx.dim(), dw.dim(), db.len()), (x.dim(), w.dim(), 4));
 //! # Ok::<(), nn::Error>(())
 //! ```

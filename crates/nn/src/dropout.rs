@@ -6,9 +6,9 @@ use ndarray::{Array, ArrayD, ArrayView, Dimension, IxDyn};
 use numeric::{Float, Rng};
 use rand::Rng as _;
 
+use crate::Params;
 use crate::error::Result;
 use crate::layer::{Cache, Layer, Mode, cache_of};
-use crate::model::Params;
 
 /// What [`dropout_backward`] needs: the scaled mask (`None` at test time or when
 /// nothing is dropped).

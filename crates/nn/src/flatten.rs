@@ -14,9 +14,9 @@
 use ndarray::{ArrayD, IxDyn};
 use numeric::Float;
 
+use crate::Params;
 use crate::error::Result;
 use crate::layer::{Cache, Layer, Mode, cache_of};
-use crate::model::Params;
 
 /// Reshapes each example to one row; no parameters.
 #[derive(Debug, Clone, Copy, Default)]
@@ -41,9 +41,12 @@ impl<T: Float> Layer<T> for Flatten {
         let dim = x.raw_dim();
         let n = dim[0];
         let d = x.len() / n.max(1);
+        let x = if x.is_standard_layout() {
+            x
+        } else {
+            x.as_standard_layout().into_owned()
+        };
         let out = x
-            .as_standard_layout()
-            .into_owned()
             .into_shape_with_order(IxDyn(&[n, d]))
             .expect("N·D elements");
         (out, Box::new(dim))
@@ -57,9 +60,12 @@ impl<T: Float> Layer<T> for Flatten {
         _need_dx: bool,
     ) -> (ArrayD<T>, Params<T>) {
         let dim: &IxDyn = cache_of(cache, "flatten");
+        let dout = if dout.is_standard_layout() {
+            dout
+        } else {
+            dout.as_standard_layout().into_owned()
+        };
         let dx = dout
-            .as_standard_layout()
-            .into_owned()
             .into_shape_with_order(dim.clone())
             .expect("as many gradients as inputs");
         (dx, Params::new())

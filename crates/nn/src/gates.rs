@@ -28,8 +28,8 @@ use backprop::{BackwardArgs, Gate, GraphError};
 use ndarray::{Array2, ArrayD, IxDyn};
 use numeric::Float;
 
+use crate::Params;
 use crate::layer::{Cache, Layer, Mode, ParamSpec};
-use crate::model::Params;
 
 type Grads<T> = Result<Vec<Option<ArrayD<T>>>, GraphError>;
 

@@ -4,7 +4,7 @@
 //! `col2im`. Images are spread over the rayon pool (the GEMM inside then runs on its
 //! task's thread only, so the cores are never oversubscribed).
 //!
-//! Same inputs, outputs and [`ConvCache`] as the naive loops of [`crate::conv`], and
+//! Same inputs, outputs and [`ConvCache`] as the naive loops of [`crate::conv_forward_naive`], and
 //! the same numbers to rounding, so either backward pass can follow either forward.
 //!
 //! ```
@@ -27,10 +27,10 @@ use ndarray::{
 use numeric::Float;
 use rayon::prelude::*;
 
+use crate::Params;
 use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
-use crate::model::Params;
 
 /// Geometry of one convolution, shared by im2col and col2im.
 #[derive(Clone, Copy)]
@@ -174,7 +174,7 @@ fn col2im<T: Float>(dcols: &[T], g: &Geometry, dx: &mut [T]) {
 
 /// Fast convolution forward pass: per image, im2col then one GEMM
 /// `out_n (F, H'·W') = W (F, C·HH·WW) · cols + b`, with images spread over the rayon
-/// pool. Same inputs, output and cache as [`conv_forward_naive`], and the same
+/// pool. Same inputs, output and cache as [`conv_forward_naive`](crate::conv_forward_naive), and the same
 /// numbers to rounding (tested to 1e-10 in f64).
 ///
 /// Why per image rather than one GEMM over the whole batch: the column matrix of one
@@ -245,7 +245,7 @@ pub fn conv_forward_fast<T: Float>(
 
 /// Fast convolution backward pass (im2col/col2im + GEMM, parallel over images):
 /// `dw = Σₙ dout_n · colsₙᵀ`, `db = Σ dout`, `dx_n = col2im(Wᵀ · dout_n)`.
-/// Same results as [`conv_backward_naive`] to rounding.
+/// Same results as [`conv_backward_naive`](crate::conv_backward_naive) to rounding.
 ///
 /// # Panics
 /// If `dout` is not shaped like the forward pass's output.

@@ -34,8 +34,8 @@ use std::fmt::Debug;
 use ndarray::{Array, ArrayD, ArrayView, Dimension, IxDyn};
 use numeric::Float;
 
+use crate::Params;
 use crate::error::Result;
-use crate::model::Params;
 
 /// Train or test behaviour of the layers that differ between the two (batchnorm,
 /// dropout), as the course's `bn_param['mode']` / `dropout_param['mode']`.

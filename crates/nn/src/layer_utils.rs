@@ -1,5 +1,7 @@
 //! The course's sandwich layers (`layer_utils.py`): common layer sequences as one
-//! forward/backward pair each. The models are built from them.
+//! forward/backward pair each (`affine_relu`, `affine_norm_relu`, `conv_relu`,
+//! `conv_relu_pool`, `conv_bn_relu`). The affine ones take inputs of any shape and
+//! flatten each example, as the course's `affine_forward` does.
 //!
 //! ```
 //! use ndarray::array;
@@ -18,8 +20,18 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Ix2};
+use ndarray::{
+    Array, Array1, Array2, Array4, ArrayView, ArrayView1, ArrayView2, ArrayView4, Dimension, Ix2,
+};
 use numeric::Float;
+
+use crate::conv::{ConvCache, ConvParam};
+use crate::error::Result;
+use crate::im2col::{conv_backward_fast, conv_forward_fast};
+use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
+use crate::spatial::{
+    SpatialBatchNormCache, spatial_batchnorm_backward, spatial_batchnorm_forward,
+};
 
 use crate::activations::{relu_backward_from_output, relu_inplace};
 use crate::affine::{AffineCache, affine_backward, affine_forward};
@@ -31,8 +43,8 @@ use crate::norm::{
 
 /// What [`affine_relu_backward`] needs.
 #[derive(Debug, Clone)]
-pub struct AffineReluCache<T> {
-    fc: AffineCache<T, Ix2>,
+pub struct AffineReluCache<T, D = Ix2> {
+    fc: AffineCache<T, D>,
     out: Array2<T>,
 }
 
@@ -44,11 +56,11 @@ pub struct AffineReluCache<T> {
 /// let (out, _) = nn::affine_relu_forward(&x.view(), &ndarray::array![[1.0], [2.0]].view(), &ndarray::array![0.0].view());
 /// assert_eq!(out, ndarray::array![[0.0]]);
 /// ```
-pub fn affine_relu_forward<T: Float>(
-    x: &ArrayView2<'_, T>,
+pub fn affine_relu_forward<T: Float, D: Dimension>(
+    x: &ArrayView<'_, T, D>,
     w: &ArrayView2<'_, T>,
     b: &ArrayView1<'_, T>,
-) -> (Array2<T>, AffineReluCache<T>) {
+) -> (Array2<T>, AffineReluCache<T, D>) {
     let (mut out, fc) = affine_forward(x, w, b);
     relu_inplace(&mut out.view_mut());
     (out.clone(), AffineReluCache { fc, out })
@@ -62,10 +74,10 @@ pub fn affine_relu_forward<T: Float>(
 /// let (dx, _, _) = nn::affine_relu_backward(&ndarray::array![[1.0]].view(), &c);
 /// assert_eq!(dx, ndarray::array![[1.0, 2.0]]);
 /// ```
-pub fn affine_relu_backward<T: Float>(
+pub fn affine_relu_backward<T: Float, D: Dimension>(
     dout: &ArrayView2<'_, T>,
-    cache: &AffineReluCache<T>,
-) -> (Array2<T>, Array2<T>, Array1<T>) {
+    cache: &AffineReluCache<T, D>,
+) -> (Array<T, D>, Array2<T>, Array1<T>) {
     let mut da = dout.to_owned();
     relu_backward_from_output(&mut da.view_mut(), &cache.out.view());
     affine_backward(&da.view(), &cache.fc)
@@ -131,8 +143,8 @@ impl FromStr for Normalization {
 
 /// What [`affine_norm_relu_backward`] needs.
 #[derive(Debug, Clone)]
-pub struct AffineNormReluCache<T> {
-    fc: AffineCache<T, Ix2>,
+pub struct AffineNormReluCache<T, D = Ix2> {
+    fc: AffineCache<T, D>,
     norm: NormCache<T>,
     kind: Normalization,
     out: Array2<T>,
@@ -154,8 +166,8 @@ pub struct AffineNormReluCache<T> {
 /// assert_eq!(out[[0, 0]], 0.0); // normalised to -1, clipped
 /// assert!((out[[1, 0]] - 1.0).abs() < 1e-4);
 /// ```
-pub fn affine_norm_relu_forward<T: Float>(
-    x: &ArrayView2<'_, T>,
+pub fn affine_norm_relu_forward<T: Float, D: Dimension>(
+    x: &ArrayView<'_, T, D>,
     w: &ArrayView2<'_, T>,
     b: &ArrayView1<'_, T>,
     gamma: &ArrayView1<'_, T>,
@@ -163,7 +175,7 @@ pub fn affine_norm_relu_forward<T: Float>(
     kind: Normalization,
     bn: &mut BatchNormParam<T>,
     mode: Mode,
-) -> (Array2<T>, AffineNormReluCache<T>) {
+) -> (Array2<T>, AffineNormReluCache<T, D>) {
     let (a, fc) = affine_forward(x, w, b);
     let (mut out, norm) = match kind {
         Normalization::BatchNorm => batchnorm_forward(&a.view(), gamma, beta, bn, mode),
@@ -193,10 +205,10 @@ pub fn affine_norm_relu_forward<T: Float>(
 /// let (dx, dw, db, dgamma, dbeta) = affine_norm_relu_backward(&array![[1.0], [1.0]].view(), &c);
 /// assert_eq!((dx.dim(), dw.dim(), db.len(), dgamma.len(), dbeta.len()), ((2, 1), (1, 1), 1, 1, 1));
 /// ```
-pub fn affine_norm_relu_backward<T: Float>(
+pub fn affine_norm_relu_backward<T: Float, D: Dimension>(
     dout: &ArrayView2<'_, T>,
-    cache: &AffineNormReluCache<T>,
-) -> (Array2<T>, Array2<T>, Array1<T>, Array1<T>, Array1<T>) {
+    cache: &AffineNormReluCache<T, D>,
+) -> (Array<T, D>, Array2<T>, Array1<T>, Array1<T>, Array1<T>) {
     let mut dn = dout.to_owned();
     relu_backward_from_output(&mut dn.view_mut(), &cache.out.view());
     let (da, dgamma, dbeta) = match cache.kind {
@@ -204,5 +216,171 @@ pub fn affine_norm_relu_backward<T: Float>(
         _ => batchnorm_backward(&dn.view(), &cache.norm),
     };
     let (dx, dw, db) = affine_backward(&da.view(), &cache.fc);
+    (dx, dw, db, dgamma, dbeta)
+}
+
+// ---------------------------------------------------------------------------------
+// Convolutional sandwiches (the fast convolution and pooling, as `layer_utils.py`)
+// ---------------------------------------------------------------------------------
+
+/// What [`conv_relu_backward`] needs: the convolution's cache and the output.
+#[derive(Debug, Clone)]
+pub struct ConvReluCache<T> {
+    conv: ConvCache<T>,
+    out: Array4<T>,
+}
+
+/// The course's `conv_relu_forward`: a convolution followed by a relu.
+///
+/// # Errors
+/// As [`conv_forward_fast`].
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f64>::from_elem((1, 1, 3, 3), -1.0);
+/// let (out, _) = nn::conv_relu_forward(&x.view(), &Array4::ones((2, 1, 3, 3)).view(), &Array1::zeros(2).view(), nn::ConvParam::new(1, 1))?;
+/// assert!(out.iter().all(|&v| v == 0.0));
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_relu_forward<T: Float>(
+    x: &ArrayView4<'_, T>,
+    w: &ArrayView4<'_, T>,
+    b: &ArrayView1<'_, T>,
+    conv_param: ConvParam,
+) -> Result<(Array4<T>, ConvReluCache<T>)> {
+    let (mut out, conv) = conv_forward_fast(x, w, b, conv_param)?;
+    relu_inplace(&mut out.view_mut());
+    Ok((out.clone(), ConvReluCache { conv, out }))
+}
+
+/// Backward pass of [`conv_relu_forward`]: `(dx, dw, db)`.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f64>::ones((1, 1, 3, 3));
+/// let (out, cache) = nn::conv_relu_forward(&x.view(), &Array4::ones((2, 1, 3, 3)).view(), &Array1::zeros(2).view(), nn::ConvParam::new(1, 1))?;
+/// let (dx, dw, db) = nn::conv_relu_backward(&Array4::ones(out.dim()).view(), &cache);
+/// assert_eq!((dx.dim(), dw.dim(), db.len()), ((1, 1, 3, 3), (2, 1, 3, 3), 2));
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_relu_backward<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &ConvReluCache<T>,
+) -> (Array4<T>, Array4<T>, Array1<T>) {
+    let mut da = dout.to_owned();
+    relu_backward_from_output(&mut da.view_mut(), &cache.out.view());
+    conv_backward_fast(&da.view(), &cache.conv)
+}
+
+/// What [`conv_relu_pool_backward`] needs.
+#[derive(Debug, Clone)]
+pub struct ConvReluPoolCache<T> {
+    conv_relu: ConvReluCache<T>,
+    pool: FastPoolCache,
+}
+
+/// The course's `conv_relu_pool_forward`: convolution, relu, max pooling.
+///
+/// # Errors
+/// As [`conv_forward_fast`] and [`max_pool_forward_fast`].
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f32>::ones((2, 3, 8, 8));
+/// let (out, _) = nn::conv_relu_pool_forward(&x.view(), &Array4::ones((4, 3, 3, 3)).view(), &Array1::zeros(4).view(),
+///     nn::ConvParam::new(1, 1), nn::PoolParam::square(2, 2))?;
+/// assert_eq!(out.dim(), (2, 4, 4, 4));
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_relu_pool_forward<T: Float>(
+    x: &ArrayView4<'_, T>,
+    w: &ArrayView4<'_, T>,
+    b: &ArrayView1<'_, T>,
+    conv_param: ConvParam,
+    pool_param: PoolParam,
+) -> Result<(Array4<T>, ConvReluPoolCache<T>)> {
+    let (a, conv_relu) = conv_relu_forward(x, w, b, conv_param)?;
+    let (out, pool) = max_pool_forward_fast(&a.view(), pool_param)?;
+    Ok((out, ConvReluPoolCache { conv_relu, pool }))
+}
+
+/// Backward pass of [`conv_relu_pool_forward`]: `(dx, dw, db)`.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f32>::ones((1, 1, 4, 4));
+/// let (out, cache) = nn::conv_relu_pool_forward(&x.view(), &Array4::ones((1, 1, 3, 3)).view(), &Array1::zeros(1).view(),
+///     nn::ConvParam::new(1, 1), nn::PoolParam::square(2, 2))?;
+/// let (dx, _, db) = nn::conv_relu_pool_backward(&Array4::ones(out.dim()).view(), &cache);
+/// assert_eq!((dx.dim(), db[0]), ((1, 1, 4, 4), 4.0)); // one max per 2×2 window
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_relu_pool_backward<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &ConvReluPoolCache<T>,
+) -> (Array4<T>, Array4<T>, Array1<T>) {
+    let da = max_pool_backward_fast(dout, &cache.pool);
+    conv_relu_backward(&da.view(), &cache.conv_relu)
+}
+
+/// What [`conv_bn_relu_backward`] needs.
+#[derive(Debug, Clone)]
+pub struct ConvBnReluCache<T> {
+    conv: ConvCache<T>,
+    bn: SpatialBatchNormCache<T>,
+    out: Array4<T>,
+}
+
+/// The course's `conv_bn_relu_forward`: convolution, spatial batchnorm with
+/// `gamma`/`beta` and running statistics `bn`, relu.
+///
+/// # Errors
+/// As [`conv_forward_fast`].
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x: Array4<f64> = numeric::randn((4, 2, 5, 5), &mut numeric::rng(0));
+/// let mut bn = nn::BatchNormParam::new(3);
+/// let (out, _) = nn::conv_bn_relu_forward(&x.view(), &Array4::ones((3, 2, 3, 3)).view(), &Array1::zeros(3).view(),
+///     &Array1::ones(3).view(), &Array1::zeros(3).view(), nn::ConvParam::new(1, 1), &mut bn, nn::Mode::Train)?;
+/// assert_eq!(out.dim(), (4, 3, 5, 5));
+/// assert!(bn.running_var.iter().all(|&v| v > 0.0));
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_bn_relu_forward<T: Float>(
+    x: &ArrayView4<'_, T>,
+    w: &ArrayView4<'_, T>,
+    b: &ArrayView1<'_, T>,
+    gamma: &ArrayView1<'_, T>,
+    beta: &ArrayView1<'_, T>,
+    conv_param: ConvParam,
+    bn_param: &mut BatchNormParam<T>,
+    mode: Mode,
+) -> Result<(Array4<T>, ConvBnReluCache<T>)> {
+    let (a, conv) = conv_forward_fast(x, w, b, conv_param)?;
+    let (mut out, bn) = spatial_batchnorm_forward(&a.view(), gamma, beta, bn_param, mode);
+    relu_inplace(&mut out.view_mut());
+    Ok((out.clone(), ConvBnReluCache { conv, bn, out }))
+}
+
+/// Backward pass of [`conv_bn_relu_forward`]: `(dx, dw, db, dgamma, dbeta)`.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x: Array4<f64> = numeric::randn((2, 1, 4, 4), &mut numeric::rng(1));
+/// let (out, cache) = nn::conv_bn_relu_forward(&x.view(), &Array4::ones((2, 1, 3, 3)).view(), &Array1::zeros(2).view(),
+///     &Array1::ones(2).view(), &Array1::zeros(2).view(), nn::ConvParam::new(1, 1), &mut nn::BatchNormParam::new(2), nn::Mode::Train)?;
+/// let (dx, dw, db, dgamma, dbeta) = nn::conv_bn_relu_backward(&Array4::ones(out.dim()).view(), &cache);
+/// assert_eq!((dx.dim(), dw.dim(), db.len(), dgamma.len(), dbeta.len()), ((2, 1, 4, 4), (2, 1, 3, 3), 2, 2, 2));
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_bn_relu_backward<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &ConvBnReluCache<T>,
+) -> (Array4<T>, Array4<T>, Array1<T>, Array1<T>, Array1<T>) {
+    let mut dn = dout.to_owned();
+    relu_backward_from_output(&mut dn.view_mut(), &cache.out.view());
+    let (da, dgamma, dbeta) = spatial_batchnorm_backward(&dn.view(), &cache.bn);
+    let (dx, dw, db) = conv_backward_fast(&da.view(), &cache.conv);
     (dx, dw, db, dgamma, dbeta)
 }

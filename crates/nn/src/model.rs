@@ -1,4 +1,4 @@
-//! The [`Model`] trait: what the [`Solver`](crate::solver::Solver), the update rules and
+//! The [`Model`] trait: what the [`Solver`](crate::Solver), the update rules and
 //! the checkpoints need from a network, and nothing more.
 //!
 //! A model is, as in the course's `classifiers/fc_net.py`, a dictionary of named
@@ -52,7 +52,7 @@ use numeric::Float;
 /// order of tensors in a checkpoint and of random draws in an optimiser — is stable.
 pub type Params<T> = BTreeMap<String, ArrayD<T>>;
 
-/// A network the [`Solver`](crate::solver::Solver) can train and a checkpoint can hold.
+/// A network the [`Solver`](crate::Solver) can train and a checkpoint can hold.
 ///
 /// Two modes, as in the course: [`loss`](Model::loss) runs in *train* mode (dropout
 /// drops, batchnorm normalises with the batch's statistics and updates its running
@@ -64,7 +64,7 @@ pub type Params<T> = BTreeMap<String, ArrayD<T>>;
 /// not trained by gradient but must survive a save/load (batchnorm's running mean and
 /// variance) goes in [`buffers`](Model::buffers); [`config`](Model::config) must carry
 /// everything needed to rebuild the model's shape from a file (see
-/// [`crate::checkpoint`]).
+/// [`crate::Checkpoint`]).
 pub trait Model<T: Float>: Send {
     /// The trainable parameters by name (`"W1"`, `"b1"`, `"gamma1"`, ...).
     fn params(&self) -> &Params<T>;

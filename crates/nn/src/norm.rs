@@ -6,9 +6,9 @@
 use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, Ix1, Ix2, Zip};
 use numeric::Float;
 
+use crate::Params;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, view};
-use crate::model::Params;
 
 /// Batchnorm's state that is not a parameter: the course's `bn_param`.
 ///

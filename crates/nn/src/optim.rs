@@ -25,7 +25,7 @@ use ndarray::{ArrayD, Zip};
 use numeric::Float;
 use serde::{Deserialize, Serialize};
 
-use crate::model::Params;
+use crate::Params;
 
 /// Which update rule to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

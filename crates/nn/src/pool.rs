@@ -28,10 +28,10 @@ use rayon::prelude::*;
 
 use ndarray::{ArrayD, Ix4};
 
+use crate::Params;
 use crate::conv::window_count;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Layer, Mode, batch, cache_of};
-use crate::model::Params;
 
 /// Pooling window and stride, as the course's `pool_param`.
 ///

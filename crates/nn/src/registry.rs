@@ -18,7 +18,7 @@ use std::path::Path;
 use numeric::Float;
 use serde_json::Value;
 
-use crate::checkpoint::Checkpoint;
+use crate::Checkpoint;
 use crate::error::{Error, Result};
 use crate::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
 use crate::limits::{self, MAX_PARAMETERS};

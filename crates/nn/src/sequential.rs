@@ -1,5 +1,5 @@
 //! [`SequentialNet`]: any stack of layers written as an architecture spec (see
-//! [`crate::arch`]), e.g. the course's "[conv-relu-pool]xN - [affine]xM - softmax"
+//! [`crate::parse_arch`]), e.g. the course's "[conv-relu-pool]xN - [affine]xM - softmax"
 //! family. The spec is what model files store, so a saved net is rebuilt from it.
 //!
 //! The net is a list of [`Layer`]s: its forward pass runs them in order, keeping each

@@ -33,7 +33,7 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::Checkpoint;
+use crate::Checkpoint;
 use crate::error::{Error, Result};
 use crate::model::{Model, Params, accuracy};
 use crate::optim::{OptimConfig, Optimizer, UpdateRule};
@@ -209,7 +209,7 @@ pub enum Progress {
 /// (data augmentation): gets the batch (N, …) and the Solver's generator.
 pub type BatchTransform<T> = Box<dyn FnMut(ArrayD<T>, &mut Rng) -> ArrayD<T> + Send>;
 
-/// Trains a [`Model`] on [`TrainData`]; see the [module docs](self).
+/// Trains a [`Model`] on [`TrainData`]; minibatch SGD with an update rule, learning-rate decay, histories, best weights and checkpoints (the example at the top of `solver.rs` trains two blobs apart).
 pub struct Solver<'a, T: Float, M: Model<T>> {
     /// The model being trained. After [`train`](Self::train) it holds the best
     /// parameters by validation accuracy, as in the course.
@@ -348,7 +348,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     /// # Errors
     /// [`Error::NonFiniteLoss`] when the loss becomes NaN or infinite (the
     /// model is left with its last finite weights' successor, so inspect, don't use);
-    /// [`Error::Checkpoint`] if a checkpoint cannot be written.
+    /// [`Error::Io`] if a checkpoint cannot be written.
     pub fn train_with(&mut self, mut on_progress: impl FnMut(&Progress)) -> Result<&History> {
         let n = self.data.x_train.shape()[0];
         let batch_size = self.config.batch_size.min(n);

@@ -3,13 +3,13 @@
 //! - Spatial batch normalisation: one mean and variance **per channel**, over the
 //!   batch *and* the spatial positions — a filter's response should be normalised the
 //!   same way wherever in the image it fires. As the course does it, this is plain
-//!   batchnorm ([`crate::layers::batchnorm_forward`]) on the activations reshaped to
+//!   batchnorm ([`crate::batchnorm_forward`]) on the activations reshaped to
 //!   rows of C features: (N, C, H, W) → (N·H·W, C).
 //! - Group normalisation (Wu & He, 2018): per *example*, the channels are split into
 //!   `G` groups and each group is normalised over its channels and positions, then
 //!   scaled and shifted per channel. No batch statistics, so it behaves the same for
 //!   any batch size, in train and test. It is layer normalisation
-//!   ([`crate::layers::layernorm_forward`]) on rows of (N·G, C/G·H·W), followed by the
+//!   ([`crate::layernorm_forward`]) on rows of (N·G, C/G·H·W), followed by the
 //!   per-channel `gamma`, `beta`.
 //!
 //! ```
@@ -28,9 +28,9 @@ use numeric::Float;
 
 use ndarray::{ArrayD, Ix4};
 
+use crate::Params;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of, view};
-use crate::model::Params;
 use crate::norm::{
     BatchNormParam, NormCache, NormNames, batchnorm_backward, batchnorm_forward,
     layernorm_backward, layernorm_forward,

@@ -30,8 +30,8 @@ use ndarray::ArrayD;
 use numeric::{Dtype as NumericDtype, Float};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
+use crate::Params;
 use crate::error::{Error, Result};
-use crate::model::Params;
 
 /// Named tensors and string metadata: the contents of one safetensors file.
 #[derive(Debug, Clone, PartialEq)]
