@@ -123,9 +123,19 @@ pub fn labels(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<ndarray::Array1<us
         .collect()
 }
 
-/// A non-negative count (stride, padding, window size, groups, k) from Python.
-pub fn count(value: i64, name: &str) -> PyResult<usize> {
-    usize::try_from(value).map_err(|_| value_error(format!("{name} must be >= 0, got {value}")))
+/// A non-negative count (stride, padding, window size, groups, k) from a Python int
+/// of any size: anything else, negative or too large, is a `ValueError` naming it.
+pub fn count(value: &Bound<'_, PyAny>, name: &str) -> PyResult<usize> {
+    let whole = (!value.is_instance_of::<pyo3::types::PyBool>())
+        .then(|| value.extract::<u64>().ok())
+        .flatten()
+        .and_then(|v| usize::try_from(v).ok());
+    whole.ok_or_else(|| {
+        let shown = value
+            .repr()
+            .map_or_else(|_| describe(value), |r| r.to_string());
+        value_error(format!("{name} must be a whole number >= 0, got {shown}"))
+    })
 }
 
 /// Padding must be smaller than the filter (or window) in both directions: wider

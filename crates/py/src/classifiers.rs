@@ -40,14 +40,13 @@ fn distances<'py, T: Dtype>(
     Ok(dists.into_pyarray(py).into_any())
 }
 
-/// `predict_labels(dists, y_train, k=1) -> y_pred`: the majority label among the `k`
+/// `predict_labels(dists, y_train, k) -> y_pred`: the majority label among the `k`
 /// nearest training examples of each test row, ties to the smaller label.
 #[pyfunction]
-#[pyo3(signature = (dists, y_train, k = 1))]
 pub fn predict_labels<'py>(
     dists: &Bound<'py, PyAny>,
     y_train: &Bound<'py, PyAny>,
-    k: i64,
+    k: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let k = count(k, "k")?;
     by_dtype!(kind_of(dists, "dists")?, vote(dists, y_train, k))

@@ -30,8 +30,8 @@ pub fn conv_forward_naive<'py>(
     x: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
-    stride: i64,
-    pad: i64,
+    stride: &Bound<'py, PyAny>,
+    pad: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let param = ConvParam::new(count(stride, "stride")?, count(pad, "pad")?);
     by_dtype!(kind_of(x, "x")?, forward(x, w, b, param, false))
@@ -43,8 +43,8 @@ pub fn conv_forward_fast<'py>(
     x: &Bound<'py, PyAny>,
     w: &Bound<'py, PyAny>,
     b: &Bound<'py, PyAny>,
-    stride: i64,
-    pad: i64,
+    stride: &Bound<'py, PyAny>,
+    pad: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let param = ConvParam::new(count(stride, "stride")?, count(pad, "pad")?);
     by_dtype!(kind_of(x, "x")?, forward(x, w, b, param, true))
@@ -67,7 +67,10 @@ where
         array::<T, Ix1>(b, "b")?,
     );
     let (x, w, b) = (x.as_array(), w.as_array(), b.as_array());
-    let (_, _, hh, ww) = w.dim();
+    let (f, _, hh, ww) = w.dim();
+    if f == 0 {
+        return Err(value_error("w has no filters: F of (F, C, HH, WW) is 0"));
+    }
     if hh > 0 && ww > 0 {
         check_pad(param.pad, hh, ww)?;
     }

@@ -96,10 +96,10 @@ impl Layout {
 #[pyo3(name = "im2col_cython")]
 pub fn im2col_cython<'py>(
     x: &Bound<'py, PyAny>,
-    field_height: i64,
-    field_width: i64,
-    padding: i64,
-    stride: i64,
+    field_height: &Bound<'py, PyAny>,
+    field_width: &Bound<'py, PyAny>,
+    padding: &Bound<'py, PyAny>,
+    stride: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (fh, fw) = (
         count(field_height, "field_height")?,
@@ -165,14 +165,14 @@ fn im2col<T: Dtype>(x: &ArrayView4<'_, T>, g: &Layout, buffer: Vec<T>) -> Array2
 #[allow(non_snake_case)]
 pub fn col2im_cython<'py>(
     cols: &Bound<'py, PyAny>,
-    N: i64,
-    C: i64,
-    H: i64,
-    W: i64,
-    field_height: i64,
-    field_width: i64,
-    padding: i64,
-    stride: i64,
+    N: &Bound<'py, PyAny>,
+    C: &Bound<'py, PyAny>,
+    H: &Bound<'py, PyAny>,
+    W: &Bound<'py, PyAny>,
+    field_height: &Bound<'py, PyAny>,
+    field_width: &Bound<'py, PyAny>,
+    padding: &Bound<'py, PyAny>,
+    stride: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let dims = [
         count(N, "N")?,

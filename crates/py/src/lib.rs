@@ -28,7 +28,7 @@ pub mod spatial;
 /// when called first, before any computation (later calls change nothing); returns
 /// the number in force. Without it: `RAYON_NUM_THREADS`, else one per core.
 #[pyfunction]
-fn set_threads(n: i64) -> PyResult<usize> {
+fn set_threads(n: &Bound<'_, PyAny>) -> PyResult<usize> {
     Ok(engine::set_threads(arrays::count(n, "n")?))
 }
 

@@ -15,7 +15,11 @@ use crate::cache::{Cache, FastPool, Holds, Inner, cache};
 use crate::conv::shape_error;
 use crate::engine::{self, PoolCache, PoolParam};
 
-fn pool_param(pool_height: i64, pool_width: i64, stride: i64) -> PyResult<PoolParam> {
+fn pool_param(
+    pool_height: &Bound<'_, PyAny>,
+    pool_width: &Bound<'_, PyAny>,
+    stride: &Bound<'_, PyAny>,
+) -> PyResult<PoolParam> {
     Ok(PoolParam {
         pool_height: count(pool_height, "pool_height")?,
         pool_width: count(pool_width, "pool_width")?,
@@ -27,9 +31,9 @@ fn pool_param(pool_height: i64, pool_width: i64, stride: i64) -> PyResult<PoolPa
 #[pyfunction]
 pub fn max_pool_forward_naive<'py>(
     x: &Bound<'py, PyAny>,
-    pool_height: i64,
-    pool_width: i64,
-    stride: i64,
+    pool_height: &Bound<'py, PyAny>,
+    pool_width: &Bound<'py, PyAny>,
+    stride: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let param = pool_param(pool_height, pool_width, stride)?;
     by_dtype!(kind_of(x, "x")?, forward_naive(x, param))
@@ -82,9 +86,9 @@ where
 #[pyfunction]
 pub fn max_pool_forward_fast<'py>(
     x: &Bound<'py, PyAny>,
-    pool_height: i64,
-    pool_width: i64,
-    stride: i64,
+    pool_height: &Bound<'py, PyAny>,
+    pool_width: &Bound<'py, PyAny>,
+    stride: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let param = pool_param(pool_height, pool_width, stride)?;
     by_dtype!(kind_of(x, "x")?, forward_fast(x, param))

@@ -108,7 +108,7 @@ pub fn spatial_groupnorm_forward<'py>(
     x: &Bound<'py, PyAny>,
     gamma: &Bound<'py, PyAny>,
     beta: &Bound<'py, PyAny>,
-    G: i64,
+    G: &Bound<'py, PyAny>,
     eps: f64,
 ) -> PyResult<Bound<'py, PyAny>> {
     let eps = positive(eps, "eps")?;

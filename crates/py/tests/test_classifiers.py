@@ -74,6 +74,8 @@ def test_linear_losses(ours, score_loss):
         lambda: predict_labels(np.zeros((2, 3)), np.array([0, 1, 2]), 0),
         lambda: predict_labels(np.zeros((2, 3)), np.array([0, 1, 2]), 4),
         lambda: predict_labels(np.zeros((2, 3)), np.array([0, -1, 2]), 1),
+        lambda: predict_labels(np.zeros((2, 3)), np.array([0, 1, 2]), 10**20),
+        lambda: predict_labels(np.zeros((2, 3)), np.array([0, 1, 2]), 1.5),
         lambda: svm_loss_vectorized(*data()[:2], np.zeros(39, int), 0.0),
         lambda: svm_loss_vectorized(data()[0], data()[1][:, :5], data()[2], 0.0),
         lambda: softmax_loss_vectorized(*data()[:2], np.full(40, 5), 0.0),

@@ -222,6 +222,10 @@ def test_im2col_cython_layout_and_col2im_adjoint(xs, fh, fw, pad, stride):
         # Padding as wide as the filter: outputs that see only zeros, sizes without bound.
         lambda: conv_forward_fast(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 3}),  # noqa: F405
         lambda: im2col_cython(np.zeros((1, 1, 3, 3)), 3, 3, 10**9, 1),  # noqa: F405
+        # No filters at all; a stride too large for any integer type; a bool for an int.
+        lambda: conv_forward_fast(np.zeros((1, 3, 5, 5)), np.zeros((0, 3, 3, 3)), np.zeros(0), {"stride": 1, "pad": 1}),  # noqa: F405
+        lambda: conv_forward_fast(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 10**30, "pad": 1}),  # noqa: F405
+        lambda: im2col_cython(np.zeros((1, 1, 3, 3)), True, 3, 0, 1),  # noqa: F405
         # Sizes written by the caller that overflow, or that no memory can hold.
         lambda: col2im_cython(np.zeros((9, 1)), 1, 1, 10**12, 10**12, 3, 3, 1, 10**12),  # noqa: F405
         lambda: col2im_cython(np.zeros((9, 1)), 1, 1, 10**6, 10**6, 3, 3, 1, 10**6),  # noqa: F405
