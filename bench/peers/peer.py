@@ -12,12 +12,13 @@ The harness runs one scenario per process and reads the last line printed: a JSO
 object with `seconds` (the timed part only), `images`, `flops` and `peak_kib` (peak
 resident memory), or `{"skip": reason}`. Threads: the harness sets OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS to `--threads`, and torch gets
-`torch.set_num_threads`.
+`torch.set_num_threads`. It also removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so
+OpenBLAS picks its own (AVX-512) kernel; `--versions` reports the kernel it picked.
 
     python3 bench/peers/peer.py --impl numpy --scenario svm-train --data-dir data --threads 2
     python3 bench/peers/peer.py --versions
 
-Install the peers with `pip install numpy torch`.
+Install the peers with `pip install numpy torch threadpoolctl`.
 """
 
 import argparse
@@ -27,6 +28,8 @@ import os
 import resource
 import sys
 import time
+
+import airbench  # bench/peers/airbench.py: the airbench-step scenario
 
 CIFAR_DIR = "cifar-10-batches-bin"
 FASHION_DIR = "fashion-mnist"
@@ -426,6 +429,9 @@ class Numpy(GemmScenarios):
         n = iters * p["batch"]
         return dict(seconds=s, images=n, flops=convnet_flops(n))
 
+    def airbench_step(self):
+        raise Skip("no numpy version: the airbench network's peer is PyTorch")
+
 
 # ---------------------------------------------------------------------------- torch
 
@@ -571,6 +577,9 @@ class Torch(GemmScenarios):
         n = p["reps"] * len(x)
         return dict(seconds=s, images=n, flops=convnet_flops(n))
 
+    def airbench_step(self):
+        return airbench.airbench_step(self.torch, self.ctx, timed)
+
     def convnet_epoch(self):
         torch = self.torch
         p = sizes(self.ctx)["convnet_epoch"]
@@ -609,27 +618,64 @@ SCENARIOS = {
     "two-layer-epoch": "two_layer_epoch",
     "convnet-batch": "convnet_batch",
     "convnet-epoch": "convnet_epoch",
+    "airbench-step": "airbench_step",
 }
 
 
+def blas_kernels():
+    """The BLAS libraries loaded in this process, as threadpoolctl sees them:
+    [(library, version, kernel)], e.g. ("openblas", "0.3.31", "SkylakeX")."""
+    from threadpoolctl import threadpool_info
+
+    return [
+        (i.get("internal_api", "?"), i.get("version") or "?", i.get("architecture") or "?")
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+
+
+def torch_backends(torch):
+    """PyTorch's CPU libraries (MKL and oneDNN are linked in, out of threadpoolctl's
+    sight) and the widest vector kernels it dispatches to, e.g. "AVX512"."""
+    import re
+
+    cfg = torch.__config__.show()
+    parts = []
+    mkl = re.search(r"Math Kernel Library Version ([\w.]+)", cfg)
+    if mkl:
+        parts.append(f"MKL {mkl.group(1)}")
+    dnn = re.search(r"MKL-DNN (v[\w.]+)", cfg)
+    if dnn:
+        parts.append(f"oneDNN {dnn.group(1)}")
+    parts.append(f"{torch.backends.cpu.get_cpu_capability()} kernels")
+    return ", ".join(parts)
+
+
 def versions():
+    """The peers installed, with the BLAS each runs on (the harness calls this in the
+    peers' own environment, so the kernel is the one their runs get)."""
     out = {"python": sys.version.split()[0]}
     try:
         import numpy
 
         out["numpy"] = numpy.__version__
         try:
-            cfg = numpy.show_config(mode="dicts")
-            blas = cfg["Build Dependencies"]["blas"]
-            out["numpy_blas"] = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-        except Exception:  # older numpy: no dict mode
-            out["numpy_blas"] = "BLAS unknown"
+            kernels = blas_kernels()
+            out["numpy_blas"] = "; ".join(f"{lib} {ver}, {arch} kernel" for lib, ver, arch in kernels)
+            out["numpy_kernel"] = ", ".join(arch for _, _, arch in kernels)
+        except ImportError:  # no threadpoolctl: the build's BLAS, kernel unknown
+            try:
+                blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+                out["numpy_blas"] = f"{blas.get('name', '?')} {blas.get('version', '')}, kernel unknown"
+            except Exception:  # older numpy: no dict mode
+                out["numpy_blas"] = "BLAS unknown"
     except ImportError:
         pass
     try:
         import torch
 
         out["torch"] = torch.__version__
+        out["torch_blas"] = f"CPU: {torch_backends(torch)}"
     except ImportError:
         pass
     return out
