@@ -331,6 +331,23 @@ pub fn utc_date(t: u64) -> String {
 mod tests {
     use super::*;
 
+    use crate::bench::stats::Sample;
+
+    #[test]
+    fn a_peer_alone_gets_its_rate_against_the_peak() {
+        let mut row = Row::new("airbench-step", "");
+        row.push(Impl::Ours, Sample::Skip("not yet".into()));
+        row.push(
+            Impl::Torch,
+            Sample::parse(r#"{"seconds":2.0,"images":1024,"flops":4e11,"peak_kib":0}"#),
+        );
+        assert_eq!(
+            peer_cell(&row, Impl::Torch, Some(400.0)),
+            "2.00 s, 512 img/s, 200.0 GFLOP/s (50% of peak)"
+        );
+        assert_eq!(ours_cells(&row, Some(400.0))[0], "— (not yet)");
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(utc_date(0), "1970-01-01 00:00");
