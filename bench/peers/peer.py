@@ -10,7 +10,8 @@ CPU as a user would write it (tensor ops and autograd, `torch.nn` layers,
 
 The harness runs one scenario per process and reads the last line printed: a JSON
 object with `seconds` (the timed part only), `images`, `flops` and `peak_kib` (peak
-resident memory), or `{"skip": reason}`. Threads: the harness sets OMP_NUM_THREADS,
+resident memory), optionally `note` (a choice the peer made, such as the faster memory
+layout), or `{"skip": reason}`. Threads: the harness sets OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS to `--threads`, and torch gets
 `torch.set_num_threads`. It also removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so
 OpenBLAS picks its own (AVX-512) kernel; `--versions` reports the kernel it picked.

@@ -75,7 +75,14 @@ fn peer_cell(row: &Row, imp: Impl, peak: Option<f64>) -> String {
     let ours = row.of(Impl::Ours).stats();
     match (ours, row.of(imp).stats(), row.of(imp).missing()) {
         (Some(o), Some(t), _) => format!("{} → **{:.2}×**", secs(t.median), o.median / t.median),
-        (None, Some(t), _) => format!("{}, {}", secs(t.median), rate_cell(&t, peak)),
+        (None, Some(t), _) => {
+            let note = t
+                .note
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            format!("{}{note}, {}", secs(t.median), rate_cell(&t, peak))
+        }
         (_, None, Some(why)) => format!("— ({})", short(why)),
         _ => "—".into(),
     }
@@ -339,11 +346,13 @@ mod tests {
         row.push(Impl::Ours, Sample::Skip("not yet".into()));
         row.push(
             Impl::Torch,
-            Sample::parse(r#"{"seconds":2.0,"images":1024,"flops":4e11,"peak_kib":0}"#),
+            Sample::parse(
+                r#"{"seconds":2.0,"images":1024,"flops":4e11,"peak_kib":0,"note":"nchw"}"#,
+            ),
         );
         assert_eq!(
             peer_cell(&row, Impl::Torch, Some(400.0)),
-            "2.00 s, 512 img/s, 200.0 GFLOP/s (50% of peak)"
+            "2.00 s (nchw), 512 img/s, 200.0 GFLOP/s (50% of peak)"
         );
         assert_eq!(ours_cells(&row, Some(400.0))[0], "— (not yet)");
     }
