@@ -10,14 +10,16 @@ CPU as a user would write it (tensor ops and autograd, `torch.nn` layers,
 
 The harness runs one scenario per process and reads the last line printed: a JSON
 object with `seconds` (the timed part only), `images`, `flops` and `peak_kib` (peak
-resident memory), or `{"skip": reason}`. Threads: the harness sets OMP_NUM_THREADS,
+resident memory), optionally `note` (a choice the peer made, such as the faster memory
+layout), or `{"skip": reason}`. Threads: the harness sets OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS to `--threads`, and torch gets
-`torch.set_num_threads`.
+`torch.set_num_threads`. It also removes OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, so
+OpenBLAS picks its own (AVX-512) kernel; `--versions` reports the kernel it picked.
 
     python3 bench/peers/peer.py --impl numpy --scenario svm-train --data-dir data --threads 2
     python3 bench/peers/peer.py --versions
 
-Install the peers with `pip install numpy torch`.
+Install the peers with `pip install numpy torch threadpoolctl`.
 """
 
 import argparse
@@ -27,6 +29,9 @@ import os
 import resource
 import sys
 import time
+
+import airbench  # bench/peers/airbench.py: the airbench-step scenario
+from versions import versions  # bench/peers/versions.py: what `--versions` prints
 
 CIFAR_DIR = "cifar-10-batches-bin"
 FASHION_DIR = "fashion-mnist"
@@ -426,6 +431,9 @@ class Numpy(GemmScenarios):
         n = iters * p["batch"]
         return dict(seconds=s, images=n, flops=convnet_flops(n))
 
+    def airbench_step(self):
+        raise Skip("no numpy version: the airbench network's peer is PyTorch")
+
 
 # ---------------------------------------------------------------------------- torch
 
@@ -571,6 +579,9 @@ class Torch(GemmScenarios):
         n = p["reps"] * len(x)
         return dict(seconds=s, images=n, flops=convnet_flops(n))
 
+    def airbench_step(self):
+        return airbench.airbench_step(self.torch, self.ctx, timed)
+
     def convnet_epoch(self):
         torch = self.torch
         p = sizes(self.ctx)["convnet_epoch"]
@@ -609,30 +620,8 @@ SCENARIOS = {
     "two-layer-epoch": "two_layer_epoch",
     "convnet-batch": "convnet_batch",
     "convnet-epoch": "convnet_epoch",
+    "airbench-step": "airbench_step",
 }
-
-
-def versions():
-    out = {"python": sys.version.split()[0]}
-    try:
-        import numpy
-
-        out["numpy"] = numpy.__version__
-        try:
-            cfg = numpy.show_config(mode="dicts")
-            blas = cfg["Build Dependencies"]["blas"]
-            out["numpy_blas"] = f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-        except Exception:  # older numpy: no dict mode
-            out["numpy_blas"] = "BLAS unknown"
-    except ImportError:
-        pass
-    try:
-        import torch
-
-        out["torch"] = torch.__version__
-    except ImportError:
-        pass
-    return out
 
 
 def main():

@@ -7,6 +7,7 @@
 //! scenario once and prints one JSON line (see [`scenarios::Outcome`]); the Python peers
 //! print the same line, so every implementation is measured the same way.
 
+mod bandwidth;
 mod machine;
 mod micro;
 mod render;
@@ -29,7 +30,8 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Also run each scenario in numpy and PyTorch (bench/peers/, needs python3 with
-    /// numpy and/or torch: `pip install numpy torch`), alternating runs with ours.
+    /// numpy and/or torch: `pip install numpy torch threadpoolctl`), alternating runs
+    /// with ours. The peers run without `OPENBLAS_CORETYPE` / `OPENBLAS_L2_SIZE`.
     #[arg(long)]
     peers: bool,
     /// Folder holding cifar-10-batches-bin/ and fashion-mnist/ (see `cargo xtask fetch-data`).
@@ -114,6 +116,9 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Peers::none()
     };
+    if !peers.versions.is_empty() {
+        eprintln!("peers: {}", peers.versions);
+    }
     for note in &peers.notes {
         eprintln!("peers: {note}");
     }
@@ -149,6 +154,10 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         rows.push(row);
     }
     let machine = Machine::detect(threads, &peers, load_at_start);
+    eprintln!(
+        "memory bandwidth: copy {:.1} GB/s, triad {:.1} GB/s",
+        machine.bandwidth.copy_gbs, machine.bandwidth.triad_gbs
+    );
     let command = command_line();
     let table = render::render(&machine, &command, &rows, &micro, &peers, args.quick);
     println!("{}", render::console_table(&rows, &peers));
@@ -227,9 +236,8 @@ fn run_child(
             c
         }
         Impl::Numpy | Impl::Torch => {
-            let mut c = Command::new("python3");
-            c.arg(root.join("bench/peers/peer.py"))
-                .arg("--impl")
+            let mut c = machine::peer_command(root);
+            c.arg("--impl")
                 .arg(imp.name())
                 .arg("--scenario")
                 .arg(name)

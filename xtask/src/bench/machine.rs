@@ -1,10 +1,27 @@
-//! The machine the figures come from: CPU, cores, load, toolchain, and which Python
-//! peers (numpy, PyTorch) can run beside this project.
+//! The machine the figures come from: CPU, cores, memory bandwidth, load, toolchain,
+//! and which Python peers (numpy, PyTorch) can run beside this project, on which BLAS
+//! kernels.
 
 use std::path::Path;
 use std::process::Command;
 
+use super::bandwidth::{self, Bandwidth};
 use super::stats::Impl;
+
+/// Variables that pin OpenBLAS to a kernel older than the CPU (this machine's
+/// environment sets `OPENBLAS_CORETYPE=Haswell`, an AVX2 kernel, on an AVX-512 CPU).
+/// They are removed from the peers' environment only, so numpy runs at its best.
+pub const PEER_UNSET_ENV: [&str; 2] = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+
+/// `python3 bench/peers/peer.py` in the peers' environment: [`PEER_UNSET_ENV`] removed.
+pub fn peer_command(root: &Path) -> Command {
+    let mut c = Command::new("python3");
+    c.arg(root.join("bench/peers/peer.py"));
+    for var in PEER_UNSET_ENV {
+        c.env_remove(var);
+    }
+    c
+}
 
 /// Which Python peers can run, and what the user should know about the others.
 pub struct Peers {
@@ -35,10 +52,7 @@ impl Peers {
             asked: true,
             ..Peers::none()
         };
-        let out = Command::new("python3")
-            .arg(root.join("bench/peers/peer.py"))
-            .arg("--versions")
-            .output();
+        let out = peer_command(root).arg("--versions").output();
         let text = match out {
             Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
             Ok(o) => {
@@ -61,6 +75,12 @@ impl Peers {
                 p.available.push(Impl::Numpy);
                 let blas = get("numpy_blas").unwrap_or_default();
                 versions.push(format!("numpy {ver} ({blas})"));
+                if get("numpy_kernel").is_none() {
+                    p.notes.push(
+                        "threadpoolctl not found: numpy's BLAS kernel not recorded (`pip install threadpoolctl`)"
+                            .into(),
+                    );
+                }
             }
             None => p
                 .notes
@@ -69,7 +89,8 @@ impl Peers {
         match get("torch") {
             Some(ver) => {
                 p.available.push(Impl::Torch);
-                versions.push(format!("PyTorch {ver} (CPU)"));
+                let blas = get("torch_blas").unwrap_or_else(|| "CPU".into());
+                versions.push(format!("PyTorch {ver} ({blas})"));
             }
             None => p.notes.push(
                 "torch not found: PyTorch peer skipped (`pip install torch`, or the smaller CPU-only wheel from PyTorch's own index)"
@@ -95,10 +116,13 @@ pub struct Machine {
     pub peers: String,
     /// 1-minute load average when the run started and when it ended.
     pub load: (String, String),
+    /// Streaming copy and triad rates, the roof of memory-bound layers.
+    pub bandwidth: Bandwidth,
 }
 
 impl Machine {
-    /// Reads /proc/cpuinfo and `rustc -V`.
+    /// Reads /proc/cpuinfo and `rustc -V`, and measures the memory bandwidth with
+    /// `threads` threads (under a second).
     pub fn detect(threads: usize, peers: &Peers, load_at_start: String) -> Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
@@ -139,6 +163,7 @@ impl Machine {
             rustc,
             peers: peers.versions.clone(),
             load: (load_at_start, load_average()),
+            bandwidth: bandwidth::measure(threads),
         }
     }
 }
@@ -149,4 +174,20 @@ pub fn load_average() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_string))
         .unwrap_or_else(|| "?".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_run_without_the_kernel_pins() {
+        let cmd = peer_command(Path::new("/nowhere"));
+        let removed: Vec<_> = cmd
+            .get_envs()
+            .filter(|(_, v)| v.is_none())
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(removed, PEER_UNSET_ENV);
+    }
 }

@@ -69,11 +69,20 @@ fn mem_cell(st: &Stats) -> String {
     format!("{:.0} MiB", st.peak_kib / 1024.0)
 }
 
-fn peer_cell(row: &Row, imp: Impl) -> String {
+/// The peer's median and our ratio to it; where we have no figure, the peer's
+/// throughput and share of the peak instead.
+fn peer_cell(row: &Row, imp: Impl, peak: Option<f64>) -> String {
     let ours = row.of(Impl::Ours).stats();
     match (ours, row.of(imp).stats(), row.of(imp).missing()) {
         (Some(o), Some(t), _) => format!("{} → **{:.2}×**", secs(t.median), o.median / t.median),
-        (None, Some(t), _) => secs(t.median),
+        (None, Some(t), _) => {
+            let note = t
+                .note
+                .as_ref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            format!("{}{note}, {}", secs(t.median), rate_cell(&t, peak))
+        }
         (_, None, Some(why)) => format!("— ({})", short(why)),
         _ => "—".into(),
     }
@@ -116,7 +125,7 @@ pub fn console_table(rows: &[Row], peers: &Peers) -> String {
         let mut cells = vec![row.name.to_string()];
         cells.extend(ours_cells(row, peak_gflops(rows)));
         for &imp in &peers.available {
-            cells.push(peer_cell(row, imp).replace("**", ""));
+            cells.push(peer_cell(row, imp, peak_gflops(rows)).replace("**", ""));
         }
         table.push(cells);
     }
@@ -182,6 +191,12 @@ pub fn render(
          load average (1 min) {} at the start, {} at the end",
         m.cpu, m.cores, m.threads, m.load.0, m.load.1
     );
+    let _ = writeln!(
+        w,
+        "- Memory bandwidth ({} thread(s), STREAM-style over 64 MiB arrays, best of 5): \
+         copy {:.1} GB/s, triad {:.1} GB/s, the roof of memory-bound layers",
+        m.threads, m.bandwidth.copy_gbs, m.bandwidth.triad_gbs
+    );
     let profile = if cfg!(debug_assertions) {
         "dev profile (dependencies optimised)"
     } else {
@@ -228,7 +243,7 @@ pub fn render(
         if peers.asked {
             for imp in [Impl::Numpy, Impl::Torch] {
                 let cell = if peers.available.contains(&imp) {
-                    peer_cell(row, imp)
+                    peer_cell(row, imp, peak_gflops(rows))
                 } else {
                     "— (not installed)".into()
                 };
@@ -247,7 +262,12 @@ pub fn render(
             "\nThe peers (bench/peers/peer.py) compute the same scenarios with the same sizes, in float32 \
              like our side: **numpy** as the course's vectorised solutions write them (`compute_distances_no_loops`, \
              `svm_loss_vectorized`, im2col convolution, ...), **PyTorch** as a user would (tensor ops, autograd, \
-             `torch.nn`, `torch.optim`). Peak memory of a PyTorch process includes the library itself (~0.5 GB)."
+             `torch.nn`, `torch.optim`). Peak memory of a PyTorch process includes the library itself (~0.5 GB). \
+             The peers run at their best: the harness removes `OPENBLAS_CORETYPE` and `OPENBLAS_L2_SIZE` from \
+             their environment only (so OpenBLAS picks its kernel for this CPU), and the BLAS library, version \
+             and kernel each peer ran on (threadpoolctl; PyTorch's own build report) are listed under Peers above. \
+             Where our side has no version of a scenario yet, the peer's cell gives its throughput and share of \
+             the GEMM peak instead of a ratio."
         );
     }
     if !peers.notes.is_empty() {
@@ -284,7 +304,7 @@ pub fn render(
     let _ = writeln!(
         w,
         "\n## Reproduce\n\n```sh\ncargo xtask bench            # micro-benchmarks + scenarios, rewrites this file\n\
-         cargo xtask bench --peers    # + numpy / PyTorch side by side (pip install numpy torch)\n\
+         cargo xtask bench --peers    # + numpy / PyTorch side by side (pip install numpy torch threadpoolctl)\n\
          cargo xtask bench --quick    # sub-minute smoke run on synthetic data (CI)\n\
          cargo xtask bench knn        # only the scenarios named *knn* (table in target/xtask-bench/only.md)\n```\n\n\
          Data: `cargo xtask fetch-data` (CIFAR-10) and `cargo xtask fetch-data --dataset fashion-mnist` \
@@ -317,6 +337,25 @@ pub fn utc_date(t: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::bench::stats::Sample;
+
+    #[test]
+    fn a_peer_alone_gets_its_rate_against_the_peak() {
+        let mut row = Row::new("airbench-step", "");
+        row.push(Impl::Ours, Sample::Skip("not yet".into()));
+        row.push(
+            Impl::Torch,
+            Sample::parse(
+                r#"{"seconds":2.0,"images":1024,"flops":4e11,"peak_kib":0,"note":"nchw"}"#,
+            ),
+        );
+        assert_eq!(
+            peer_cell(&row, Impl::Torch, Some(400.0)),
+            "2.00 s (nchw), 512 img/s, 200.0 GFLOP/s (50% of peak)"
+        );
+        assert_eq!(ours_cells(&row, Some(400.0))[0], "— (not yet)");
+    }
 
     #[test]
     fn civil_dates() {

@@ -34,7 +34,7 @@ pub enum Sample {
 }
 
 /// One timed run, as a child reports it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Measured {
     /// Seconds of the timed part.
     pub seconds: f64,
@@ -44,6 +44,8 @@ pub struct Measured {
     pub flops: f64,
     /// Peak resident memory of the process, KiB.
     pub peak_kib: f64,
+    /// What the child chose, when it had a choice (the faster memory layout, say).
+    pub note: Option<String>,
 }
 
 impl Sample {
@@ -63,6 +65,7 @@ impl Sample {
                 images: num("images").unwrap_or(0.0),
                 flops: num("flops").unwrap_or(0.0),
                 peak_kib: num("peak_kib").unwrap_or(0.0),
+                note: v.get("note").and_then(|n| n.as_str()).map(str::to_string),
             }),
             None => Sample::Failed(format!("result without seconds: {line}")),
         }
@@ -93,6 +96,8 @@ pub struct Stats {
     pub flops: f64,
     /// Largest peak memory over the runs, KiB.
     pub peak_kib: f64,
+    /// The fastest run's note.
+    pub note: Option<String>,
 }
 
 impl Runs {
@@ -117,6 +122,11 @@ impl Runs {
             images: self.ok[0].images,
             flops: self.ok[0].flops,
             peak_kib: self.ok.iter().map(|m| m.peak_kib).fold(0.0, f64::max),
+            note: self
+                .ok
+                .iter()
+                .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+                .and_then(|m| m.note.clone()),
         })
     }
 
@@ -196,6 +206,7 @@ mod tests {
                 images: 5.0,
                 flops: 0.0,
                 peak_kib: s,
+                note: Some(format!("{s} s")),
             });
         }
         let st = r.stats().unwrap();
@@ -203,6 +214,7 @@ mod tests {
             (st.median, st.min, st.max, st.peak_kib),
             (2.5, 1.0, 10.0, 10.0)
         );
+        assert_eq!(st.note.as_deref(), Some("1 s"));
     }
 
     #[test]
@@ -213,6 +225,10 @@ mod tests {
         assert!(matches!(Sample::parse("{\"images\":1}"), Sample::Failed(_)));
         match Sample::parse(r#"{"seconds":0.5,"images":10,"flops":0,"peak_kib":2048}"#) {
             Sample::Ok(m) => assert_eq!((m.seconds, m.images, m.peak_kib), (0.5, 10.0, 2048.0)),
+            _ => panic!("expected a measurement"),
+        }
+        match Sample::parse(r#"{"seconds":1,"note":"nchw faster"}"#) {
+            Sample::Ok(m) => assert_eq!(m.note.as_deref(), Some("nchw faster")),
             _ => panic!("expected a measurement"),
         }
     }
