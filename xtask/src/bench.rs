@@ -7,16 +7,19 @@
 //! scenario once and prints one JSON line (see [`scenarios::Outcome`]); the Python peers
 //! print the same line, so every implementation is measured the same way.
 
+mod machine;
 mod micro;
-mod report;
+mod render;
 mod scenarios;
+mod stats;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Instant, SystemTime};
 
-use report::{Machine, Row, Sample};
+use machine::{Machine, Peers};
 use scenarios::Ctx;
+use stats::{Impl, Row, Sample};
 
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
@@ -79,7 +82,7 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         return scenarios::child(name, &ctx);
     }
     let started = Instant::now();
-    let load_at_start = report::load_average();
+    let load_at_start = machine::load_average();
     let root = root();
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let data_dir = if args.quick {
@@ -107,9 +110,9 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let peers = if args.peers {
-        report::Peers::detect(&root)
+        Peers::detect(&root)
     } else {
-        report::Peers::none()
+        Peers::none()
     };
     for note in &peers.notes {
         eprintln!("peers: {note}");
@@ -124,7 +127,7 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let mut row = Row::new(sc.name, sc.about);
         // Alternate implementations within each round, rotating who goes first, so slow
         // drift of the shared machine's load hits everybody alike.
-        let mut impls: Vec<report::Impl> = vec![report::Impl::Ours];
+        let mut impls: Vec<Impl> = vec![Impl::Ours];
         impls.extend(peers.available.iter().copied());
         for r in 0..runs {
             for i in 0..impls.len() {
@@ -147,16 +150,8 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     let machine = Machine::detect(threads, &peers, load_at_start);
     let command = command_line();
-    let table = report::render(
-        &machine,
-        &command,
-        &rows,
-        &micro,
-        &peers,
-        scenarios::PENDING,
-        args.quick,
-    );
-    println!("{}", report::console_table(&rows, &peers));
+    let table = render::render(&machine, &command, &rows, &micro, &peers, args.quick);
+    println!("{}", render::console_table(&rows, &peers));
     let output = args.output.clone().unwrap_or_else(|| {
         if args.quick {
             root.join("target/xtask-bench/quick.md")
@@ -209,7 +204,7 @@ fn command_line() -> String {
 
 /// Runs one scenario once in a child process and parses its JSON line.
 fn run_child(
-    imp: report::Impl,
+    imp: Impl,
     name: &str,
     data_dir: &Path,
     threads: usize,
@@ -217,7 +212,7 @@ fn run_child(
     root: &Path,
 ) -> Sample {
     let mut cmd = match imp {
-        report::Impl::Ours => {
+        Impl::Ours => {
             let exe = match std::env::current_exe() {
                 Ok(e) => e,
                 Err(e) => return Sample::Failed(format!("cannot find our own executable: {e}")),
@@ -231,7 +226,7 @@ fn run_child(
             c.arg("--data-dir").arg(data_dir);
             c
         }
-        report::Impl::Numpy | report::Impl::Torch => {
+        Impl::Numpy | Impl::Torch => {
             let mut c = Command::new("python3");
             c.arg(root.join("bench/peers/peer.py"))
                 .arg("--impl")

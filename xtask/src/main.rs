@@ -4,9 +4,12 @@
 //!   unpack CIFAR-10 or Fashion-MNIST into `data/`.
 //! - `cargo xtask bench` — micro-benchmarks and whole-pipeline scenarios, optionally
 //!   side by side with numpy / PyTorch (`--peers`); rewrites `docs/benchmarks.md`.
+//! - `cargo xtask fuzz --seconds N` — every fuzz target in `fuzz/` for N seconds
+//!   (nightly, cargo-fuzz); `--seeds` regenerates the seed corpora.
 
 mod bench;
 mod fetch;
+mod fuzz;
 
 use clap::{Parser, Subcommand};
 
@@ -23,12 +26,15 @@ enum Task {
     FetchData(fetch::Args),
     /// Run the benchmarks and write docs/benchmarks.md.
     Bench(bench::Args),
+    /// Run the fuzz targets N seconds each (nightly + cargo-fuzz), or write their seeds.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let result = match Cli::parse().task {
         Task::FetchData(args) => fetch::run(args),
         Task::Bench(args) => bench::run(args),
+        Task::Fuzz(args) => fuzz::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

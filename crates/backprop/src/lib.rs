@@ -11,12 +11,18 @@
 //! - [`Graph::to_dot`]: the lecture's picture, values and gradients on the wires.
 //! - [`examples`]: the lecture's three circuits, built and differentiated.
 //!
+//! A program needs no dependency but `backprop`: the crate re-exports [`ndarray`], the
+//! [`Float`] bound, and the seeded generator [`Rng`] / [`rng`] that
+//! [`gradcheck::grad_check_sparse`] takes. The example below uses nothing else;
+//! `cargo run -p backprop --example quickstart` differentiates the lecture's first circuit.
+//!
 //! ```
 //! use backprop::Graph;
+//! use backprop::ndarray::array;
 //! // The sigmoid neuron of the lecture, with the fused sigmoid gate.
 //! let mut g = Graph::<f64>::new();
-//! let w = g.input("w", ndarray::array![2.0, -3.0, -3.0]);
-//! let x = g.input("x", ndarray::array![-1.0, -2.0, 1.0]); // bias trick: x2 = 1
+//! let w = g.input("w", array![2.0, -3.0, -3.0]);
+//! let x = g.input("x", array![-1.0, -2.0, 1.0]); // bias trick: x2 = 1
 //! let dot = g.mul(w, x)?;
 //! let z = g.sum(dot)?;
 //! let f = g.sigmoid(z)?;
@@ -29,9 +35,12 @@
 mod display;
 mod error;
 mod gate;
-mod gates;
 mod graph;
+mod leaves;
+mod node;
 mod ops;
+mod read;
+mod stack;
 
 pub mod examples;
 pub mod gradcheck;
@@ -39,4 +48,9 @@ pub mod gradcheck;
 pub use display::TableRow;
 pub use error::GraphError;
 pub use gate::{BackwardArgs, Gate};
-pub use graph::{Graph, NodeId, NodeKind, NodeView};
+pub use graph::Graph;
+
+// What the public signatures use, so that depending on `backprop` alone is enough.
+pub use ndarray;
+pub use node::{NodeId, NodeKind, NodeView};
+pub use numeric::{Float, Rng, rng};

@@ -105,6 +105,17 @@ pub enum DataError {
         /// How many bytes follow.
         extra: u64,
     },
+    /// An IDX file (usually a `.gz`) that goes on far past the data its header
+    /// declares; reading stopped after `counted` extra bytes rather than inflate it all.
+    #[error("{}: more than {counted} unexpected bytes after the data, from byte offset {offset} (of the decompressed stream); the header's dimensions do not match the file, reading stopped there", path.display())]
+    TrailingData {
+        /// The file.
+        path: PathBuf,
+        /// Where the data should have ended.
+        offset: u64,
+        /// How many extra bytes were read before stopping.
+        counted: u64,
+    },
     /// An images file and its labels file disagree on the number of examples.
     #[error("{} holds {images} images but {} holds {labels} labels; the pair does not belong together", images_path.display(), labels_path.display())]
     CountMismatch {

@@ -58,47 +58,97 @@ pub(crate) const FETCH_FASHION: &str = "cargo xtask fetch-data --dataset fashion
 /// ```
 pub fn read_idx(path: impl AsRef<Path>) -> Result<ArrayD<u8>, DataError> {
     let path = path.as_ref();
-    let bytes = read_maybe_gz(path, "")?;
-    parse_idx(&bytes, path, None)
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    read_idx_from(file, path)
 }
 
-/// Reads a file, decompressing it when it starts with the gzip magic.
-fn read_maybe_gz(path: &Path, fetch: &'static str) -> Result<Vec<u8>, DataError> {
-    let raw = if fetch.is_empty() {
-        std::fs::read(path).map_err(|e| DataError::io(path, e))?
+/// Reads IDX bytes (raw, or gzip-compressed) from any reader; `path` names the source
+/// in errors.
+///
+/// The header is read first and the data read up to the size it declares, no further:
+/// a small `.gz` that inflates to gigabytes after a one-label header costs one label,
+/// not gigabytes. Memory grows with the bytes actually present, never with the size a
+/// header claims.
+///
+/// # Example
+/// ```
+/// use cifar_data::{read_idx_from, DataError};
+/// let labels = [0u8, 0, 8, 1, 0, 0, 0, 2, 7, 9];
+/// assert_eq!(read_idx_from(&labels[..], "y".as_ref()).unwrap().into_raw_vec_and_offset().0, [7, 9]);
+/// // A header that promises 2³² labels over 2 bytes is an error, not a 4 GB allocation.
+/// let lying = [0u8, 0, 8, 1, 255, 255, 255, 255, 7, 9];
+/// let err = read_idx_from(&lying[..], "y".as_ref()).unwrap_err();
+/// assert!(matches!(err, DataError::Truncated { .. }));
+/// ```
+pub fn read_idx_from(reader: impl Read, path: &Path) -> Result<ArrayD<u8>, DataError> {
+    read_idx_stream(reader, path, None)
+}
+
+/// Wraps a reader in a gzip decoder when it starts with the gzip magic.
+fn maybe_gz<'a>(mut reader: impl Read + 'a, path: &Path) -> Result<Box<dyn Read + 'a>, DataError> {
+    let mut head = [0u8; 2];
+    let got = read_full(&mut reader, &mut head).map_err(|e| DataError::io(path, e))?;
+    let stream = std::io::Cursor::new(head[..got].to_vec()).chain(reader);
+    if head[..got] == [0x1f, 0x8b] {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(
+            std::io::BufReader::new(stream),
+        )))
     } else {
-        std::fs::read(path).map_err(|e| missing_or_io(path, e, fetch))?
-    };
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                DataError::io(
-                    path,
-                    std::io::Error::new(e.kind(), format!("corrupt gzip data: {e}")),
-                )
-            })?;
-        Ok(out)
-    } else {
-        Ok(raw)
+        Ok(Box::new(stream))
     }
 }
 
-/// Parses IDX bytes; `magic` (type and dimension count, e.g. 0x803) is required when given.
-fn parse_idx(bytes: &[u8], path: &Path, magic: Option<u32>) -> Result<ArrayD<u8>, DataError> {
-    let len = bytes.len() as u64;
-    let truncated = |offset: u64, needed: u64, what| DataError::Truncated {
+/// Reads until `buf` is full or the stream ends; returns how many bytes were read.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match reader.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// How many bytes past the declared data are counted before giving up: enough to
+/// report a small excess exactly, small enough that a bomb is not inflated.
+const TRAILING_COUNT_LIMIT: u64 = 1 << 16;
+
+/// Reads an IDX stream; `magic` (type and dimension count, e.g. 0x803) is required
+/// when given.
+fn read_idx_stream(
+    reader: impl Read,
+    path: &Path,
+    magic: Option<u32>,
+) -> Result<ArrayD<u8>, DataError> {
+    let mut r = maybe_gz(reader, path)?;
+    let io = |e: std::io::Error| {
+        DataError::io(
+            path,
+            if e.kind() == std::io::ErrorKind::InvalidInput
+                || e.kind() == std::io::ErrorKind::InvalidData
+                || e.kind() == std::io::ErrorKind::UnexpectedEof
+            {
+                std::io::Error::new(e.kind(), format!("corrupt gzip data: {e}"))
+            } else {
+                e
+            },
+        )
+    };
+    let truncated = |offset: u64, needed: u64, len: u64, what| DataError::Truncated {
         path: path.to_path_buf(),
         offset,
         needed,
         len,
         what,
     };
-    let head: [u8; 4] = bytes
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| truncated(0, 4, "the IDX magic number"))?;
+    let mut head = [0u8; 4];
+    let got = read_full(&mut r, &mut head).map_err(io)?;
+    if got < 4 {
+        return Err(truncated(0, 4, got as u64, "the IDX magic number"));
+    }
     let found = u32::from_be_bytes(head);
     let kind = match magic {
         Some(0x801) => "labels",
@@ -121,13 +171,20 @@ fn parse_idx(bytes: &[u8], path: &Path, magic: Option<u32>) -> Result<ArrayD<u8>
         _ => {}
     }
     let nd = head[3] as usize;
-    let header = 4 + 4 * nd;
-    if bytes.len() < header {
-        return Err(truncated(4, 4 * nd as u64, "the IDX dimensions"));
+    let header = 4 + 4 * nd as u64;
+    let mut dim_bytes = vec![0u8; 4 * nd]; // at most 1020 bytes
+    let got = read_full(&mut r, &mut dim_bytes).map_err(io)?;
+    if got < dim_bytes.len() {
+        return Err(truncated(
+            4,
+            4 * nd as u64,
+            4 + got as u64,
+            "the IDX dimensions",
+        ));
     }
-    let dims: Vec<usize> = bytes[4..header]
+    let dims: Vec<usize> = dim_bytes
         .chunks_exact(4)
-        .map(|c| u32::from_be_bytes(c.try_into().expect("4 bytes")) as usize)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
     let count = dims
         .iter()
@@ -138,18 +195,32 @@ fn parse_idx(bytes: &[u8], path: &Path, magic: Option<u32>) -> Result<ArrayD<u8>
                 path.display()
             ))
         })?;
-    let available = len - header as u64;
-    if available < count {
-        return Err(truncated(header as u64, count, "the IDX data"));
+    // Grow with the bytes that arrive; reserve up front only what a real file needs.
+    let mut data = Vec::with_capacity(count.min(1 << 26) as usize);
+    (&mut r).take(count).read_to_end(&mut data).map_err(io)?;
+    let got = data.len() as u64;
+    if got < count {
+        return Err(truncated(header, count, header + got, "the IDX data"));
     }
-    if available > count {
-        return Err(DataError::TrailingBytes {
+    let extra = std::io::copy(
+        &mut (&mut r).take(TRAILING_COUNT_LIMIT),
+        &mut std::io::sink(),
+    )
+    .map_err(io)?;
+    if extra == TRAILING_COUNT_LIMIT {
+        return Err(DataError::TrailingData {
             path: path.to_path_buf(),
-            offset: header as u64 + count,
-            extra: available - count,
+            offset: header + count,
+            counted: extra,
         });
     }
-    let data = bytes[header..].to_vec();
+    if extra > 0 {
+        return Err(DataError::TrailingBytes {
+            path: path.to_path_buf(),
+            offset: header + count,
+            extra,
+        });
+    }
     // ndarray also refuses shapes whose non-zero lengths overflow isize (e.g. [0, 2³²-1, 2³²-1]).
     ArrayD::from_shape_vec(IxDyn(&dims), data).map_err(|e| {
         DataError::Invalid(format!(
@@ -332,16 +403,17 @@ pub fn read_idx_pair(
     classes: &[String],
     fetch: &'static str,
 ) -> Result<Dataset, DataError> {
-    let images = parse_idx(
-        &read_maybe_gz(images_path, fetch)?,
-        images_path,
-        Some(0x803),
-    )?;
-    let labels = parse_idx(
-        &read_maybe_gz(labels_path, fetch)?,
-        labels_path,
-        Some(0x801),
-    )?;
+    let open = |path: &Path| {
+        std::fs::File::open(path).map_err(|e| {
+            if fetch.is_empty() {
+                DataError::io(path, e)
+            } else {
+                missing_or_io(path, e, fetch)
+            }
+        })
+    };
+    let images = read_idx_stream(open(images_path)?, images_path, Some(0x803))?;
+    let labels = read_idx_stream(open(labels_path)?, labels_path, Some(0x801))?;
     let (n, h, w) = (images.shape()[0], images.shape()[1], images.shape()[2]);
     if labels.len() != n {
         return Err(DataError::CountMismatch {

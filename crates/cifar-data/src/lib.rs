@@ -40,7 +40,7 @@ pub use dataset::Dataset;
 pub use error::DataError;
 pub use idx::{
     FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, MNIST_DIR, MNIST_FILES, load_fashion_mnist,
-    load_mnist, read_idx, read_idx_pair, write_idx, write_mnist,
+    load_mnist, read_idx, read_idx_from, read_idx_pair, write_idx, write_mnist,
 };
 pub use preprocess::{Preprocess, SplitSizes, Splits, Transform, preprocess, split_indices};
 pub use source::{

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use image::{Rgb, RgbImage, imageops::FilterType};
+use image::{ImageFormat, Rgb, RgbImage, imageops::FilterType};
 use ndarray::{Array3, ArrayView3};
 
 use crate::error::{CliError, Result};
@@ -45,45 +45,85 @@ pub fn weights_to_rgb(w: ArrayView3<'_, f32>) -> RgbImage {
 
 /// Reads a PNG/JPEG file and converts it to the model's input: `channels` (1 = grey,
 /// 3 = RGB) x `height` x `width` bytes, resized with a smooth filter.
+///
+/// The picture must already be what the model was trained on: a colour model refuses
+/// a file stored as greyscale, and a grey model refuses a picture whose pixels carry
+/// colour (an RGB file of grey pixels is fine), rather than convert silently.
 pub fn load_as_chw(
     path: &Path,
     channels: usize,
     height: usize,
     width: usize,
 ) -> Result<Array3<u8>> {
-    let img = image::ImageReader::open(path)
-        .map_err(|e| CliError::io(path, e))?
-        .with_guessed_format()
-        .map_err(|e| CliError::io(path, e))?
-        .decode()
-        .map_err(|e| CliError::Image {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let resized = img.resize_exact(width as u32, height as u32, FilterType::Triangle);
-    let mut out = Array3::<u8>::zeros((channels, height, width));
-    match channels {
-        1 => {
-            let g = resized.to_luma8();
-            for (x, y, p) in g.enumerate_pixels() {
-                out[[0, y as usize, x as usize]] = p.0[0];
-            }
-        }
-        3 => {
-            let rgb = resized.to_rgb8();
-            for (x, y, p) in rgb.enumerate_pixels() {
-                for c in 0..3 {
-                    out[[c, y as usize, x as usize]] = p.0[c];
-                }
-            }
-        }
+    let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+    decode_as_chw(&bytes, path, channels, height, width)
+}
+
+/// [`load_as_chw`] on bytes already read; `path` names them in errors (and its
+/// extension is a hint only: the format is recognised from the content).
+pub fn decode_as_chw(
+    bytes: &[u8],
+    path: &Path,
+    channels: usize,
+    height: usize,
+    width: usize,
+) -> Result<Array3<u8>> {
+    let bad = |reason: String| CliError::Image {
+        path: path.to_owned(),
+        reason,
+    };
+    if channels != 1 && channels != 3 {
+        return Err(bad(format!(
+            "the model expects {channels} channels; only 1 (grey) and 3 (RGB) are supported"
+        )));
+    }
+    let (Ok(h32), Ok(w32)) = (u32::try_from(height), u32::try_from(width)) else {
+        return Err(bad(format!(
+            "the model's input size {height}x{width} is too large for a picture"
+        )));
+    };
+    let format = image::guess_format(bytes)
+        .map_err(|_| bad("not a PNG or JPEG image (its content is neither format)".into()))?;
+    let name = match format {
+        ImageFormat::Png => "PNG",
+        ImageFormat::Jpeg => "JPEG",
         other => {
-            return Err(CliError::Image {
-                path: path.to_owned(),
-                reason: format!(
-                    "the model expects {other} channels; only 1 (grey) and 3 (RGB) are supported"
-                ),
-            });
+            return Err(bad(format!(
+                "a {other:?} image; predict reads PNG and JPEG"
+            )));
+        }
+    };
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    // The decoder's default limits bound what a header's width x height may allocate.
+    reader.limits(image::Limits::default());
+    let img = reader.decode().map_err(|e| {
+        bad(match e {
+            image::ImageError::Limits(e) => format!("too large to decode ({e})"),
+            e => format!("a damaged {name} file ({e})"),
+        })
+    })?;
+    let grey_file = !img.color().has_color();
+    if channels == 3 && grey_file {
+        return Err(bad(
+            "a greyscale picture, but the model takes colour (RGB) images; convert it to RGB if that is what you mean".into(),
+        ));
+    }
+    let resized = img.resize_exact(w32, h32, FilterType::Triangle);
+    let mut out = Array3::<u8>::zeros((channels, height, width));
+    let rgb = resized.to_rgb8();
+    if channels == 1 {
+        if let Some((x, y, _)) = rgb.enumerate_pixels().find(|(_, _, p)| {
+            let [r, g, b] = p.0;
+            r != g || g != b
+        }) {
+            return Err(bad(format!(
+                "a colour picture (pixel ({x}, {y}) is not grey), but the model takes greyscale images; convert it to grey if that is what you mean"
+            )));
+        }
+    }
+    for (x, y, p) in rgb.enumerate_pixels() {
+        for c in 0..channels {
+            out[[c, y as usize, x as usize]] = p.0[c];
         }
     }
     Ok(out)
@@ -101,8 +141,37 @@ mod tests {
         let path = dir.path().join("x.png");
         chw_u8_to_rgb(x.view()).save(&path).unwrap();
         assert_eq!(load_as_chw(&path, 3, 4, 5).unwrap(), x);
-        // Grey conversion of an RGB file keeps the shape the model wants.
+        // A colour picture is not silently made grey for a grey model.
+        let err = load_as_chw(&path, 1, 8, 8).unwrap_err().to_string();
+        assert!(
+            err.contains("colour picture") && err.contains("x.png"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn grey_pixels_in_an_rgb_file_suit_a_grey_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let x = Array3::from_shape_fn((1, 4, 5), |(_, i, j)| (i * 10 + j) as u8);
+        let path = dir.path().join("g.png");
+        chw_u8_to_rgb(x.view()).save(&path).unwrap();
+        assert_eq!(load_as_chw(&path, 1, 4, 5).unwrap(), x);
         assert_eq!(load_as_chw(&path, 1, 8, 8).unwrap().dim(), (1, 8, 8));
+    }
+
+    #[test]
+    fn a_grey_file_is_refused_by_a_colour_model() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.png");
+        image::GrayImage::from_pixel(3, 3, image::Luma([7]))
+            .save(&path)
+            .unwrap();
+        let err = load_as_chw(&path, 3, 3, 3).unwrap_err().to_string();
+        assert!(
+            err.contains("greyscale picture") && err.contains("l.png"),
+            "{err}"
+        );
+        assert_eq!(load_as_chw(&path, 1, 3, 3).unwrap().dim(), (1, 3, 3));
     }
 
     #[test]
@@ -119,7 +188,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.png");
         std::fs::write(&path, b"not an image").unwrap();
-        let err = load_as_chw(&path, 3, 32, 32).unwrap_err();
-        assert!(err.to_string().contains("bad.png"), "{err}");
+        let err = load_as_chw(&path, 3, 32, 32).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.png") && err.contains("not a PNG or JPEG"),
+            "{err}"
+        );
+        let txt = dir.path().join("notes.txt");
+        std::fs::write(&txt, b"hello").unwrap();
+        let err = load_as_chw(&txt, 3, 32, 32).unwrap_err().to_string();
+        assert!(
+            err.contains("notes.txt: cannot read the image: not a PNG or JPEG"),
+            "{err}"
+        );
+        // A PNG signature followed by garbage is a damaged PNG.
+        std::fs::write(&path, b"\x89PNG\r\n\x1a\nrubbish").unwrap();
+        let err = load_as_chw(&path, 3, 32, 32).unwrap_err().to_string();
+        assert!(err.contains("damaged PNG file"), "{err}");
     }
 }

@@ -7,6 +7,7 @@ mod commands;
 mod ctx;
 mod error;
 mod imageio;
+mod model_check;
 mod model_file;
 mod output;
 mod plot;

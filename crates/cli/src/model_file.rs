@@ -1,31 +1,32 @@
-//! The model files `cs231n predict` reads: one safetensors file holding the learned
-//! tensors, the preprocessing that was fitted on the training split (mean image,
-//! channel statistics, bias trick), and in its metadata the model kind, its
-//! configuration, the class names and the input shape.
+//! The model files `cs231n predict` reads: one safetensors file (written and read by
+//! `nn`'s codec, [`nn::TensorFile`]) holding the learned tensors, the preprocessing
+//! that was fitted on the training split (mean image, channel statistics, bias trick),
+//! and in its metadata the model kind, its configuration, the class names and the
+//! input shape.
 //!
 //! Layout (metadata keys, all strings):
-//! - `format` = `"cs231n-model"`, `version` = `"1"`
+//! - `format` = `"cs231n-model"`, `version` = `"2"`
 //! - `kind`: `"linear"`, `"nn"` or `"cnn"`
 //! - `config`: JSON of the model's configuration (for linear: `{"loss": "svm"}`; for
 //!   nn/cnn: the network's own `config()`)
 //! - `classes`: JSON array of class names; `dataset`: where it was trained
 //! - `input_shape`: JSON `[C, H, W]` of the images it expects; `bias`: `"true"`/`"false"`
 //!
-//! Tensors (f32): `prep.mean_image` (D), optionally `prep.channel_mean` /
-//! `prep.channel_std` (C), and the model's own under `param.NAME` (and `buffer.NAME`
-//! for non-trained state such as batchnorm running statistics).
+//! Tensors (f32), grouped by prefix as in `nn`'s checkpoints: `prep/mean_image` (D),
+//! optionally `prep/channel_mean` / `prep/channel_std` (C), the model's parameters
+//! under `params/NAME` and its buffers (batchnorm running statistics) under
+//! `buffers/NAME`. Version-1 files (names `prep.X`, `param.X`, `buffer.X`) still load.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 
-use ndarray::{Array1, Array2, ArrayD, IxDyn};
-use safetensors::SafeTensors;
-use safetensors::tensor::{Dtype, TensorView};
+use ndarray::{Array1, Array2, ArrayD};
+use nn::TensorFile;
 
 use crate::error::{CliError, Result};
 
 const FORMAT: &str = "cs231n-model";
-const VERSION: &str = "1";
+const VERSION: &str = "2";
 
 /// How raw pixels become the model's input rows: the preprocessing fitted on the
 /// training split (`cifar_data::preprocess`), replayed on new images.
@@ -57,83 +58,73 @@ fn model_err(path: &Path, reason: impl Into<String>) -> CliError {
     }
 }
 
-fn bytes_of(a: &ArrayD<f32>) -> Vec<u8> {
-    a.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 impl ModelFile {
     /// Writes the file (to a temporary name first, so an interrupted write never
     /// leaves a half file under the final name).
     pub fn save(&self, path: &Path) -> Result<()> {
         let (c, h, w) = self.prep.image_shape;
-        let mut tensors: Vec<(String, ArrayD<f32>)> = vec![(
-            "prep.mean_image".into(),
+        let mut file = TensorFile::<f32>::default();
+        let mut prep = BTreeMap::from([(
+            "mean_image".to_string(),
             self.prep.mean_image.clone().into_dyn(),
-        )];
+        )]);
         if let Some((mu, sd)) = &self.prep.channel_stats {
-            tensors.push(("prep.channel_mean".into(), mu.clone().into_dyn()));
-            tensors.push(("prep.channel_std".into(), sd.clone().into_dyn()));
+            prep.insert("channel_mean".into(), mu.clone().into_dyn());
+            prep.insert("channel_std".into(), sd.clone().into_dyn());
         }
-        for (k, v) in &self.params {
-            tensors.push((format!("param.{k}"), v.clone()));
+        file.insert_group("prep", &prep);
+        file.insert_group("params", &self.params);
+        file.insert_group("buffers", &self.buffers);
+        let classes = serde_json::to_string(&self.classes).unwrap_or_default();
+        for (key, value) in [
+            ("format", FORMAT.to_string()),
+            ("version", VERSION.to_string()),
+            ("kind", self.kind.clone()),
+            ("config", self.config.to_string()),
+            ("classes", classes),
+            ("dataset", self.dataset.clone()),
+            ("input_shape", format!("[{c},{h},{w}]")),
+            ("bias", self.prep.bias.to_string()),
+        ] {
+            file.metadata.insert(key.into(), value);
         }
-        for (k, v) in &self.buffers {
-            tensors.push((format!("buffer.{k}"), v.clone()));
-        }
-        let data: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-            .iter()
-            .map(|(k, a)| (k.clone(), bytes_of(a), a.shape().to_vec()))
-            .collect();
-        let views: Vec<(String, TensorView<'_>)> = data
-            .iter()
-            .map(|(k, bytes, shape)| {
-                TensorView::new(Dtype::F32, shape.clone(), bytes)
-                    .map(|v| (k.clone(), v))
-                    .map_err(|e| model_err(path, e.to_string()))
-            })
-            .collect::<Result<_>>()?;
-        let meta: HashMap<String, String> = HashMap::from([
-            ("format".into(), FORMAT.into()),
-            ("version".into(), VERSION.into()),
-            ("kind".into(), self.kind.clone()),
-            ("config".into(), self.config.to_string()),
-            (
-                "classes".into(),
-                serde_json::to_string(&self.classes).unwrap_or_default(),
-            ),
-            ("dataset".into(), self.dataset.clone()),
-            ("input_shape".into(), format!("[{c},{h},{w}]")),
-            ("bias".into(), self.prep.bias.to_string()),
-        ]);
-        let bytes = safetensors::serialize(views, Some(meta))
-            .map_err(|e| model_err(path, e.to_string()))?;
-        let tmp = tmp_name(path);
-        std::fs::write(&tmp, bytes).map_err(|e| CliError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
+        file.write(path).map_err(|e| model_err(path, e.to_string()))
     }
 
     /// Reads a file written by [`save`](Self::save); anything else is a clear error.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
-        let (_, header) = SafeTensors::read_metadata(&bytes)
-            .map_err(|e| model_err(path, format!("not a safetensors file ({e})")))?;
-        let meta = header
-            .metadata()
-            .clone()
-            .ok_or_else(|| model_err(path, "no metadata (was it written by cs231n?)"))?;
+        if let Err(e) = std::fs::metadata(path) {
+            return Err(CliError::io(path, e));
+        }
+        let mut file = TensorFile::<f32>::read(path).map_err(|e| model_err(path, e.to_string()))?;
         let get = |key: &str| {
-            meta.get(key)
-                .cloned()
-                .ok_or_else(|| model_err(path, format!("metadata has no `{key}`")))
+            file.metadata.get(key).cloned().ok_or_else(|| {
+                model_err(
+                    path,
+                    format!("metadata has no `{key}` (was it written by cs231n?)"),
+                )
+            })
         };
         if get("format")? != FORMAT {
             return Err(model_err(path, "metadata `format` is not cs231n-model"));
         }
         let version = get("version")?;
-        if version != VERSION {
+        if version == "1" {
+            // Version 1 named tensors `prep.X`, `param.X`, `buffer.X`.
+            let old = std::mem::take(&mut file.tensors);
+            for (name, a) in old {
+                let renamed = match name.split_once('.') {
+                    Some(("prep", rest)) => format!("prep/{rest}"),
+                    Some(("param", rest)) => format!("params/{rest}"),
+                    Some(("buffer", rest)) => format!("buffers/{rest}"),
+                    _ => name,
+                };
+                file.tensors.insert(renamed, a);
+            }
+        } else if version != VERSION {
             return Err(model_err(
                 path,
-                format!("file version {version}; this cs231n reads version {VERSION}"),
+                format!("file version {version}; this cs231n reads versions 1 and {VERSION}"),
             ));
         }
         let parse = |key: &str| -> Result<serde_json::Value> {
@@ -150,47 +141,32 @@ impl ModelFile {
                 format!("input_shape {shape:?} is not [C, H, W]"),
             ));
         };
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|e| model_err(path, format!("damaged tensors ({e})")))?;
-        let mut all: BTreeMap<String, ArrayD<f32>> = BTreeMap::new();
-        for (name, view) in st.tensors() {
-            if view.dtype() != Dtype::F32 {
-                return Err(model_err(
-                    path,
-                    format!("tensor {name} is {:?}, expected F32", view.dtype()),
-                ));
-            }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            let a = ArrayD::from_shape_vec(IxDyn(view.shape()), values)
-                .map_err(|e| model_err(path, format!("tensor {name}: {e}")))?;
-            all.insert(name, a);
-        }
-        let d = c * h * w;
-        let take1 = |all: &mut BTreeMap<String, ArrayD<f32>>,
-                     key: &str,
-                     len: usize|
-         -> Result<Option<Array1<f32>>> {
-            match all.remove(key) {
+        let d = c
+            .checked_mul(h)
+            .and_then(|ch| ch.checked_mul(w))
+            .ok_or_else(|| model_err(path, format!("input_shape {shape:?} overflows")))?;
+        let (kind, config, dataset, bias) = (
+            get("kind")?,
+            parse("config")?,
+            get("dataset")?,
+            get("bias")?,
+        );
+        let mut prep = file.take_group("prep");
+        let mut take1 = |key: &str, len: usize| -> Result<Option<Array1<f32>>> {
+            match prep.remove(key) {
                 None => Ok(None),
                 Some(a) if a.shape() == [len] => {
                     Ok(Some(a.into_dimensionality().expect("shape checked")))
                 }
                 Some(a) => Err(model_err(
                     path,
-                    format!("{key} has shape {:?}, expected [{len}]", a.shape()),
+                    format!("prep/{key} has shape {:?}, expected [{len}]", a.shape()),
                 )),
             }
         };
-        let mean_image = take1(&mut all, "prep.mean_image", d)?
-            .ok_or_else(|| model_err(path, "no prep.mean_image tensor"))?;
-        let channel_stats = match (
-            take1(&mut all, "prep.channel_mean", c)?,
-            take1(&mut all, "prep.channel_std", c)?,
-        ) {
+        let mean_image =
+            take1("mean_image", d)?.ok_or_else(|| model_err(path, "no prep/mean_image tensor"))?;
+        let channel_stats = match (take1("channel_mean", c)?, take1("channel_std", c)?) {
             (Some(mu), Some(sd)) => Some((mu, sd)),
             (None, None) => None,
             _ => {
@@ -200,27 +176,26 @@ impl ModelFile {
                 ));
             }
         };
-        let mut params = BTreeMap::new();
-        let mut buffers = BTreeMap::new();
-        for (k, v) in all {
-            if let Some(name) = k.strip_prefix("param.") {
-                params.insert(name.to_owned(), v);
-            } else if let Some(name) = k.strip_prefix("buffer.") {
-                buffers.insert(name.to_owned(), v);
-            } else {
-                return Err(model_err(path, format!("unexpected tensor {k}")));
-            }
+        let params = file.take_group("params");
+        let buffers = file.take_group("buffers");
+        if let Some(k) = prep
+            .keys()
+            .next()
+            .map(|k| format!("prep/{k}"))
+            .or_else(|| file.tensors.keys().next().cloned())
+        {
+            return Err(model_err(path, format!("unexpected tensor {k}")));
         }
         Ok(ModelFile {
-            kind: get("kind")?,
-            config: parse("config")?,
+            kind,
+            config,
             classes,
-            dataset: get("dataset")?,
+            dataset,
             prep: Preprocessing {
                 image_shape: (c, h, w),
                 mean_image,
                 channel_stats,
-                bias: get("bias")? == "true",
+                bias: bias == "true",
             },
             params,
             buffers,
@@ -240,12 +215,6 @@ impl ModelFile {
             )
         })
     }
-}
-
-fn tmp_name(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -296,5 +265,35 @@ mod tests {
         std::fs::write(&path, b"hello").unwrap();
         assert!(ModelFile::load(&path).is_err());
         assert!(ModelFile::load(&dir.path().join("missing")).is_err());
+    }
+
+    /// Files of version 1 (tensor names `prep.X`, `param.X`) still load.
+    #[test]
+    fn version_1_files_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.safetensors");
+        let m = sample();
+        m.save(&path).unwrap();
+        let mut file = TensorFile::<f32>::read(&path).unwrap();
+        let renamed: BTreeMap<String, ArrayD<f32>> = std::mem::take(&mut file.tensors)
+            .into_iter()
+            .map(|(k, v)| {
+                let k = k
+                    .replace("prep/", "prep.")
+                    .replace("params/", "param.")
+                    .replace("buffers/", "buffer.");
+                (k, v)
+            })
+            .collect();
+        file.tensors = renamed;
+        file.metadata.insert("version".into(), "1".into());
+        file.write(&path).unwrap();
+        let back = ModelFile::load(&path).unwrap();
+        assert_eq!(back.params, m.params);
+        assert_eq!(back.prep, m.prep);
+        file.metadata.insert("version".into(), "3".into());
+        file.write(&path).unwrap();
+        let err = ModelFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("version 3"), "{err}");
     }
 }

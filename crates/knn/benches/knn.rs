@@ -40,7 +40,7 @@ fn three_paths(c: &mut Criterion) {
     }
 }
 
-/// The target: the course's CIFAR-10 sizes, f32, ≤ 110 ms (numpy + OpenBLAS).
+/// The course's CIFAR-10 sizes, f32; the project's target is ≤ 110 ms (numpy + OpenBLAS).
 fn no_loops_full(c: &mut Criterion) {
     let x = data(500, 3072, 2);
     let mut g = c.benchmark_group("no_loops_500x5000x3072");

@@ -1,4 +1,4 @@
-//! The issue's accuracy targets on the real data sets, with time and peak memory.
+//! Accuracy on the real data sets against the project's accuracy targets, with time and peak memory.
 //!
 //! ```text
 //! cargo run --release -p knn --example knn_accuracy -- cifar     # course set-up + cross-validation

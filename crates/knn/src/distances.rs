@@ -160,23 +160,32 @@ pub(crate) fn l1_block<T: Float>(
 fn l1_rows4<T: Float>(a: [&[T]; MICRO_ROWS], b: &[T]) -> [T; MICRO_ROWS] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        use std::any::TypeId;
-        fn cast<T, U>(x: &[T]) -> &[U] {
-            // SAFETY: called only when T and U are the same type (checked by TypeId).
-            unsafe { std::slice::from_raw_parts(x.as_ptr() as *const U, x.len()) }
-        }
-        if TypeId::of::<T>() == TypeId::of::<f32>() {
+        if let Some(b) = same_type_slice::<T, f32>(b) {
+            let a = a.map(|r| same_type_slice::<T, f32>(r).expect("T is f32, as for b"));
             // SAFETY: AVX2 is present; every row has b's length (rows of one matrix).
-            let s = unsafe { avx2::l1_rows4_f32(a.map(cast::<T, f32>), cast(b)) };
+            let s = unsafe { avx2::l1_rows4_f32(a, b) };
             return s.map(|v| T::cast(f64::from(v)));
         }
-        if TypeId::of::<T>() == TypeId::of::<f64>() {
+        if let Some(b) = same_type_slice::<T, f64>(b) {
+            let a = a.map(|r| same_type_slice::<T, f64>(r).expect("T is f64, as for b"));
             // SAFETY: as above.
-            let s = unsafe { avx2::l1_rows4_f64(a.map(cast::<T, f64>), cast(b)) };
+            let s = unsafe { avx2::l1_rows4_f64(a, b) };
             return s.map(T::cast);
         }
     }
     l1_micro(&a, b)
+}
+
+/// `x` as a `&[U]` when `T` *is* `U`, else `None`: how generic code reaches a
+/// kernel written for one concrete type. The type check is inside, so no caller
+/// can misuse it (a cast of `&[f64]` to `&[f32]` would read garbage).
+#[cfg(target_arch = "x86_64")]
+fn same_type_slice<T: 'static, U: 'static>(x: &[T]) -> Option<&[U]> {
+    (std::any::TypeId::of::<T>() == std::any::TypeId::of::<U>()).then(|| {
+        // SAFETY: T and U are the same type (equal TypeIds), so the pointer, length,
+        // alignment and every element's validity carry over unchanged.
+        unsafe { std::slice::from_raw_parts(x.as_ptr().cast::<U>(), x.len()) }
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -298,6 +307,29 @@ mod tests {
             .iter()
             .fold(0.0_f64, |e, v| e.max(v.abs()));
         assert!(err < 1e-12, "max error {err}");
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn same_type_slice_casts_only_to_the_same_type() {
+        let x = [1.0_f32, 2.0];
+        assert_eq!(same_type_slice::<f32, f32>(&x), Some(&x[..]));
+        assert_eq!(same_type_slice::<f32, f64>(&x), None);
+        assert_eq!(same_type_slice::<f64, f32>(&[1.0_f64]), None);
+    }
+
+    #[test]
+    fn l1_block_matches_definition_in_f32() {
+        let mut r = numeric::rng(4);
+        let x: Array2<f32> = numeric::randn((5, 41), &mut r);
+        let t: Array2<f32> = numeric::randn((9, 41), &mut r);
+        let mut block = Array2::zeros((5, 9));
+        l1_block(x.view(), t.view(), block.view_mut());
+        let expected = two_loops(x.view(), t.view(), Metric::L1);
+        let err = (&block - &expected)
+            .iter()
+            .fold(0.0_f32, |e, v| e.max(v.abs()));
+        assert!(err < 1e-4, "max error {err}");
     }
 
     #[test]

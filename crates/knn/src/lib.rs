@@ -2,9 +2,13 @@
 //! course's three ways, the majority (or distance-weighted) vote, k-fold
 //! cross-validation, and a search over large sets in bounded memory.
 //!
+//! A program needs no dependency but `knn`: the crate re-exports [`ndarray`] (its
+//! arrays in and out) and the [`Float`] bound (`f32` or `f64`). The example below
+//! uses nothing else; `cargo run -p knn --example quickstart` runs a longer one.
+//!
 //! ```
+//! use knn::ndarray::array;
 //! use knn::{KNearestNeighbor, Metric};
-//! use ndarray::array;
 //!
 //! let x_train = array![[0.0_f32, 0.0], [1.0, 0.0], [9.0, 9.0], [8.0, 9.0]];
 //! let y_train = array![0, 0, 1, 1];
@@ -33,6 +37,10 @@ pub use cross_validation::{
     COURSE_K_CHOICES, COURSE_NUM_FOLDS, CrossValidation, KAccuracy, accuracy, cross_validate,
 };
 pub use error::KnnError;
+
+// What the public signatures use, so that depending on `knn` alone is enough.
+pub use ndarray;
+pub use numeric::Float;
 
 /// How far apart two images are.
 ///

@@ -1,11 +1,11 @@
 #![allow(non_snake_case)] // the course's X, W
-//! The issue's accuracy targets on the real data sets, and the pictures of docs/linear.md.
+//! Accuracy on the real data sets against the project's accuracy targets, and the pictures of docs/linear.md.
 //!
 //! ```text
 //! cargo run --release -p linear --example linear_accuracy -- cifar [svm|softmax]   # grid search, course split
 //! cargo run --release -p linear --example linear_accuracy -- fashion [svm|softmax] # timed default run + grid search
-//! cargo run --release -p linear --example linear_accuracy -- regions docs/img      # the geometric picture (toy 2-D data)
-//! cargo run --release -p linear --example linear_accuracy -- templates docs/img    # Fashion-MNIST weight templates
+//! cargo run --release -p linear --example linear_accuracy -- regions [DIR]        # the geometric picture (toy 2-D data)
+//! cargo run --release -p linear --example linear_accuracy -- templates [DIR]      # Fashion-MNIST weight templates
 //! cargo run --release -p linear --example linear_accuracy -- speed                 # wall and CPU time of the speed targets
 //! ```
 //!
@@ -13,10 +13,14 @@
 //! fetch-data` installs them, or the folders in `CIFAR10_DIR` and `FASHION_MNIST_DIR`. Hyper-parameters come from
 //! [`linear::defaults_for`]; `LRS`, `REGS` (comma-separated), `ITERS`, `BATCH`,
 //! `SHUFFLE=1` and `DECAY` override them for exploration; `SEARCH=0` skips the search.
+//!
+//! The pictures go to DIR (default `out/`). A picture already there is not replaced
+//! unless `--overwrite` follows DIR: `regions docs/img --overwrite` renews the one in
+//! the docs.
 
 use std::fs::File;
 use std::io::BufWriter;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cifar_data::{
@@ -31,17 +35,38 @@ fn main() -> Result<(), Error> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let what = args.first().map_or("cifar", String::as_str);
     let arg = args.get(1).map(String::as_str);
+    let picture = |name: &str| -> Result<PathBuf, Error> {
+        let dir = Path::new(arg.filter(|a| !a.starts_with("--")).unwrap_or("out"));
+        let overwrite = args.iter().any(|a| a == "--overwrite");
+        picture_path(dir, name, overwrite)
+    };
     println!("threads: {}", numeric::threads());
     match what {
         "cifar" => run_dataset("cifar10", losses(arg)?),
         "fashion" => run_dataset("fashion-mnist", losses(arg)?),
-        "regions" => regions(Path::new(arg.unwrap_or("docs/img"))),
-        "templates" => templates(Path::new(arg.unwrap_or("docs/img"))),
+        "regions" => regions(&picture("linear-regions.png")?),
+        "templates" => templates(&picture("linear-templates-fashion.png")?),
         "speed" => speed(),
-        other => {
-            Err(format!("unknown task {other:?}: cifar, fashion, regions or templates").into())
-        }
+        other => Err(format!(
+            "unknown command {other:?}: cifar, fashion, regions, templates or speed"
+        )
+        .into()),
     }
+}
+
+/// `dir/name`, after making `dir`; an existing picture is an error unless `overwrite`
+/// (so that the pictures committed under docs/img change only on purpose).
+fn picture_path(dir: &Path, name: &str, overwrite: bool) -> Result<PathBuf, Error> {
+    let path = dir.join(name);
+    if path.exists() && !overwrite {
+        return Err(format!(
+            "{} exists; add --overwrite to replace it, or give another folder",
+            path.display()
+        )
+        .into());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(path)
 }
 
 fn losses(arg: Option<&str>) -> Result<Vec<Loss>, Error> {
@@ -311,8 +336,7 @@ const LINE: [[u8; 3]; 3] = [[140, 20, 20], [20, 100, 20], [20, 50, 150]];
 /// side; background = predicted class, dots = training points, dark lines = each
 /// class's zero-score line with a short stroke along its weight vector (the
 /// direction its score grows).
-fn regions(out: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(out)?;
+fn regions(path: &Path) -> Result<(), Error> {
     // Blobs around (0.6, 0.4) rather than the origin, so that the biases matter: the
     // score lines then do not all pass through the origin.
     let (mut X, y) = linear::toy_blobs(60, 3, 0.35, 1);
@@ -320,8 +344,25 @@ fn regions(out: &Path) -> Result<(), Error> {
     X.column_mut(1).mapv_inplace(|v| v + 0.4);
     let (side, gap) = (360usize, 12usize);
     let (lo, hi) = (-1.6, 2.6);
-    let width = 2 * side + gap;
-    let mut rgb = vec![255u8; width * side * 3];
+    // Margins: title and panel names above, tick labels to the left and below.
+    let (left, top, bottom, right) = (44usize, 84usize, 48usize, 12usize);
+    let width = left + 2 * side + gap + right;
+    let height = top + side + bottom;
+    let mut rgb = vec![255u8; width * height * 3];
+    let mut labels = vec![
+        Label::centred(
+            "Softmax and SVM on three 2-D blobs: the geometric viewpoint",
+            width / 2,
+            8,
+            20.0,
+        ),
+        Label::centred(
+            "background: predicted class; dots: training points; dark lines: s_j = 0 and the direction in which s_j grows",
+            width / 2,
+            34,
+            12.0,
+        ),
+    ];
     for (panel, loss) in [Loss::Softmax, Loss::Svm].into_iter().enumerate() {
         let mut clf = LinearClassifier::<f64>::new(loss, 3, 3, &mut numeric::rng(0));
         let hist = clf.train(
@@ -343,9 +384,37 @@ fn regions(out: &Path) -> Result<(), Error> {
         let lines = linear::score_lines(&clf)?;
         let px = (hi - lo) / side as f64;
         let to_xy = |r: usize, c: usize| (lo + (c as f64 + 0.5) * px, hi - (r as f64 + 0.5) * px);
-        let x0 = panel * (side + gap);
+        let x0 = left + panel * (side + gap);
+        let name = if loss == Loss::Svm {
+            "multiclass SVM"
+        } else {
+            "softmax"
+        };
+        labels.push(Label::centred(name, x0 + side / 2, top - 26, 16.0));
+        // Axes: ticks at the integers, x₁ along the bottom, x₂ up the left side.
+        for v in (lo.ceil() as i32)..=(hi.floor() as i32) {
+            let at = ((f64::from(v) - lo) / px) as usize;
+            labels.push(Label::centred(
+                &v.to_string(),
+                x0 + at,
+                top + side + 4,
+                12.0,
+            ));
+            if panel == 0 {
+                labels.push(Label::centred(
+                    &v.to_string(),
+                    left - 14,
+                    top + side - at - 7,
+                    12.0,
+                ));
+            }
+        }
+        labels.push(Label::centred("x1", x0 + side / 2, top + side + 24, 13.0));
+        if panel == 0 {
+            labels.push(Label::centred("x2", 12, top + side / 2 - 8, 13.0));
+        }
         let mut put = |r: usize, c: usize, color: [u8; 3]| {
-            let i = (r * width + x0 + c) * 3;
+            let i = ((top + r) * width + x0 + c) * 3;
             rgb[i..i + 3].copy_from_slice(&color);
         };
         for r in 0..side {
@@ -394,7 +463,8 @@ fn regions(out: &Path) -> Result<(), Error> {
             }
         }
     }
-    write_png(&out.join("linear-regions.png"), width, side, &rgb)
+    annotate(&mut rgb, (width, height), &labels)?;
+    write_png(path, width, height, &rgb)
 }
 
 /// The template viewpoint on Fashion-MNIST (CIFAR-derived pictures stay out of the
@@ -402,16 +472,31 @@ fn regions(out: &Path) -> Result<(), Error> {
 /// weight column (without the bias) rescaled to 0–255, ten 28×28 tiles enlarged ×4.
 /// Top row: the recommended reg (1, best accuracy); bottom row: reg 1e4, whose
 /// smoother templates show what regularisation does.
-fn templates(out: &Path) -> Result<(), Error> {
-    std::fs::create_dir_all(out)?;
+fn templates(path: &Path) -> Result<(), Error> {
     let sp = load("fashion-mnist")?;
     let d = defaults_for("fashion-mnist", Loss::Softmax)?;
     let (scale, side, pad) = (4usize, 28usize, 6usize);
     let tile = side * scale;
-    let width = 10 * tile + 9 * pad;
+    // Above: the title and the class names; left: each row's regularisation.
+    let (left, top) = (96usize, 64usize);
+    let width = left + 10 * tile + 9 * pad;
     let regs = [d.reg, 1e4];
-    let height = regs.len() * tile + (regs.len() - 1) * pad;
+    let height = top + regs.len() * tile + (regs.len() - 1) * pad;
     let mut rgb = vec![255u8; width * height * 3];
+    let mut labels = vec![Label::centred(
+        "Fashion-MNIST: the weight templates of softmax classifiers (one column of W per class)",
+        width / 2,
+        8,
+        18.0,
+    )];
+    for (k, class) in sp.classes.iter().enumerate() {
+        labels.push(Label::centred(
+            class,
+            left + k * (tile + pad) + tile / 2,
+            top - 22,
+            13.0,
+        ));
+    }
     for (band, &reg) in regs.iter().enumerate() {
         let mut clf = LinearClassifier::<f32>::new(
             Loss::Softmax,
@@ -428,29 +513,80 @@ fn templates(out: &Path) -> Result<(), Error> {
             d.batch_size,
             &d.options,
         )?;
-        println!(
-            "templates reg {reg:e}: test accuracy {:.4}",
-            clf.accuracy(&sp.x_test.view(), &sp.y_test.view())?
-        );
+        let accuracy = clf.accuracy(&sp.x_test.view(), &sp.y_test.view())?;
+        println!("templates reg {reg:e}: test accuracy {accuracy:.4}");
+        let y0 = top + band * (tile + pad) + tile / 2;
+        labels.push(Label::centred(
+            &format!("reg {reg:e}"),
+            left / 2,
+            y0 - 16,
+            13.0,
+        ));
+        labels.push(Label::centred(
+            &format!("test acc {accuracy:.3}"),
+            left / 2,
+            y0 + 2,
+            11.0,
+        ));
         let w = clf.W.slice(ndarray::s![..784, ..]).to_owned();
         for (k, col) in w.axis_iter(Axis(1)).enumerate() {
             let img = rescale(&col);
             for r in 0..tile {
                 for c in 0..tile {
                     let v = img[(r / scale) * side + c / scale];
-                    let i = ((band * (tile + pad) + r) * width + k * (tile + pad) + c) * 3;
+                    let i =
+                        ((top + band * (tile + pad) + r) * width + left + k * (tile + pad) + c) * 3;
                     rgb[i..i + 3].copy_from_slice(&[v, v, v]);
                 }
             }
         }
     }
-    println!("classes: {}", sp.classes.join(", "));
-    write_png(
-        &out.join("linear-templates-fashion.png"),
-        width,
-        height,
-        &rgb,
-    )
+    annotate(&mut rgb, (width, height), &labels)?;
+    write_png(path, width, height, &rgb)
+}
+
+/// DejaVu Sans, as the `cs231n` command ships it: plotters' text rendering has no
+/// system font lookup.
+static FONT: &[u8] = include_bytes!("../../cli/assets/DejaVuSans.ttf");
+
+/// A line of text centred on `x`, its top at `y`, `size` pixels high.
+struct Label {
+    text: String,
+    x: usize,
+    y: usize,
+    size: f64,
+}
+
+impl Label {
+    fn centred(text: &str, x: usize, y: usize, size: f64) -> Label {
+        Label {
+            text: text.to_string(),
+            x,
+            y,
+            size,
+        }
+    }
+}
+
+/// Writes the labels onto an RGB picture of `(width, height)` pixels.
+fn annotate(
+    rgb: &mut [u8],
+    (width, height): (usize, usize),
+    labels: &[Label],
+) -> Result<(), Error> {
+    use plotters::prelude::*;
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+        .map_err(|_| "the bundled font does not load")?;
+    let root = BitMapBackend::with_buffer(rgb, (width as u32, height as u32)).into_drawing_area();
+    for l in labels {
+        let style = TextStyle::from(("sans-serif", l.size).into_font())
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        root.draw(&Text::new(l.text.as_str(), (l.x as i32, l.y as i32), style))?;
+    }
+    root.present()?;
+    Ok(())
 }
 
 /// A weight column rescaled to 0–255 over its own range, as the notebook shows them.

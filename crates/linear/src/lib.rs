@@ -22,8 +22,13 @@
 //! in `0..C`, losses are averaged over the batch, regularisation is `reg·ΣW²` with
 //! gradient `2·reg·W`.
 //!
+//! A program needs no dependency but `linear`: the crate re-exports [`ndarray`], the
+//! [`Float`] bound, and the seeded generator [`Rng`] with its constructor [`rng`]
+//! that [`LinearClassifier::new`] takes. The example below uses nothing else;
+//! `cargo run -p linear --example quickstart` trains a classifier.
+//!
 //! ```
-//! use ndarray::array;
+//! use linear::ndarray::array;
 //! let W = array![[0.2_f64, -0.5], [1.5, 1.3], [0.0, 0.25]]; // 2 features + bias row
 //! let X = array![[56.0_f64, 231.0, 1.0]];                   // one example, bias trick
 //! let (loss, dW) = linear::svm_loss_vectorized(&W.view(), &X.view(), &array![0usize].view(), 0.0);
@@ -58,3 +63,7 @@ pub use search::{
 pub use softmax::{softmax_loss_naive, softmax_loss_vectorized};
 pub use svm::{svm_loss_naive, svm_loss_vectorized};
 pub use vectorized::ScoreLoss;
+
+// What the public signatures use, so that depending on `linear` alone is enough.
+pub use ndarray;
+pub use numeric::{Float, Rng, rng};

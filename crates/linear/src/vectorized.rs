@@ -60,31 +60,33 @@ pub(crate) fn loss_and_grad<T: Float>(
     } else {
         let chunk = n.div_ceil(threads).min(CHUNK_ROWS);
         let inv_n = 1.0 / n as f64;
-        // Each rayon worker accumulates its chunks into one dW (GEMM with β = 1), so
-        // there are as many dW buffers and final additions as workers, not chunks.
-        (0..n.div_ceil(chunk))
-            .into_par_iter()
-            .fold(
-                || (T::zero(), Array2::<T>::zeros(w.raw_dim())),
-                |(loss, mut dw), c| {
-                    let rows = c * chunk..((c + 1) * chunk).min(n);
-                    let weight = T::cast(rows.len() as f64 * inv_n);
-                    let chunk_loss = accumulate_chunk(
-                        score_loss,
-                        w,
-                        &x.slice(s![rows.clone(), ..]),
-                        &y.slice(s![rows]),
-                        weight,
-                        &mut dw,
-                    );
-                    (loss + chunk_loss, dw)
-                },
-            )
-            .reduce_with(|(la, mut da), (lb, db)| {
+        let chunks = n.div_ceil(chunk);
+        // Each partial result accumulates its chunks of rows into one dW (GEMM with
+        // β = 1): one dW buffer per thread, not per chunk, and a grouping fixed by `n`
+        // and the thread count, so that a seeded run gives the same bits every time.
+        numeric::fold_chunks_in_order(
+            (0..chunks).into_par_iter(),
+            numeric::chunk_for_threads(chunks),
+            || (T::zero(), Array2::<T>::zeros(w.raw_dim())),
+            |(loss, mut dw), c| {
+                let rows = c * chunk..((c + 1) * chunk).min(n);
+                let weight = T::cast(rows.len() as f64 * inv_n);
+                let chunk_loss = accumulate_chunk(
+                    score_loss,
+                    w,
+                    &x.slice(s![rows.clone(), ..]),
+                    &y.slice(s![rows]),
+                    weight,
+                    &mut dw,
+                );
+                (loss + chunk_loss, dw)
+            },
+            |(la, mut da), (lb, db)| {
                 da += &db;
                 (la + lb, da)
-            })
-            .expect("n > 0")
+            },
+        )
+        .expect("n > 0")
     };
     add_l2(&mut loss, &mut dw, w, reg);
     (loss, dw)

@@ -31,13 +31,13 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use ndarray::{Array1, Array2, Array4, ArrayView2, ArrayViewMut2};
 use nn::Model;
-use nn::cnn::{SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
-use nn::conv::{
+use nn::{
     ConvParam, conv_backward_fast, conv_backward_fast_no_dx, conv_backward_naive,
     conv_forward_fast, conv_forward_naive,
 };
-use nn::layers::{affine, affine_input_grad, affine_param_grads};
-use nn::pool::{PoolParam, max_pool_backward_fast, max_pool_forward_fast};
+use nn::{PoolParam, max_pool_backward_fast, max_pool_forward_fast};
+use nn::{SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
+use nn::{affine, affine_input_grad, affine_param_grads};
 use rayon::prelude::*;
 
 const FASHION_ARCH: &str = "conv32x5-relu-pool,conv64x5-relu-pool,fc1024-relu,fc10";

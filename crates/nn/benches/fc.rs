@@ -1,4 +1,4 @@
-//! One training epoch of the two fully connected workloads, through the
+//! One training epoch of the two fully connected workloads of docs/benchmarks.md, through the
 //! `Solver` exactly as `cs231n nn` runs them (minibatch gathering, forward, backward,
 //! update, the end-of-epoch accuracy checks):
 //!
@@ -25,9 +25,9 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ndarray::{Array1, ArrayD};
 use nn::Model;
-use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
-use nn::optim::UpdateRule;
-use nn::solver::{Solver, SolverConfig, TrainData};
+use nn::UpdateRule;
+use nn::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use nn::{Solver, SolverConfig, TrainData};
 
 fn data(n: usize, d: usize, seed: u64) -> (ArrayD<f32>, Array1<usize>) {
     let x = numeric::randn::<f32, _, _>((n, d), &mut numeric::rng(seed)).into_dyn();

@@ -22,11 +22,9 @@ use std::time::Instant;
 use cifar_data::{Preprocess, SplitSizes, preprocess};
 use common::{Opts, load_data};
 use nn::Model;
-use nn::cnn::{
-    Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
-};
-use nn::optim::{OptimConfig, UpdateRule};
-use nn::solver::{Progress, Solver, SolverConfig, TrainData};
+use nn::{Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
+use nn::{OptimConfig, UpdateRule};
+use nn::{Progress, Solver, SolverConfig, TrainData};
 
 /// The deeper CIFAR-10 net of the `arch` workload.
 const DEEP_ARCH: &str = "conv32x3-bn-relu-conv32x3-bn-relu-pool,conv64x3-bn-relu-conv64x3-bn-relu-pool,conv128x3-bn-relu-pool,fc256-relu-drop0.7,fc10";
@@ -156,7 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     solver.train_with(report)?;
     let seconds = start.elapsed().as_secs_f64();
     let predicted = solver.model.predict(&x_test.view().into_dyn(), 500);
-    let test_acc = nn::model::accuracy(&predicted, &splits.y_test.view());
+    let test_acc = nn::accuracy(&predicted, &splits.y_test.view());
     println!(
         "{workload}: {} epochs, best val {:.4}, test {test_acc:.4} on {} images, {seconds:.1} s training",
         solver.epoch,

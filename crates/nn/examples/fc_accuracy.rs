@@ -20,11 +20,11 @@ use std::time::Instant;
 use cifar_data::{Preprocess, SplitSizes, preprocess};
 use common::{Opts, load_data};
 use nn::Model;
+use nn::Normalization;
 use nn::defaults;
-use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
-use nn::layers::Normalization;
-use nn::optim::{OptimConfig, UpdateRule};
-use nn::solver::{Progress, Solver, SolverConfig, TrainData};
+use nn::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use nn::{OptimConfig, UpdateRule};
+use nn::{Progress, Solver, SolverConfig, TrainData};
 
 /// `hidden=a,b,c` as layer widths, or `default`.
 fn hidden(opts: &Opts, default: &[usize]) -> Vec<usize> {
@@ -152,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds = start.elapsed().as_secs_f64();
     let best_val = solver.history.best_val_acc;
     let predicted = solver.model.predict(&splits.x_test.view().into_dyn(), 1000);
-    let test_acc = nn::model::accuracy(&predicted, &splits.y_test.view());
+    let test_acc = nn::accuracy(&predicted, &splits.y_test.view());
     println!(
         "{workload}: best val {best_val:.4}, test {test_acc:.4} on {} images, {seconds:.1} s training",
         splits.y_test.len()

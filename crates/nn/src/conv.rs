@@ -16,7 +16,7 @@
 //!
 //! ```
 //! use ndarray::{Array1, Array4};
-//! use nn::conv::{ConvParam, conv_forward_fast, conv_backward_fast};
+//! use nn::{ConvParam, conv_forward_fast, conv_backward_fast};
 //! let x = Array4::<f32>::ones((2, 3, 8, 8));
 //! let w = Array4::<f32>::ones((4, 3, 3, 3));
 //! let b = Array1::<f32>::zeros(4);
@@ -25,104 +25,19 @@
 //! assert_eq!(out[[0, 0, 4, 4]], 27.0); // a 3×3×3 window of ones
 //! let (dx, dw, db) = conv_backward_fast(&out.view(), &cache);
 //! assert_eq!((dx.dim(), dw.dim(), db.len()), (x.dim(), w.dim(), 4));
-//! # Ok::<(), nn::conv::ShapeError>(())
+//! # Ok::<(), nn::Error>(())
 //! ```
 
-use ndarray::{Array1, Array2, Array4, ArrayView1, ArrayView2, ArrayView4, ArrayViewMut2};
+use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use numeric::Float;
-use rayon::prelude::*;
-use thiserror::Error;
 
-/// Shapes that do not fit together in a convolution or pooling layer.
-///
-/// Every variant names the layer and the sizes at fault, so the message can be shown
-/// to a user as is.
-///
-/// ```
-/// use ndarray::{Array1, Array4};
-/// use nn::conv::{ConvParam, ShapeError, conv_forward_naive};
-/// let x = Array4::<f64>::zeros((1, 1, 5, 5));
-/// let w = Array4::<f64>::zeros((1, 1, 2, 2));
-/// let err = conv_forward_naive(&x.view(), &w.view(), &Array1::zeros(1).view(), ConvParam::new(2, 0)).unwrap_err();
-/// assert!(matches!(err, ShapeError::NotWhole { .. }));
-/// assert!(err.to_string().contains("(5 + 2·0 − 2) / 2"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ShapeError {
-    /// `(size + 2·pad − window)` is not a multiple of the stride, so the windows do
-    /// not tile the padded input.
-    #[error(
-        "{layer}: {axis} output size (size + 2·pad − window) / stride + 1 = ({size} + 2·{pad} − {window}) / {stride} + 1 is not whole"
-    )]
-    NotWhole {
-        /// `"conv"` or `"max pool"`.
-        layer: &'static str,
-        /// `"height"` or `"width"`.
-        axis: &'static str,
-        /// Input height or width.
-        size: usize,
-        /// Zero padding on each side.
-        pad: usize,
-        /// Filter or pooling window height or width.
-        window: usize,
-        /// Stride.
-        stride: usize,
-    },
-    /// The window is larger than the padded input.
-    #[error("{layer}: {axis} window {window} is larger than the padded input {size} + 2·{pad}")]
-    WindowTooLarge {
-        /// `"conv"` or `"max pool"`.
-        layer: &'static str,
-        /// `"height"` or `"width"`.
-        axis: &'static str,
-        /// Input height or width.
-        size: usize,
-        /// Zero padding on each side.
-        pad: usize,
-        /// Window height or width.
-        window: usize,
-    },
-    /// A stride or window of zero.
-    #[error("{layer}: {what} must be at least 1")]
-    Zero {
-        /// `"conv"` or `"max pool"`.
-        layer: &'static str,
-        /// `"stride"`, `"window height"`, ...
-        what: &'static str,
-    },
-    /// The input's channels differ from the filters' depth.
-    #[error(
-        "conv: input x has {x_channels} channels but filters w (F, C, HH, WW) have C = {w_channels}"
-    )]
-    Channels {
-        /// `C` of `x`.
-        x_channels: usize,
-        /// `C` of `w`.
-        w_channels: usize,
-    },
-    /// Group normalisation needs the groups to split the channels evenly.
-    #[error("group norm: {groups} groups do not divide {channels} channels evenly")]
-    Groups {
-        /// `C` of `x`.
-        channels: usize,
-        /// Requested number of groups.
-        groups: usize,
-    },
-    /// One bias per filter is needed.
-    #[error("conv: {biases} biases for {filters} filters")]
-    Biases {
-        /// Length of `b`.
-        biases: usize,
-        /// `F` of `w`.
-        filters: usize,
-    },
-}
+use crate::error::{Error, Result};
 
 /// How the filters slide: `stride` pixels between neighbouring receptive fields,
 /// `pad` zeros around each side of the input.
 ///
 /// ```
-/// let p = nn::conv::ConvParam::new(1, 3); // the "same" padding of a 7×7 filter
+/// let p = nn::ConvParam::new(1, 3); // the "same" padding of a 7×7 filter
 /// assert_eq!(p.output_size(32, 32, 7, 7).unwrap(), (32, 32));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +52,7 @@ impl ConvParam {
     /// A convolution with this stride and zero padding.
     ///
     /// ```
-    /// let p = nn::conv::ConvParam::new(2, 1);
+    /// let p = nn::ConvParam::new(2, 1);
     /// assert_eq!((p.stride, p.pad), (2, 1));
     /// ```
     pub fn new(stride: usize, pad: usize) -> Self {
@@ -148,17 +63,11 @@ impl ConvParam {
     /// the windows do not tile the padded input exactly.
     ///
     /// ```
-    /// let p = nn::conv::ConvParam::new(2, 1);
+    /// let p = nn::ConvParam::new(2, 1);
     /// assert_eq!(p.output_size(4, 4, 4, 4).unwrap(), (2, 2));
     /// assert!(p.output_size(5, 4, 4, 4).is_err());
     /// ```
-    pub fn output_size(
-        &self,
-        h: usize,
-        w: usize,
-        hh: usize,
-        ww: usize,
-    ) -> Result<(usize, usize), ShapeError> {
+    pub fn output_size(&self, h: usize, w: usize, hh: usize, ww: usize) -> Result<(usize, usize)> {
         Ok((
             window_count("conv", "height", h, self.pad, hh, self.stride)?,
             window_count("conv", "width", w, self.pad, ww, self.stride)?,
@@ -175,22 +84,29 @@ pub(crate) fn window_count(
     pad: usize,
     window: usize,
     stride: usize,
-) -> Result<usize, ShapeError> {
+) -> Result<usize> {
     if stride == 0 {
-        return Err(ShapeError::Zero {
+        return Err(Error::Zero {
             layer,
             what: "stride",
         });
     }
     if window == 0 {
-        return Err(ShapeError::Zero {
+        return Err(Error::Zero {
             layer,
             what: "window",
         });
     }
-    let padded = size + 2 * pad;
+    let Some(padded) = pad.checked_mul(2).and_then(|p| p.checked_add(size)) else {
+        return Err(Error::TooLarge {
+            what: format!("{layer}: {axis} {size} with padding {pad}"),
+            asked: "more than 2^64".into(),
+            unit: "pixels",
+            limit: usize::MAX,
+        });
+    };
     if window > padded {
-        return Err(ShapeError::WindowTooLarge {
+        return Err(Error::WindowTooLarge {
             layer,
             axis,
             size,
@@ -199,7 +115,7 @@ pub(crate) fn window_count(
         });
     }
     if (padded - window) % stride != 0 {
-        return Err(ShapeError::NotWhole {
+        return Err(Error::NotWhole {
             layer,
             axis,
             size,
@@ -217,16 +133,16 @@ pub(crate) fn window_count(
 /// ```
 /// use ndarray::{Array1, Array4};
 /// let x = Array4::<f32>::ones((1, 1, 3, 3));
-/// let (out, cache) = nn::conv::conv_forward_fast(&x.view(), &Array4::ones((1, 1, 3, 3)).view(), &Array1::zeros(1).view(), nn::conv::ConvParam::new(1, 1))?;
-/// let (dw, _) = nn::conv::conv_backward_fast_no_dx(&Array4::ones(out.dim()).view(), &cache);
+/// let (out, cache) = nn::conv_forward_fast(&x.view(), &Array4::ones((1, 1, 3, 3)).view(), &Array1::zeros(1).view(), nn::ConvParam::new(1, 1))?;
+/// let (dw, _) = nn::conv_backward_fast_no_dx(&Array4::ones(out.dim()).view(), &cache);
 /// assert_eq!(dw[[0, 0, 1, 1]], 9.0); // the centre tap sees every pixel once
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct ConvCache<T> {
-    x: Array4<T>,
-    w: Array4<T>,
-    param: ConvParam,
+    pub(crate) x: Array4<T>,
+    pub(crate) w: Array4<T>,
+    pub(crate) param: ConvParam,
 }
 
 impl<T: Float> ConvCache<T> {
@@ -235,9 +151,9 @@ impl<T: Float> ConvCache<T> {
     /// ```
     /// use ndarray::{Array1, Array4};
     /// let x = Array4::<f64>::zeros((1, 2, 3, 3));
-    /// let (_, cache) = nn::conv::conv_forward_naive(&x.view(), &Array4::zeros((1, 2, 3, 3)).view(), &Array1::zeros(1).view(), nn::conv::ConvParam::new(1, 0))?;
+    /// let (_, cache) = nn::conv_forward_naive(&x.view(), &Array4::zeros((1, 2, 3, 3)).view(), &Array1::zeros(1).view(), nn::ConvParam::new(1, 0))?;
     /// assert_eq!(cache.x().dim(), (1, 2, 3, 3));
-    /// # Ok::<(), nn::conv::ShapeError>(())
+    /// # Ok::<(), nn::Error>(())
     /// ```
     pub fn x(&self) -> ArrayView4<'_, T> {
         self.x.view()
@@ -248,9 +164,9 @@ impl<T: Float> ConvCache<T> {
     /// ```
     /// use ndarray::{Array1, Array4};
     /// let x = Array4::<f64>::zeros((1, 2, 3, 3));
-    /// let (_, cache) = nn::conv::conv_forward_naive(&x.view(), &Array4::zeros((4, 2, 3, 3)).view(), &Array1::zeros(4).view(), nn::conv::ConvParam::new(1, 0))?;
+    /// let (_, cache) = nn::conv_forward_naive(&x.view(), &Array4::zeros((4, 2, 3, 3)).view(), &Array1::zeros(4).view(), nn::ConvParam::new(1, 0))?;
     /// assert_eq!(cache.w().dim(), (4, 2, 3, 3));
-    /// # Ok::<(), nn::conv::ShapeError>(())
+    /// # Ok::<(), nn::Error>(())
     /// ```
     pub fn w(&self) -> ArrayView4<'_, T> {
         self.w.view()
@@ -261,16 +177,16 @@ impl<T: Float> ConvCache<T> {
     /// ```
     /// use ndarray::{Array1, Array4};
     /// let x = Array4::<f64>::zeros((1, 1, 4, 4));
-    /// let (_, cache) = nn::conv::conv_forward_naive(&x.view(), &Array4::zeros((1, 1, 2, 2)).view(), &Array1::zeros(1).view(), nn::conv::ConvParam::new(2, 0))?;
+    /// let (_, cache) = nn::conv_forward_naive(&x.view(), &Array4::zeros((1, 1, 2, 2)).view(), &Array1::zeros(1).view(), nn::ConvParam::new(2, 0))?;
     /// assert_eq!(cache.param().stride, 2);
-    /// # Ok::<(), nn::conv::ShapeError>(())
+    /// # Ok::<(), nn::Error>(())
     /// ```
     pub fn param(&self) -> ConvParam {
         self.param
     }
 
     /// Output size (H', W') of the cached layer.
-    fn out_hw(&self) -> (usize, usize) {
+    pub(crate) fn out_hw(&self) -> (usize, usize) {
         let (_, _, h, w) = self.x.dim();
         let (_, _, hh, ww) = self.w.dim();
         self.param
@@ -280,22 +196,22 @@ impl<T: Float> ConvCache<T> {
 }
 
 /// Checks x (N, C, H, W), w (F, C, HH, WW) and b (F,) against each other; returns (H', W').
-fn check_shapes<T>(
+pub(crate) fn check_shapes<T>(
     x: &ArrayView4<'_, T>,
     w: &ArrayView4<'_, T>,
     b: &ArrayView1<'_, T>,
     param: ConvParam,
-) -> Result<(usize, usize), ShapeError> {
+) -> Result<(usize, usize)> {
     let (_, c, h, wd) = x.dim();
     let (f, wc, hh, ww) = w.dim();
     if c != wc {
-        return Err(ShapeError::Channels {
+        return Err(Error::Channels {
             x_channels: c,
             w_channels: wc,
         });
     }
     if b.len() != f {
-        return Err(ShapeError::Biases {
+        return Err(Error::Biases {
             biases: b.len(),
             filters: f,
         });
@@ -303,7 +219,7 @@ fn check_shapes<T>(
     param.output_size(h, wd, hh, ww)
 }
 
-fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, usize, usize)) {
+pub(crate) fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, usize, usize)) {
     assert_eq!(
         dout.dim(),
         expected,
@@ -319,24 +235,24 @@ fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, usize, usize
 /// Returns `out` (N, F, H', W') with `H' = (H + 2·pad − HH) / stride + 1`, and the cache.
 ///
 /// # Errors
-/// [`ShapeError`] when the shapes disagree or the output size is not whole.
+/// [`Error`](crate::Error) when the shapes disagree or the output size is not whole.
 ///
 /// ```
 /// use ndarray::{array, Array4};
-/// use nn::conv::{ConvParam, conv_forward_naive};
+/// use nn::{ConvParam, conv_forward_naive};
 /// // A 1×1 filter of weight 2 with bias 1 doubles and shifts every pixel.
 /// let x = Array4::from_shape_vec((1, 1, 2, 2), vec![1.0_f64, 2.0, 3.0, 4.0]).unwrap();
 /// let w = Array4::from_elem((1, 1, 1, 1), 2.0);
 /// let (out, _) = conv_forward_naive(&x.view(), &w.view(), &array![1.0].view(), ConvParam::new(1, 0))?;
 /// assert_eq!(out.into_raw_vec_and_offset().0, vec![3.0, 5.0, 7.0, 9.0]);
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn conv_forward_naive<T: Float>(
     x: &ArrayView4<'_, T>,
     w: &ArrayView4<'_, T>,
     b: &ArrayView1<'_, T>,
     param: ConvParam,
-) -> Result<(Array4<T>, ConvCache<T>), ShapeError> {
+) -> Result<(Array4<T>, ConvCache<T>)> {
     let (h_out, w_out) = check_shapes(x, w, b, param)?;
     let (n, c, _, _) = x.dim();
     let (f, _, hh, ww) = w.dim();
@@ -390,13 +306,13 @@ fn pad_input<T: Float>(x: &ArrayView4<'_, T>, pad: usize) -> Array4<T> {
 ///
 /// ```
 /// use ndarray::{Array1, Array4};
-/// use nn::conv::{ConvParam, conv_forward_naive, conv_backward_naive};
+/// use nn::{ConvParam, conv_forward_naive, conv_backward_naive};
 /// let x = Array4::<f64>::ones((1, 1, 3, 3));
 /// let w = Array4::<f64>::ones((1, 1, 3, 3));
 /// let (out, cache) = conv_forward_naive(&x.view(), &w.view(), &Array1::zeros(1).view(), ConvParam::new(1, 0))?;
 /// let (dx, dw, db) = conv_backward_naive(&Array4::ones(out.dim()).view(), &cache);
 /// assert_eq!((dx[[0, 0, 1, 1]], dw[[0, 0, 0, 0]], db[0]), (1.0, 1.0, 1.0));
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn conv_backward_naive<T: Float>(
     dout: &ArrayView4<'_, T>,
@@ -436,373 +352,10 @@ pub fn conv_backward_naive<T: Float>(
     (dx, dw, db)
 }
 
-/// Geometry of one convolution, shared by im2col and col2im.
-#[derive(Clone, Copy)]
-struct Geometry {
-    c: usize,
-    h: usize,
-    w: usize,
-    hh: usize,
-    ww: usize,
-    stride: usize,
-    pad: usize,
-    h_out: usize,
-    w_out: usize,
-}
-
-impl Geometry {
-    fn of<T: Float>(cache: &ConvCache<T>) -> Self {
-        let (_, c, h, w) = cache.x.dim();
-        let (_, _, hh, ww) = cache.w.dim();
-        let (h_out, w_out) = cache.out_hw();
-        Self {
-            c,
-            h,
-            w,
-            hh,
-            ww,
-            stride: cache.param.stride,
-            pad: cache.param.pad,
-            h_out,
-            w_out,
-        }
-    }
-
-    /// Rows of the column matrix: one per filter weight, `C·HH·WW`.
-    fn k(&self) -> usize {
-        self.c * self.hh * self.ww
-    }
-
-    /// Columns of the column matrix: one per output position, `H'·W'`.
-    fn positions(&self) -> usize {
-        self.h_out * self.w_out
-    }
-
-    /// The output columns `[lo, hi)` whose input column `ow·S + j − P` lies inside the
-    /// image, for filter column `j`. Outside that range the receptive field reads padding.
-    fn valid_columns(&self, j: usize) -> (usize, usize) {
-        let s = self.stride;
-        let lo = if self.pad > j {
-            (self.pad - j).div_ceil(s)
-        } else {
-            0
-        }
-        .min(self.w_out);
-        let hi = (self.w + self.pad)
-            .saturating_sub(j)
-            .div_ceil(s)
-            .min(self.w_out);
-        (lo, hi.max(lo))
-    }
-
-    /// The input row read by output row `oh` at filter row `i`, if inside the image.
-    fn input_row(&self, oh: usize, i: usize) -> Option<usize> {
-        (oh * self.stride + i)
-            .checked_sub(self.pad)
-            .filter(|&y| y < self.h)
-    }
-}
-
-/// im2col: lays every receptive field of one image `x` (C, H, W) out as a column of
-/// `cols` (C·HH·WW, H'·W'), so that the whole convolution becomes one matrix product
-/// `W (F, C·HH·WW) · cols`. Padding is never materialised: out-of-image reads are zeros.
-fn im2col<T: Float>(x: &[T], g: &Geometry, cols: &mut [T]) {
-    let npos = g.positions();
-    for ci in 0..g.c {
-        let plane = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for i in 0..g.hh {
-            for j in 0..g.ww {
-                let row = ((ci * g.hh + i) * g.ww + j) * npos;
-                let dst = &mut cols[row..row + npos];
-                let (lo, hi) = g.valid_columns(j);
-                for oh in 0..g.h_out {
-                    let d = &mut dst[oh * g.w_out..(oh + 1) * g.w_out];
-                    let Some(y) = g.input_row(oh, i) else {
-                        d.fill(T::zero());
-                        continue;
-                    };
-                    let src = &plane[y * g.w..(y + 1) * g.w];
-                    d[..lo].fill(T::zero());
-                    d[hi..].fill(T::zero());
-                    if g.stride == 1 {
-                        let x0 = lo + j - g.pad;
-                        d[lo..hi].copy_from_slice(&src[x0..x0 + (hi - lo)]);
-                    } else {
-                        for ow in lo..hi {
-                            d[ow] = src[ow * g.stride + j - g.pad];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// col2im: the adjoint of [`im2col`] — adds each column's gradient back onto the
-/// pixels of its receptive field in `dx` (C, H, W), which must start zeroed.
-fn col2im<T: Float>(dcols: &[T], g: &Geometry, dx: &mut [T]) {
-    let npos = g.positions();
-    for ci in 0..g.c {
-        let plane = &mut dx[ci * g.h * g.w..(ci + 1) * g.h * g.w];
-        for i in 0..g.hh {
-            for j in 0..g.ww {
-                let row = ((ci * g.hh + i) * g.ww + j) * npos;
-                let src_row = &dcols[row..row + npos];
-                let (lo, hi) = g.valid_columns(j);
-                for oh in 0..g.h_out {
-                    let Some(y) = g.input_row(oh, i) else {
-                        continue;
-                    };
-                    let s = &src_row[oh * g.w_out..(oh + 1) * g.w_out];
-                    let d = &mut plane[y * g.w..(y + 1) * g.w];
-                    if g.stride == 1 {
-                        let x0 = lo + j - g.pad;
-                        for (dv, &sv) in d[x0..x0 + (hi - lo)].iter_mut().zip(&s[lo..hi]) {
-                            *dv += sv;
-                        }
-                    } else {
-                        for ow in lo..hi {
-                            d[ow * g.stride + j - g.pad] += s[ow];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Fast convolution forward pass: per image, im2col then one GEMM
-/// `out_n (F, H'·W') = W (F, C·HH·WW) · cols + b`, with images spread over the rayon
-/// pool. Same inputs, output and cache as [`conv_forward_naive`], and the same
-/// numbers to rounding (tested to 1e-10 in f64).
-///
-/// Why per image rather than one GEMM over the whole batch: the column matrix of one
-/// image stays in the core's L2 cache between im2col and the GEMM, and the output lands
-/// directly in (N, F, H', W') order without a transpose (see `benches/cnn.rs`).
-///
-/// # Errors
-/// [`ShapeError`] when the shapes disagree or the output size is not whole.
-///
-/// ```
-/// use ndarray::{Array1, Array4};
-/// use nn::conv::{ConvParam, conv_forward_fast, conv_forward_naive};
-/// let mut rng = numeric::rng(0);
-/// let x: Array4<f64> = numeric::randn((2, 3, 7, 7), &mut rng);
-/// let w: Array4<f64> = numeric::randn((4, 3, 3, 3), &mut rng);
-/// let b: Array1<f64> = numeric::randn(4, &mut rng);
-/// let p = ConvParam::new(2, 1);
-/// let (fast, _) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p)?;
-/// let (naive, _) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p)?;
-/// assert!(backprop::gradcheck::rel_error(&fast.view(), &naive.view()) < 1e-10);
-/// # Ok::<(), nn::conv::ShapeError>(())
-/// ```
-pub fn conv_forward_fast<T: Float>(
-    x: &ArrayView4<'_, T>,
-    w: &ArrayView4<'_, T>,
-    b: &ArrayView1<'_, T>,
-    param: ConvParam,
-) -> Result<(Array4<T>, ConvCache<T>), ShapeError> {
-    check_shapes(x, w, b, param)?;
-    let cache = ConvCache {
-        x: x.as_standard_layout().into_owned(),
-        w: w.as_standard_layout().into_owned(),
-        param,
-    };
-    let g = Geometry::of(&cache);
-    let n = x.dim().0;
-    let f = w.dim().0;
-    let (k, npos) = (g.k(), g.positions());
-    let w_mat = cache
-        .w
-        .view()
-        .into_shape_with_order((f, k))
-        .expect("standard layout");
-    let x_flat = cache.x.as_slice().expect("standard layout");
-    let image = g.c * g.h * g.w;
-    let mut out = Array4::<T>::zeros((n, f, g.h_out, g.w_out));
-    if npos > 0 {
-        out.as_slice_mut()
-            .expect("fresh array")
-            .par_chunks_mut(f * npos)
-            .enumerate()
-            .for_each_init(
-                || vec![T::zero(); k * npos],
-                |cols, (i, out_i)| {
-                    im2col(&x_flat[i * image..(i + 1) * image], &g, cols);
-                    for (row, &bias) in out_i.chunks_mut(npos).zip(b.iter()) {
-                        row.fill(bias);
-                    }
-                    let cols = ArrayView2::from_shape((k, npos), &cols[..]).expect("sized above");
-                    let mut out_i =
-                        ArrayViewMut2::from_shape((f, npos), out_i).expect("chunk of F·H'·W'");
-                    numeric::gemm(T::one(), &w_mat, &cols, T::one(), &mut out_i);
-                },
-            );
-    }
-    Ok((out, cache))
-}
-
-/// Fast convolution backward pass (im2col/col2im + GEMM, parallel over images):
-/// `dw = Σₙ dout_n · colsₙᵀ`, `db = Σ dout`, `dx_n = col2im(Wᵀ · dout_n)`.
-/// Same results as [`conv_backward_naive`] to rounding.
-///
-/// # Panics
-/// If `dout` is not shaped like the forward pass's output.
-///
-/// ```
-/// use ndarray::{Array1, Array4};
-/// use nn::conv::{ConvParam, conv_forward_naive, conv_backward_fast, conv_backward_naive};
-/// let mut rng = numeric::rng(1);
-/// let x: Array4<f64> = numeric::randn((2, 2, 5, 5), &mut rng);
-/// let w: Array4<f64> = numeric::randn((3, 2, 3, 3), &mut rng);
-/// let (out, cache) = conv_forward_naive(&x.view(), &w.view(), &Array1::zeros(3).view(), ConvParam::new(1, 1))?;
-/// let dout: Array4<f64> = numeric::randn(out.dim(), &mut rng);
-/// let (dx, dw, _) = conv_backward_fast(&dout.view(), &cache);
-/// let (dx_naive, dw_naive, _) = conv_backward_naive(&dout.view(), &cache);
-/// assert!(backprop::gradcheck::rel_error(&dx.view(), &dx_naive.view()) < 1e-10);
-/// assert!(backprop::gradcheck::rel_error(&dw.view(), &dw_naive.view()) < 1e-10);
-/// # Ok::<(), nn::conv::ShapeError>(())
-/// ```
-pub fn conv_backward_fast<T: Float>(
-    dout: &ArrayView4<'_, T>,
-    cache: &ConvCache<T>,
-) -> (Array4<T>, Array4<T>, Array1<T>) {
-    let (dx, dw, db) = backward_fast(dout, cache, true);
-    (dx.expect("asked for dx"), dw, db)
-}
-
-/// [`conv_backward_fast`] without the input gradient: returns `(dw, db)` only.
-///
-/// A network's first layer needs no `dx` (nobody trains the images), and computing
-/// it is a third of the layer's backward work.
-///
-/// ```
-/// use ndarray::{Array1, Array4};
-/// use nn::conv::{ConvParam, conv_forward_fast, conv_backward_fast, conv_backward_fast_no_dx};
-/// let mut rng = numeric::rng(2);
-/// let x: Array4<f32> = numeric::randn((2, 3, 8, 8), &mut rng);
-/// let w: Array4<f32> = numeric::randn((4, 3, 3, 3), &mut rng);
-/// let (out, cache) = conv_forward_fast(&x.view(), &w.view(), &Array1::zeros(4).view(), ConvParam::new(1, 1))?;
-/// let (dw, db) = conv_backward_fast_no_dx(&out.view(), &cache);
-/// let (_, dw_full, db_full) = conv_backward_fast(&out.view(), &cache);
-/// assert_eq!((dw, db), (dw_full, db_full));
-/// # Ok::<(), nn::conv::ShapeError>(())
-/// ```
-pub fn conv_backward_fast_no_dx<T: Float>(
-    dout: &ArrayView4<'_, T>,
-    cache: &ConvCache<T>,
-) -> (Array4<T>, Array1<T>) {
-    let (_, dw, db) = backward_fast(dout, cache, false);
-    (dw, db)
-}
-
-/// Per-task accumulators of the backward pass, summed over tasks at the end.
-struct Partial<T> {
-    /// dwᵀ (K, F): accumulated as `cols · doutᵀ` (see `backward_fast`).
-    dw_t: Array2<T>,
-    db: Array1<T>,
-    cols: Vec<T>,
-    dout_t: Vec<T>,
-    dcols: Vec<T>,
-}
-
-fn backward_fast<T: Float>(
-    dout: &ArrayView4<'_, T>,
-    cache: &ConvCache<T>,
-    need_dx: bool,
-) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
-    let g = Geometry::of(cache);
-    let (n, _, _, _) = cache.x.dim();
-    let (f, _, _, _) = cache.w.dim();
-    check_dout(dout, (n, f, g.h_out, g.w_out));
-    let (k, npos) = (g.k(), g.positions());
-    let dout = dout.as_standard_layout();
-    let dout_flat = dout.as_slice().expect("standard layout");
-    let x_flat = cache.x.as_slice().expect("standard layout");
-    let w_mat = cache
-        .w
-        .view()
-        .into_shape_with_order((f, k))
-        .expect("standard layout");
-    let image = g.c * g.h * g.w;
-    let new_partial = || Partial {
-        dw_t: Array2::zeros((k, f)),
-        db: Array1::zeros(f),
-        cols: vec![T::zero(); k * npos],
-        dout_t: vec![T::zero(); npos * f],
-        dcols: if need_dx {
-            vec![T::zero(); k * npos]
-        } else {
-            Vec::new()
-        },
-    };
-    // One image's contribution: dw += dout_i · colsᵀ, db += Σ dout_i, dx_i = col2im(Wᵀ dout_i).
-    let step = |mut acc: Partial<T>, (i, dx_i): (usize, Option<&mut [T]>)| {
-        let dout_i =
-            ArrayView2::from_shape((f, npos), &dout_flat[i * f * npos..(i + 1) * f * npos])
-                .expect("chunk");
-        // dwᵀ += cols · dout_iᵀ with both operands contiguous: GEMM packs a transposed
-        // (strided) view of cols or dout about twice as slowly, and transposing dout_i
-        // (F·H'·W' values) costs far less than a second layout of cols.
-        im2col(&x_flat[i * image..(i + 1) * image], &g, &mut acc.cols);
-        for (fi, row) in dout_i.rows().into_iter().enumerate() {
-            for (p, &v) in row.iter().enumerate() {
-                acc.dout_t[p * f + fi] = v;
-            }
-        }
-        let cols = ArrayView2::from_shape((k, npos), &acc.cols[..]).expect("sized");
-        let dout_t = ArrayView2::from_shape((npos, f), &acc.dout_t[..]).expect("sized");
-        numeric::gemm(T::one(), &cols, &dout_t, T::one(), &mut acc.dw_t.view_mut());
-        for (db, row) in acc.db.iter_mut().zip(dout_i.rows()) {
-            *db += row.iter().copied().sum::<T>();
-        }
-        if let Some(dx_i) = dx_i {
-            let mut dcols =
-                ArrayViewMut2::from_shape((k, npos), &mut acc.dcols[..]).expect("sized");
-            numeric::gemm(T::one(), &w_mat.t(), &dout_i, T::zero(), &mut dcols);
-            col2im(&acc.dcols, &g, dx_i);
-        }
-        acc
-    };
-    let add = |mut a: Partial<T>, b: Partial<T>| {
-        a.dw_t += &b.dw_t;
-        a.db += &b.db;
-        a
-    };
-    let (dx, total) = if need_dx {
-        let mut dx = Array4::<T>::zeros(cache.x.dim());
-        let total = dx
-            .as_slice_mut()
-            .expect("fresh array")
-            .par_chunks_mut(image.max(1))
-            .take(n)
-            .enumerate()
-            .map(|(i, dx_i)| (i, Some(dx_i)))
-            .fold(new_partial, step)
-            .reduce_with(add);
-        (Some(dx), total)
-    } else {
-        let total = (0..n)
-            .into_par_iter()
-            .map(|i| (i, None))
-            .fold(new_partial, step)
-            .reduce_with(add);
-        (None, total)
-    };
-    let total = total.unwrap_or_else(new_partial);
-    let dw = total
-        .dw_t
-        .reversed_axes()
-        .as_standard_layout()
-        .into_owned()
-        .into_shape_with_order(cache.w.dim())
-        .expect("F·C·HH·WW elements");
-    (dx, dw, total.db)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::im2col::{conv_backward_fast, conv_forward_fast};
     use crate::test_util::{assert_rel_error_below, numerical_grads3};
     use backprop::gradcheck::rel_error;
     use ndarray::{Array, array};
@@ -859,7 +412,7 @@ mod tests {
         &ArrayView4<'_, f64>,
         &ArrayView1<'_, f64>,
         ConvParam,
-    ) -> Result<(Array4<f64>, ConvCache<f64>), ShapeError>;
+    ) -> crate::Result<(Array4<f64>, ConvCache<f64>)>;
     type Backward =
         fn(&ArrayView4<'_, f64>, &ConvCache<f64>) -> (Array4<f64>, Array4<f64>, Array1<f64>);
 
@@ -971,21 +524,21 @@ mod tests {
         let x = Array4::<f64>::zeros((1, 3, 5, 5));
         let p = ConvParam::new(1, 0);
         let w = Array4::<f64>::zeros((2, 2, 3, 3));
-        assert_eq!(
+        assert!(matches!(
             conv_forward_fast(&x.view(), &w.view(), &Array1::zeros(2).view(), p).unwrap_err(),
-            ShapeError::Channels {
+            Error::Channels {
                 x_channels: 3,
                 w_channels: 2
             }
-        );
+        ));
         let w = Array4::<f64>::zeros((2, 3, 3, 3));
-        assert_eq!(
+        assert!(matches!(
             conv_forward_naive(&x.view(), &w.view(), &Array1::zeros(3).view(), p).unwrap_err(),
-            ShapeError::Biases {
+            Error::Biases {
                 biases: 3,
                 filters: 2
             }
-        );
+        ));
         let err = conv_forward_fast(
             &x.view(),
             &w.view(),
@@ -993,17 +546,17 @@ mod tests {
             ConvParam::new(0, 0),
         )
         .unwrap_err();
-        assert_eq!(
+        assert!(matches!(
             err,
-            ShapeError::Zero {
+            Error::Zero {
                 layer: "conv",
                 what: "stride"
             }
-        );
+        ));
         let big = Array4::<f64>::zeros((2, 3, 7, 7));
         assert!(matches!(
             conv_forward_fast(&x.view(), &big.view(), &Array1::zeros(2).view(), p).unwrap_err(),
-            ShapeError::WindowTooLarge {
+            Error::WindowTooLarge {
                 window: 7,
                 size: 5,
                 ..
@@ -1017,7 +570,7 @@ mod tests {
                 ConvParam::new(3, 0)
             )
             .unwrap_err(),
-            ShapeError::NotWhole {
+            Error::NotWhole {
                 size: 5,
                 stride: 3,
                 window: 3,

@@ -10,7 +10,7 @@
 //! ```
 
 use crate::fc::{FcConfig, TwoLayerConfig};
-use crate::layers::Normalization;
+use crate::layer_utils::Normalization;
 use crate::optim::{OptimConfig, UpdateRule};
 use crate::solver::SolverConfig;
 

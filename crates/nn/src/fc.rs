@@ -10,7 +10,7 @@
 //! needs `dX` of the data), and takes `xᵀ` and `Wᵀ` as transposed GEMM views.
 //!
 //! ```
-//! use nn::fc::{FcConfig, FullyConnectedNet};
+//! use nn::{FcConfig, FullyConnectedNet};
 //! use nn::Model;
 //! let mut net = FullyConnectedNet::<f64>::new(FcConfig { input_dim: 15, hidden_dims: vec![20, 30], num_classes: 10, weight_scale: Some(5e-2), ..FcConfig::default() });
 //! let x = numeric::randn::<f64, _, _>((2, 15), &mut numeric::rng(0)).into_dyn();
@@ -23,13 +23,19 @@ use ndarray::{Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Ix1, Ix2};
 use numeric::{Float, Rng};
 use serde::{Deserialize, Serialize};
 
-use crate::layers::{
-    BatchNormParam, DropoutCache, Mode, NormCache, Normalization, affine, affine_input_grad,
-    affine_param_grads, batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward,
-    layernorm_backward, layernorm_forward, relu_backward_from_output, relu_inplace,
-};
-use crate::losses::softmax_loss;
+use crate::activations::{relu_backward_from_output, relu_inplace};
+use crate::affine::{affine, affine_input_grad, affine_param_grads};
+use crate::dropout::{DropoutCache, dropout_backward, dropout_forward};
+use crate::error::{Error, Result};
+use crate::layer::Mode;
+use crate::layer_utils::Normalization;
+use crate::limits::{self, MAX_PARAMETERS};
 use crate::model::{Model, Params};
+use crate::norm::{
+    BatchNormParam, NormCache, batchnorm_backward, batchnorm_forward, layernorm_backward,
+    layernorm_forward,
+};
+use linear::softmax_loss;
 
 /// Hyper-parameters of a [`FullyConnectedNet`] (the course's constructor arguments).
 /// The element type (f32/f64) is the model's type parameter; it is recorded in files.
@@ -104,9 +110,9 @@ impl<T: Float> FullyConnectedNet<T> {
     /// [`try_new`](Self::try_new) for the checked form).
     ///
     /// ```
-    /// use nn::fc::{FcConfig, FullyConnectedNet};
+    /// use nn::{FcConfig, FullyConnectedNet};
     /// use nn::Model;
-    /// let net = FullyConnectedNet::<f32>::new(FcConfig { hidden_dims: vec![100, 50], normalization: nn::layers::Normalization::BatchNorm, ..FcConfig::default() });
+    /// let net = FullyConnectedNet::<f32>::new(FcConfig { hidden_dims: vec![100, 50], normalization: nn::Normalization::BatchNorm, ..FcConfig::default() });
     /// assert_eq!(net.params()["W2"].shape(), &[100, 50]);
     /// assert_eq!(net.params()["gamma2"].shape(), &[50]);
     /// assert!(!net.params().contains_key("gamma3")); // no norm after the last layer
@@ -118,10 +124,10 @@ impl<T: Float> FullyConnectedNet<T> {
     /// As [`new`](Self::new), with a typed error for an invalid configuration.
     ///
     /// ```
-    /// use nn::fc::{FcConfig, FullyConnectedNet};
+    /// use nn::{FcConfig, FullyConnectedNet};
     /// assert!(FullyConnectedNet::<f32>::try_new(FcConfig { dropout_keep: 0.0, ..FcConfig::default() }).is_err());
     /// ```
-    pub fn try_new(config: FcConfig) -> Result<Self, ConfigError> {
+    pub fn try_new(config: FcConfig) -> Result<Self> {
         config.validate()?;
         let mut rng = numeric::rng(config.seed);
         let dims: Vec<usize> = std::iter::once(config.input_dim)
@@ -160,7 +166,7 @@ impl<T: Float> FullyConnectedNet<T> {
     /// The hyper-parameters.
     ///
     /// ```
-    /// let net = nn::fc::FullyConnectedNet::<f32>::new(nn::fc::FcConfig { hidden_dims: vec![7], ..Default::default() });
+    /// let net = nn::FullyConnectedNet::<f32>::new(nn::FcConfig { hidden_dims: vec![7], ..Default::default() });
     /// assert_eq!(net.fc_config().hidden_dims, vec![7]);
     /// ```
     pub fn fc_config(&self) -> &FcConfig {
@@ -170,7 +176,7 @@ impl<T: Float> FullyConnectedNet<T> {
     /// Sets the regularisation strength (the course's `model.reg = ...`).
     ///
     /// ```
-    /// let mut net = nn::fc::FullyConnectedNet::<f32>::new(Default::default());
+    /// let mut net = nn::FullyConnectedNet::<f32>::new(Default::default());
     /// net.set_reg(3.14);
     /// assert_eq!(net.fc_config().reg, 3.14);
     /// ```
@@ -184,7 +190,7 @@ impl<T: Float> FullyConnectedNet<T> {
     /// With `None` (the default) masks come from the model's own seeded stream.
     ///
     /// ```
-    /// let mut net = nn::fc::FullyConnectedNet::<f64>::new(nn::fc::FcConfig { dropout_keep: 0.5, ..Default::default() });
+    /// let mut net = nn::FullyConnectedNet::<f64>::new(nn::FcConfig { dropout_keep: 0.5, ..Default::default() });
     /// net.set_fixed_dropout_seed(Some(123));
     /// ```
     pub fn set_fixed_dropout_seed(&mut self, seed: Option<u64>) {
@@ -305,43 +311,72 @@ impl FcConfig {
     /// Checks the hyper-parameters make a network.
     ///
     /// ```
-    /// assert!(nn::fc::FcConfig { num_classes: 0, ..Default::default() }.validate().is_err());
-    /// assert!(nn::fc::FcConfig::default().validate().is_ok());
+    /// assert!(nn::FcConfig { num_classes: 0, ..Default::default() }.validate().is_err());
+    /// assert!(nn::FcConfig::default().validate().is_ok());
     /// ```
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<()> {
         if !(self.dropout_keep > 0.0 && self.dropout_keep <= 1.0) {
-            return Err(ConfigError(format!(
-                "dropout keep probability must be in (0, 1], got {}",
-                self.dropout_keep
-            )));
+            return Err(Error::config(
+                "FullyConnectedNet",
+                format!(
+                    "dropout keep probability must be in (0, 1], got {}",
+                    self.dropout_keep
+                ),
+            ));
         }
         if self.input_dim == 0 || self.num_classes == 0 || self.hidden_dims.contains(&0) {
-            return Err(ConfigError(format!(
-                "layer sizes must be positive: input {}, hidden {:?}, classes {}",
-                self.input_dim, self.hidden_dims, self.num_classes
-            )));
+            return Err(Error::config(
+                "FullyConnectedNet",
+                format!(
+                    "layer sizes must be positive: input {}, hidden {:?}, classes {}",
+                    self.input_dim, self.hidden_dims, self.num_classes
+                ),
+            ));
         }
         if self.reg < 0.0 || !self.reg.is_finite() {
-            return Err(ConfigError(format!(
-                "reg must be finite and non-negative, got {}",
-                self.reg
-            )));
+            return Err(Error::config(
+                "FullyConnectedNet",
+                format!("reg must be finite and non-negative, got {}", self.reg),
+            ));
         }
         if let Some(s) = self.weight_scale
             && !(s > 0.0 && s.is_finite())
         {
-            return Err(ConfigError(format!(
-                "weight scale must be positive, got {s}"
-            )));
+            return Err(Error::config(
+                "FullyConnectedNet",
+                format!("weight scale must be positive, got {s}"),
+            ));
         }
+        let what = "the FullyConnectedNet configuration";
+        limits::check(what, self.parameter_count(), "parameters", MAX_PARAMETERS)?;
         Ok(())
     }
-}
 
-/// An invalid model configuration, with the reason.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid model configuration: {0}")]
-pub struct ConfigError(pub String);
+    /// The number of trainable parameters (weights, biases, and γ, β with
+    /// normalisation), or `None` when it overflows: checked before allocating.
+    ///
+    /// ```
+    /// let c = nn::FcConfig { input_dim: 4, hidden_dims: vec![3], num_classes: 2, ..Default::default() };
+    /// assert_eq!(c.parameter_count(), Some(4 * 3 + 3 + 3 * 2 + 2));
+    /// ```
+    pub fn parameter_count(&self) -> Option<usize> {
+        let dims: Vec<usize> = std::iter::once(self.input_dim)
+            .chain(self.hidden_dims.iter().copied())
+            .chain(std::iter::once(self.num_classes))
+            .collect();
+        let norm = usize::from(self.normalization != Normalization::None);
+        let mut total = 0usize;
+        for (l, pair) in dims.windows(2).enumerate() {
+            let hidden = l + 2 < dims.len();
+            let weights = pair[0].checked_mul(pair[1])?;
+            let per_unit = 1 + if hidden { 2 * norm } else { 0 };
+            total = total
+                .checked_add(weights)?
+                .checked_add(pair[1].checked_mul(per_unit)?)?;
+        }
+        Some(total)
+    }
+}
 
 impl<T: Float> Model<T> for FullyConnectedNet<T> {
     fn params(&self) -> &Params<T> {
@@ -424,6 +459,10 @@ impl<T: Float> Model<T> for FullyConnectedNet<T> {
     fn input_shape(&self) -> Vec<usize> {
         vec![self.config.input_dim]
     }
+
+    fn num_classes(&self) -> usize {
+        self.config.num_classes
+    }
 }
 
 /// The course's `TwoLayerNet`: `affine − relu − affine − softmax`, weights
@@ -493,7 +532,7 @@ impl<T: Float> TwoLayerNet<T> {
     /// returns the error instead).
     ///
     /// ```
-    /// use nn::fc::{TwoLayerNet, TwoLayerConfig};
+    /// use nn::{TwoLayerNet, TwoLayerConfig};
     /// use nn::Model;
     /// let net = TwoLayerNet::<f32>::new(TwoLayerConfig::default());
     /// assert_eq!(net.params()["W1"].shape(), &[3072, 100]);
@@ -505,10 +544,10 @@ impl<T: Float> TwoLayerNet<T> {
     /// As [`new`](Self::new), with a typed error.
     ///
     /// ```
-    /// let bad = nn::fc::TwoLayerConfig { hidden_dim: 0, ..Default::default() };
-    /// assert!(nn::fc::TwoLayerNet::<f32>::try_new(bad).is_err());
+    /// let bad = nn::TwoLayerConfig { hidden_dim: 0, ..Default::default() };
+    /// assert!(nn::TwoLayerNet::<f32>::try_new(bad).is_err());
     /// ```
-    pub fn try_new(config: TwoLayerConfig) -> Result<Self, ConfigError> {
+    pub fn try_new(config: TwoLayerConfig) -> Result<Self> {
         Ok(TwoLayerNet {
             config,
             net: FullyConnectedNet::try_new(config.into())?,
@@ -518,7 +557,7 @@ impl<T: Float> TwoLayerNet<T> {
     /// Sets the regularisation strength (the course's `model.reg = ...`).
     ///
     /// ```
-    /// let mut net = nn::fc::TwoLayerNet::<f64>::new(Default::default());
+    /// let mut net = nn::TwoLayerNet::<f64>::new(Default::default());
     /// net.set_reg(1.0);
     /// ```
     pub fn set_reg(&mut self, reg: f64) {
@@ -548,5 +587,9 @@ impl<T: Float> Model<T> for TwoLayerNet<T> {
     }
     fn input_shape(&self) -> Vec<usize> {
         vec![self.config.input_dim]
+    }
+
+    fn num_classes(&self) -> usize {
+        self.config.num_classes
     }
 }

@@ -1,34 +1,104 @@
 //! Neural networks as lectures 4–7 build them: modular layers with hand-derived
-//! backward passes, fully connected models, update rules, a `Solver` and checkpoints.
+//! backward passes, fully connected and convolutional models, update rules, a
+//! `Solver` and checkpoints.
 //!
-//! - [`model`]: the [`Model`] trait every network implements, and the
-//!   named-parameter container [`Params`] the Solver works on.
-//! - [`layers`]: course-style `*_forward` / `*_backward` pairs (affine, relu, leaky
-//!   relu, sigmoid, tanh, batchnorm, layernorm, dropout, sandwich layers).
-//! - [`gates`]: the same layers as `backprop` gates, to compose on the tape.
-//! - [`losses`]: softmax and SVM losses on scores (from `linear`).
-//! - [`fc`]: `TwoLayerNet` and `FullyConnectedNet` (any depth, batch/layer norm, dropout).
-//! - [`optim`]: update rules sgd, sgd_momentum, rmsprop, adam with per-parameter state.
-//! - [`solver`]: the `Solver` (minibatch training, histories, best weights, lr decay,
-//!   checkpoints and resume).
-//! - [`defaults`]: the settings the CLI uses when given none (measured in docs/nn.md).
-//! - [`checkpoint`]: model files and training checkpoints (safetensors), and
-//!   rebuilding any saved model from its file.
+//! One idea per file, named as the course's modules; everything is re-exported here
+//! (`nn::affine_forward`, `nn::SequentialNet`, ...):
+//!
+//! | file | what |
+//! |------|------|
+//! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
+//! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
+//! | `conv.rs`, `im2col.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) |
+//! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
+//! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
+//! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
+//! | `fc.rs`, `three_layer_convnet.rs`, `sequential.rs`, `arch.rs` | `TwoLayerNet`, `FullyConnectedNet`, `ThreeLayerConvNet`, `SequentialNet` and its spec language |
+//! | `optim.rs`, `solver.rs`, `augment.rs` | update rules, the `Solver`, data augmentation |
+//! | `tensor_file.rs`, `checkpoint.rs`, `registry.rs` | the safetensors codec, checkpoints, rebuilding a model from a file |
+//! | `gates.rs` | any layer as a `backprop` gate |
+//! | `error.rs`, `limits.rs` | the one [`Error`] type; the limits on sizes from files and specs |
+//!
+//! Conventions, stated once: arrays are `ndarray` views in and owned arrays out;
+//! batches put examples on axis 0; parameters are named `W1`, `b1`, `gamma1`, ...;
+//! everything is generic over `f32`/`f64` ([`numeric::Float`]); train in `f32`,
+//! gradient-check in `f64`.
+//!
+//! A user's ten lines: a two-layer net trained on the bundled sample (Fashion-MNIST):
+//!
+//! ```
+//! use nn::prelude::*;
+//! use cifar_data::{preprocess, DataSource, DatasetChoice, Preprocess};
+//! let (train, test) = DataSource::resolve(DatasetChoice::Sample, "data")?.load()?;
+//! let d = preprocess::<f32>(&train, &test, &Preprocess::default())?;
+//! let net = TwoLayerNet::<f32>::new(nn::defaults::two_layer(d.x_train.ncols(), 10));
+//! let data = TrainData::new(d.x_train.view(), d.y_train.view(), d.x_val.view(), d.y_val.view());
+//! let mut solver = Solver::new(net, data, SolverConfig { num_epochs: 2, ..nn::defaults::solver_config() })?;
+//! solver.train()?;
+//! assert!(solver.history.best_val_acc > 0.6, "{}", solver.history.best_val_acc);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub mod checkpoint;
-pub mod cnn;
-pub mod conv;
+mod activations;
+mod affine;
+mod arch;
+mod augment;
+mod checkpoint;
+mod conv;
 pub mod defaults;
-pub mod fc;
-pub mod gates;
-pub mod layers;
-pub mod losses;
-pub mod model;
-pub mod optim;
-pub mod pool;
-pub mod solver;
-pub mod spatial;
+mod dropout;
+mod error;
+mod fc;
+mod flatten;
+mod gates;
+mod im2col;
+mod layer;
+mod layer_utils;
+pub mod limits;
+mod model;
+mod norm;
+mod optim;
+mod pool;
+mod registry;
+mod sequential;
+mod solver;
+mod spatial;
+mod tensor_file;
 #[cfg(test)]
 mod test_util;
+mod three_layer_convnet;
 
-pub use model::{Model, Params};
+pub use activations::*;
+pub use affine::*;
+pub use arch::{LayerSpec, build as build_layers, parse_arch};
+pub use augment::*;
+pub use checkpoint::*;
+pub use conv::{ConvCache, ConvParam, conv_backward_naive, conv_forward_naive};
+pub use dropout::*;
+pub use error::{Error, Result};
+pub use fc::*;
+pub use flatten::Flatten;
+pub use gates::{LayerGate, LossGate};
+pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
+pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
+pub use layer_utils::*;
+pub use linear::{Loss, softmax_loss, svm_loss};
+pub use model::{Model, Params, accuracy, argmax};
+pub use norm::*;
+pub use optim::*;
+pub use pool::*;
+pub use registry::{build_model, load_model, load_weights, parameter_count, rebuild_model};
+pub use sequential::{SequentialNet, SequentialNetConfig};
+pub use solver::*;
+pub use spatial::*;
+pub use tensor_file::TensorFile;
+pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
+
+/// What a training script needs, in one `use nn::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Augment, FcConfig, FullyConnectedNet, Layer, Mode, Model, Params, SequentialNet,
+        SequentialNetConfig, Solver, SolverConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
+        TrainData, TwoLayerConfig, TwoLayerNet, UpdateRule,
+    };
+}

@@ -10,7 +10,7 @@
 //! ```
 //! use std::collections::BTreeMap;
 //! use ndarray::{Array2, ArrayD, ArrayView1, ArrayViewD, Ix2};
-//! use nn::model::{Model, Params};
+//! use nn::{Model, Params};
 //!
 //! /// Scores = X·W: the smallest useful model (a linear classifier with softmax loss).
 //! struct Linear { params: Params<f64> }
@@ -32,6 +32,7 @@
 //!     }
 //!     fn config(&self) -> serde_json::Value { serde_json::json!({"kind": "Linear"}) }
 //!     fn input_shape(&self) -> Vec<usize> { vec![self.params["W"].shape()[0]] }
+//!     fn num_classes(&self) -> usize { self.params["W"].shape()[1] }
 //! }
 //!
 //! let mut m = Linear { params: BTreeMap::from([("W".to_string(), ArrayD::zeros(vec![4, 3]))]) };
@@ -93,8 +94,11 @@ pub trait Model<T: Float>: Send {
     /// The architecture as JSON: an object whose `"kind"` names the model type
     /// (`"TwoLayerNet"`, `"FullyConnectedNet"`, ...) and whose other fields are its
     /// hyper-parameters. Stored in model files and checkpoints so that
-    /// [`crate::checkpoint::load_model`] can rebuild the model before loading weights.
+    /// [`crate::load_model`] can rebuild the model before loading weights.
     fn config(&self) -> serde_json::Value;
+
+    /// Number of classes scored: the width of [`scores`](Model::scores)' output.
+    fn num_classes(&self) -> usize;
 
     /// The shape of one sample, without the batch axis: `[3072]` for a fully
     /// connected net on flattened CIFAR-10, `[3, 32, 32]` for a convnet. Lets callers
@@ -110,22 +114,6 @@ pub trait Model<T: Float>: Send {
     /// Mutable access to [`buffers`](Model::buffers), for loading a file.
     fn buffers_mut(&mut self) -> Option<&mut Params<T>> {
         None
-    }
-
-    /// The course's one-function interface: `loss(X, y)` gives the loss and
-    /// gradients (train mode), `loss(X, None)` the scores (test mode).
-    fn evaluate(
-        &mut self,
-        x: &ArrayViewD<'_, T>,
-        y: Option<&ArrayView1<'_, usize>>,
-    ) -> Evaluation<T> {
-        match y {
-            Some(y) => {
-                let (loss, grads) = self.loss(x, y);
-                Evaluation::Loss { loss, grads }
-            }
-            None => Evaluation::Scores(self.scores(x)),
-        }
     }
 
     /// Predicted labels (argmax of the test-mode scores), in batches of `batch_size`
@@ -151,22 +139,8 @@ pub trait Model<T: Float>: Send {
     }
 }
 
-/// What [`Model::evaluate`] returns: scores without labels, loss and gradients with.
-#[derive(Debug, Clone)]
-pub enum Evaluation<T> {
-    /// Test mode: class scores (N, C).
-    Scores(Array2<T>),
-    /// Train mode: loss and one gradient per parameter.
-    Loss {
-        /// Data loss plus regularisation.
-        loss: T,
-        /// Gradient of `loss` for every parameter.
-        grads: Params<T>,
-    },
-}
-
 /// Boxed models are models, so the Solver and checkpoints work on `Box<dyn Model<T>>`
-/// (what [`crate::checkpoint::load_model`] returns) as on concrete types.
+/// (what [`crate::load_model`] returns) as on concrete types.
 impl<T: Float, M: Model<T> + ?Sized> Model<T> for Box<M> {
     fn params(&self) -> &Params<T> {
         (**self).params()
@@ -186,6 +160,9 @@ impl<T: Float, M: Model<T> + ?Sized> Model<T> for Box<M> {
     fn input_shape(&self) -> Vec<usize> {
         (**self).input_shape()
     }
+    fn num_classes(&self) -> usize {
+        (**self).num_classes()
+    }
     fn buffers(&self) -> Option<&Params<T>> {
         (**self).buffers()
     }
@@ -197,7 +174,7 @@ impl<T: Float, M: Model<T> + ?Sized> Model<T> for Box<M> {
 /// Index of the largest value (the first one on ties, as numpy's `argmax`); NaN never wins.
 ///
 /// ```
-/// assert_eq!(nn::model::argmax([0.1_f32, 0.7, 0.7, -1.0]), 1);
+/// assert_eq!(nn::argmax([0.1_f32, 0.7, 0.7, -1.0]), 1);
 /// ```
 pub fn argmax<T: PartialOrd + Copy>(values: impl IntoIterator<Item = T>) -> usize {
     let mut best: Option<(usize, T)> = None;
@@ -216,7 +193,7 @@ pub fn argmax<T: PartialOrd + Copy>(values: impl IntoIterator<Item = T>) -> usiz
 /// Fraction of `predicted` labels equal to `y`, as the course's `check_accuracy`.
 ///
 /// ```
-/// assert_eq!(nn::model::accuracy(&[1, 2, 3, 4], &ndarray::array![1, 2, 0, 0].view()), 0.5);
+/// assert_eq!(nn::accuracy(&[1, 2, 3, 4], &ndarray::array![1, 2, 0, 0].view()), 0.5);
 /// ```
 pub fn accuracy(predicted: &[usize], y: &ArrayView1<'_, usize>) -> f64 {
     if predicted.is_empty() {
@@ -228,6 +205,41 @@ pub fn accuracy(predicted: &[usize], y: &ArrayView1<'_, usize>) -> f64 {
         .filter(|(p, t)| p == t)
         .count();
     correct as f64 / predicted.len() as f64
+}
+
+/// Checks the `"kind"` field of a stored configuration.
+pub(crate) fn check_kind(value: &serde_json::Value, kind: &str) -> crate::Result<()> {
+    match value.get("kind").and_then(serde_json::Value::as_str) {
+        Some(k) if k == kind => Ok(()),
+        other => Err(crate::Error::config(
+            kind,
+            format!("expected kind \"{kind}\", found {other:?}"),
+        )),
+    }
+}
+
+/// `0.5·reg·Σp²` over the named parameters, and `reg·p` added to their gradients:
+/// the course's L2 regularisation, over the parameters the layers decay.
+pub(crate) fn regularise<T: Float>(
+    params: &Params<T>,
+    grads: &mut Params<T>,
+    reg: f64,
+    names: &[String],
+) -> T {
+    if reg == 0.0 {
+        return T::zero();
+    }
+    let r = T::cast(reg);
+    let mut penalty = T::zero();
+    for name in names {
+        let w = &params[name];
+        penalty += w.iter().map(|&v| v * v).sum::<T>();
+        grads
+            .get_mut(name)
+            .expect("gradient of every weight")
+            .scaled_add(r, w);
+    }
+    T::cast(0.5) * r * penalty
 }
 
 #[cfg(test)]

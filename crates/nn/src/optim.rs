@@ -8,7 +8,7 @@
 //! steps a whole model.
 //!
 //! ```
-//! use nn::optim::{Optimizer, UpdateRule, OptimConfig};
+//! use nn::{Optimizer, UpdateRule, OptimConfig};
 //! use nn::Params;
 //! let mut params: Params<f64> = Params::from([("W".into(), ndarray::arr1(&[1.0]).into_dyn())]);
 //! let grads: Params<f64> = Params::from([("W".into(), ndarray::arr1(&[0.5]).into_dyn())]);
@@ -53,7 +53,7 @@ impl UpdateRule {
     /// The course's function name (`"sgd"`, `"sgd_momentum"`, `"rmsprop"`, `"adam"`).
     ///
     /// ```
-    /// assert_eq!(nn::optim::UpdateRule::RmsProp.name(), "rmsprop");
+    /// assert_eq!(nn::UpdateRule::RmsProp.name(), "rmsprop");
     /// ```
     pub fn name(self) -> &'static str {
         match self {
@@ -71,17 +71,12 @@ impl fmt::Display for UpdateRule {
     }
 }
 
-/// An update rule name that is not one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown update rule {0:?} (expected sgd, sgd_momentum/momentum, rmsprop or adam)")]
-pub struct UnknownUpdateRule(pub String);
-
 impl FromStr for UpdateRule {
-    type Err = UnknownUpdateRule;
+    type Err = crate::Error;
     /// Parses the course's names, plus `momentum` for `sgd_momentum`.
     ///
     /// ```
-    /// use nn::optim::UpdateRule;
+    /// use nn::UpdateRule;
     /// assert_eq!("momentum".parse::<UpdateRule>().unwrap(), UpdateRule::SgdMomentum);
     /// assert!("lbfgs".parse::<UpdateRule>().is_err());
     /// ```
@@ -91,7 +86,11 @@ impl FromStr for UpdateRule {
             "sgd_momentum" | "momentum" | "sgd-momentum" => Ok(UpdateRule::SgdMomentum),
             "rmsprop" => Ok(UpdateRule::RmsProp),
             "adam" => Ok(UpdateRule::Adam),
-            _ => Err(UnknownUpdateRule(s.to_string())),
+            _ => Err(crate::Error::UnknownName {
+                what: "update rule",
+                name: s.to_string(),
+                expected: "sgd, sgd_momentum/momentum, rmsprop or adam",
+            }),
         }
     }
 }
@@ -118,7 +117,7 @@ impl OptimConfig {
     /// 0.9, decay 0.99, β₁ 0.9, β₂ 0.999, ε 1e-8.
     ///
     /// ```
-    /// use nn::optim::{OptimConfig, UpdateRule};
+    /// use nn::{OptimConfig, UpdateRule};
     /// assert_eq!(OptimConfig::default_for(UpdateRule::Adam).learning_rate, 1e-3);
     /// assert_eq!(OptimConfig::default_for(UpdateRule::Sgd).learning_rate, 1e-2);
     /// ```
@@ -156,7 +155,7 @@ impl<T: Float> ParamState<T> {
     /// for checkpoints.
     ///
     /// ```
-    /// let s = nn::optim::ParamState::<f32>::default();
+    /// let s = nn::ParamState::<f32>::default();
     /// assert!(s.arrays().is_empty());
     /// ```
     pub fn arrays(&self) -> Vec<(&'static str, &ArrayD<T>)> {
@@ -174,7 +173,7 @@ impl<T: Float> ParamState<T> {
     /// Mutable slot for the array called `name` (as in [`arrays`](Self::arrays)).
     ///
     /// ```
-    /// let mut s = nn::optim::ParamState::<f32>::default();
+    /// let mut s = nn::ParamState::<f32>::default();
     /// assert!(s.slot("velocity").is_some() && s.slot("w").is_none());
     /// ```
     pub fn slot(&mut self, name: &str) -> Option<&mut Option<ArrayD<T>>> {
@@ -212,7 +211,7 @@ macro_rules! zip_update {
 ///
 /// ```
 /// let mut w = ndarray::arr1(&[1.0_f64]).into_dyn();
-/// nn::optim::sgd(&mut w, &ndarray::arr1(&[2.0]).into_dyn(), &nn::optim::OptimConfig::default_for(nn::optim::UpdateRule::Sgd));
+/// nn::sgd(&mut w, &ndarray::arr1(&[2.0]).into_dyn(), &nn::OptimConfig::default_for(nn::UpdateRule::Sgd));
 /// assert!((w[[0]] - 0.98).abs() < 1e-15);
 /// ```
 pub fn sgd<T: Float>(w: &mut ArrayD<T>, dw: &ArrayD<T>, config: &OptimConfig) {
@@ -223,7 +222,7 @@ pub fn sgd<T: Float>(w: &mut ArrayD<T>, dw: &ArrayD<T>, config: &OptimConfig) {
 /// SGD with momentum: `v = μ·v − lr·dw`, `w += v` (velocity starts at zero).
 ///
 /// ```
-/// use nn::optim::*;
+/// use nn::*;
 /// let mut w = ndarray::arr1(&[0.0_f64]).into_dyn();
 /// let mut s = ParamState::default();
 /// let c = OptimConfig { learning_rate: 1.0, ..OptimConfig::default_for(UpdateRule::SgdMomentum) };
@@ -248,7 +247,7 @@ pub fn sgd_momentum<T: Float>(
 /// RMSProp: `cache = ρ·cache + (1 − ρ)·dw²`, `w -= lr·dw / (√cache + ε)`.
 ///
 /// ```
-/// use nn::optim::*;
+/// use nn::*;
 /// let mut w = ndarray::arr1(&[0.0_f64]).into_dyn();
 /// let mut s = ParamState::default();
 /// rmsprop(&mut w, &ndarray::arr1(&[3.0]).into_dyn(), &OptimConfig::default_for(UpdateRule::RmsProp), &mut s);
@@ -276,7 +275,7 @@ pub fn rmsprop<T: Float>(
 /// `m̂ = m/(1−β₁ᵗ); v̂ = v/(1−β₂ᵗ); w -= lr·m̂/(√v̂ + ε)`.
 ///
 /// ```
-/// use nn::optim::*;
+/// use nn::*;
 /// let mut w = ndarray::arr1(&[0.0_f64]).into_dyn();
 /// let mut s = ParamState::default();
 /// adam(&mut w, &ndarray::arr1(&[5.0]).into_dyn(), &OptimConfig::default_for(UpdateRule::Adam), &mut s);
@@ -328,7 +327,7 @@ impl<T: Float> Optimizer<T> {
     /// A fresh optimiser (no state yet).
     ///
     /// ```
-    /// use nn::optim::*;
+    /// use nn::*;
     /// let o = Optimizer::<f32>::new(UpdateRule::Adam, OptimConfig::default_for(UpdateRule::Adam));
     /// assert!(o.state.is_empty());
     /// ```
@@ -346,7 +345,7 @@ impl<T: Float> Optimizer<T> {
     /// If a gradient's shape differs from its parameter's (a bug in the model).
     ///
     /// ```
-    /// use nn::optim::*;
+    /// use nn::*;
     /// let mut p = nn::Params::from([("b".to_string(), ndarray::arr1(&[0.0_f64]).into_dyn())]);
     /// let g = nn::Params::from([("b".to_string(), ndarray::arr1(&[1.0_f64]).into_dyn())]);
     /// let mut o = Optimizer::new(UpdateRule::SgdMomentum, OptimConfig::default_for(UpdateRule::SgdMomentum));

@@ -13,25 +13,30 @@
 //!
 //! ```
 //! use ndarray::Array4;
-//! use nn::pool::{PoolParam, max_pool_forward_fast, max_pool_backward_fast};
+//! use nn::{PoolParam, max_pool_forward_fast, max_pool_backward_fast};
 //! let x = Array4::from_shape_vec((1, 1, 2, 2), vec![1.0_f32, 4.0, 3.0, 2.0]).unwrap();
 //! let (out, cache) = max_pool_forward_fast(&x.view(), PoolParam::square(2, 2))?;
 //! assert_eq!(out[[0, 0, 0, 0]], 4.0);
 //! let dx = max_pool_backward_fast(&Array4::<f32>::ones((1, 1, 1, 1)).view(), &cache);
 //! assert_eq!(dx.into_raw_vec_and_offset().0, vec![0.0, 1.0, 0.0, 0.0]);
-//! # Ok::<(), nn::conv::ShapeError>(())
+//! # Ok::<(), nn::Error>(())
 //! ```
 
 use ndarray::{Array4, ArrayView4};
 use numeric::Float;
 use rayon::prelude::*;
 
-use crate::conv::{ShapeError, window_count};
+use ndarray::{ArrayD, Ix4};
+
+use crate::conv::window_count;
+use crate::error::{Error, Result};
+use crate::layer::{Cache, Layer, Mode, batch, cache_of};
+use crate::model::Params;
 
 /// Pooling window and stride, as the course's `pool_param`.
 ///
 /// ```
-/// let p = nn::pool::PoolParam::square(2, 2);
+/// let p = nn::PoolParam::square(2, 2);
 /// assert_eq!((p.pool_height, p.pool_width, p.stride), (2, 2, 2));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,7 @@ impl PoolParam {
     /// A `size`×`size` window moved by `stride`.
     ///
     /// ```
-    /// assert_eq!(nn::pool::PoolParam::square(3, 2).pool_width, 3);
+    /// assert_eq!(nn::PoolParam::square(3, 2).pool_width, 3);
     /// ```
     pub fn square(size: usize, stride: usize) -> Self {
         Self {
@@ -62,11 +67,11 @@ impl PoolParam {
     /// the windows do not tile the input exactly.
     ///
     /// ```
-    /// let p = nn::pool::PoolParam::square(2, 2);
+    /// let p = nn::PoolParam::square(2, 2);
     /// assert_eq!(p.output_size(32, 32).unwrap(), (16, 16));
     /// assert!(p.output_size(7, 8).is_err());
     /// ```
-    pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize), ShapeError> {
+    pub fn output_size(&self, h: usize, w: usize) -> Result<(usize, usize)> {
         Ok((
             window_count("max pool", "height", h, 0, self.pool_height, self.stride)?,
             window_count("max pool", "width", w, 0, self.pool_width, self.stride)?,
@@ -82,10 +87,10 @@ impl PoolParam {
 ///
 /// ```
 /// let x = ndarray::Array4::<f64>::zeros((1, 1, 2, 2));
-/// let (_, cache) = nn::pool::max_pool_forward_naive(&x.view(), nn::pool::PoolParam::square(2, 2))?;
-/// let dx = nn::pool::max_pool_backward_naive(&ndarray::Array4::ones((1, 1, 1, 1)).view(), &cache);
+/// let (_, cache) = nn::max_pool_forward_naive(&x.view(), nn::PoolParam::square(2, 2))?;
+/// let dx = nn::max_pool_backward_naive(&ndarray::Array4::ones((1, 1, 1, 1)).view(), &cache);
 /// assert_eq!(dx.sum(), 1.0);
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct PoolCache<T> {
@@ -98,9 +103,9 @@ pub struct PoolCache<T> {
 ///
 /// ```
 /// let x = ndarray::Array4::<f32>::zeros((2, 3, 4, 4));
-/// let (out, cache) = nn::pool::max_pool_forward_fast(&x.view(), nn::pool::PoolParam::square(2, 2))?;
-/// assert_eq!(nn::pool::max_pool_backward_fast(&out.view(), &cache).dim(), x.dim());
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// let (out, cache) = nn::max_pool_forward_fast(&x.view(), nn::PoolParam::square(2, 2))?;
+/// assert_eq!(nn::max_pool_backward_fast(&out.view(), &cache).dim(), x.dim());
+/// # Ok::<(), nn::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct FastPoolCache {
@@ -115,20 +120,20 @@ pub struct FastPoolCache {
 /// Returns `out` (N, C, H', W') and the cache.
 ///
 /// # Errors
-/// [`ShapeError`] when the windows do not tile the input.
+/// [`Error`](crate::Error) when the windows do not tile the input.
 ///
 /// ```
 /// use ndarray::Array4;
-/// use nn::pool::{PoolParam, max_pool_forward_naive};
+/// use nn::{PoolParam, max_pool_forward_naive};
 /// let x = Array4::from_shape_fn((1, 1, 4, 4), |(_, _, i, j)| (i * 4 + j) as f64);
 /// let (out, _) = max_pool_forward_naive(&x.view(), PoolParam::square(2, 2))?;
 /// assert_eq!(out.into_raw_vec_and_offset().0, vec![5.0, 7.0, 13.0, 15.0]);
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn max_pool_forward_naive<T: Float>(
     x: &ArrayView4<'_, T>,
     param: PoolParam,
-) -> Result<(Array4<T>, PoolCache<T>), ShapeError> {
+) -> Result<(Array4<T>, PoolCache<T>)> {
     let (n, c, h, w) = x.dim();
     let (h_out, w_out) = param.output_size(h, w)?;
     let s = param.stride;
@@ -165,12 +170,12 @@ pub fn max_pool_forward_naive<T: Float>(
 ///
 /// ```
 /// use ndarray::Array4;
-/// use nn::pool::{PoolParam, max_pool_forward_naive, max_pool_backward_naive};
+/// use nn::{PoolParam, max_pool_forward_naive, max_pool_backward_naive};
 /// let x = Array4::from_shape_vec((1, 1, 2, 2), vec![1.0_f64, 4.0, 3.0, 2.0]).unwrap();
 /// let (out, cache) = max_pool_forward_naive(&x.view(), PoolParam::square(2, 2))?;
 /// let dx = max_pool_backward_naive(&Array4::from_elem(out.dim(), 5.0).view(), &cache);
 /// assert_eq!(dx.into_raw_vec_and_offset().0, vec![0.0, 5.0, 0.0, 0.0]);
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn max_pool_backward_naive<T: Float>(
     dout: &ArrayView4<'_, T>,
@@ -217,23 +222,23 @@ fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, usize, usize
 /// pass. 2×2 windows with stride 2 take a branch-light path over pairs of rows.
 ///
 /// # Errors
-/// [`ShapeError`] when the windows do not tile the input.
+/// [`Error`](crate::Error) when the windows do not tile the input.
 ///
 /// ```
 /// use ndarray::Array4;
-/// use nn::pool::{PoolParam, max_pool_forward_fast, max_pool_forward_naive};
+/// use nn::{PoolParam, max_pool_forward_fast, max_pool_forward_naive};
 /// let x: Array4<f64> = numeric::randn((2, 3, 6, 6), &mut numeric::rng(0));
 /// for p in [PoolParam::square(2, 2), PoolParam::square(3, 1)] {
 ///     let (fast, _) = max_pool_forward_fast(&x.view(), p)?;
 ///     let (naive, _) = max_pool_forward_naive(&x.view(), p)?;
 ///     assert_eq!(fast, naive);
 /// }
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn max_pool_forward_fast<T: Float>(
     x: &ArrayView4<'_, T>,
     param: PoolParam,
-) -> Result<(Array4<T>, FastPoolCache), ShapeError> {
+) -> Result<(Array4<T>, FastPoolCache)> {
     let (n, c, h, w) = x.dim();
     let (h_out, w_out) = param.output_size(h, w)?;
     let x = x.as_standard_layout();
@@ -333,13 +338,13 @@ fn pool_plane<T: Float>(
 ///
 /// ```
 /// use ndarray::Array4;
-/// use nn::pool::{PoolParam, max_pool_forward_fast, max_pool_backward_fast, max_pool_forward_naive, max_pool_backward_naive};
+/// use nn::{PoolParam, max_pool_forward_fast, max_pool_backward_fast, max_pool_forward_naive, max_pool_backward_naive};
 /// let x: Array4<f64> = numeric::randn((2, 2, 4, 4), &mut numeric::rng(1));
 /// let dout: Array4<f64> = numeric::randn((2, 2, 2, 2), &mut numeric::rng(2));
 /// let (_, fast) = max_pool_forward_fast(&x.view(), PoolParam::square(2, 2))?;
 /// let (_, naive) = max_pool_forward_naive(&x.view(), PoolParam::square(2, 2))?;
 /// assert_eq!(max_pool_backward_fast(&dout.view(), &fast), max_pool_backward_naive(&dout.view(), &naive));
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn max_pool_backward_fast<T: Float>(
     dout: &ArrayView4<'_, T>,
@@ -365,6 +370,56 @@ pub fn max_pool_backward_fast<T: Float>(
             });
     }
     dx
+}
+
+/// Max pooling as a [`Layer`] (`pool` or `pool{K}`): the fast path.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxPool {
+    /// Window and stride.
+    pub param: PoolParam,
+}
+
+impl<T: Float> Layer<T> for MaxPool {
+    fn name(&self) -> String {
+        match self.param.pool_height {
+            2 => "pool".into(),
+            k => format!("pool{k}"),
+        }
+    }
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        let &[c, h, w] = input else {
+            return Err(Error::Input {
+                layer: Layer::<T>::name(self),
+                expected: "images (C, H, W)".into(),
+                found: input.to_vec(),
+            });
+        };
+        let (ho, wo) = self.param.output_size(h, w)?;
+        Ok(vec![c, ho, wo])
+    }
+    fn forward(
+        &mut self,
+        x: ArrayD<T>,
+        _: &Params<T>,
+        _: &mut Params<T>,
+        _: Mode,
+    ) -> (ArrayD<T>, Cache) {
+        let x = batch::<T, Ix4>(x, "pool");
+        let (out, cache) =
+            max_pool_forward_fast(&x.view(), self.param).expect("checked by output_shape");
+        (out.into_dyn(), Box::new(cache))
+    }
+    fn backward(
+        &self,
+        dout: ArrayD<T>,
+        cache: &Cache,
+        _: &Params<T>,
+        _: bool,
+    ) -> (ArrayD<T>, Params<T>) {
+        let cache: &FastPoolCache = cache_of(cache, "pool");
+        let dx = max_pool_backward_fast(&batch::<T, Ix4>(dout, "pool").view(), cache);
+        (dx.into_dyn(), Params::new())
+    }
 }
 
 #[cfg(test)]
@@ -477,7 +532,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                ShapeError::NotWhole {
+                Error::NotWhole {
                     layer: "max pool",
                     axis: "height",
                     size: 5,
@@ -487,6 +542,6 @@ mod tests {
             "{err}"
         );
         let err = max_pool_forward_naive(&x.view(), PoolParam::square(6, 1)).unwrap_err();
-        assert!(matches!(err, ShapeError::WindowTooLarge { .. }));
+        assert!(matches!(err, Error::WindowTooLarge { .. }));
     }
 }

@@ -6,9 +6,9 @@
 //! ([`Solver::train_with`]) that the CLI turns into a progress bar.
 //!
 //! ```
-//! use nn::fc::{FcConfig, FullyConnectedNet};
-//! use nn::solver::{Solver, SolverConfig, TrainData};
-//! use nn::optim::UpdateRule;
+//! use nn::{FcConfig, FullyConnectedNet};
+//! use nn::{Solver, SolverConfig, TrainData};
+//! use nn::UpdateRule;
 //! // Two separable blobs.
 //! let x = ndarray::Array2::from_shape_fn((40, 2), |(i, j)| if (i % 2 == 0) == (j == 0) { 3.0_f32 } else { 0.0 }).into_dyn();
 //! let y: ndarray::Array1<usize> = (0..40).map(|i| i % 2).collect();
@@ -17,7 +17,7 @@
 //! let config = SolverConfig { num_epochs: 5, batch_size: 10, ..SolverConfig::with_rule(UpdateRule::Adam, 1e-2) };
 //! let mut solver = Solver::new(model, data, config).unwrap();
 //! let mut iterations = 0;
-//! solver.train_with(|p| if let nn::solver::Progress::Iteration { .. } = p { iterations += 1 }).unwrap();
+//! solver.train_with(|p| if let nn::Progress::Iteration { .. } = p { iterations += 1 }).unwrap();
 //! assert_eq!(iterations, 20);
 //! assert_eq!(solver.history.loss.len(), 20);
 //! assert_eq!(solver.history.val_acc.len(), 6); // before training and after each epoch
@@ -27,13 +27,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::{Array1, ArrayD, ArrayView1, ArrayViewD, Axis, IxDyn};
+use ndarray::{Array1, ArrayD, ArrayView, ArrayView1, ArrayViewD, Axis, Dimension, IxDyn};
 use numeric::{Float, Rng};
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, CheckpointError};
+use crate::checkpoint::Checkpoint;
+use crate::error::{Error, Result};
 use crate::model::{Model, Params, accuracy};
 use crate::optim::{OptimConfig, Optimizer, UpdateRule};
 
@@ -49,6 +50,31 @@ pub struct TrainData<'a, T> {
     pub x_val: ArrayViewD<'a, T>,
     /// Validation labels.
     pub y_val: ArrayView1<'a, usize>,
+}
+
+impl<'a, T> TrainData<'a, T> {
+    /// Training and validation data of any dimension: rows (N, D) for fully connected
+    /// nets, images (N, C, H, W) for convnets.
+    ///
+    /// ```
+    /// let x = ndarray::Array4::<f32>::zeros((4, 1, 2, 2));
+    /// let y = ndarray::Array1::<usize>::zeros(4);
+    /// let data = nn::TrainData::new(x.view(), y.view(), x.view(), y.view());
+    /// assert_eq!(data.x_val.shape(), &[4, 1, 2, 2]);
+    /// ```
+    pub fn new<D: Dimension, E: Dimension>(
+        x_train: ArrayView<'a, T, D>,
+        y_train: ArrayView1<'a, usize>,
+        x_val: ArrayView<'a, T, E>,
+        y_val: ArrayView1<'a, usize>,
+    ) -> Self {
+        Self {
+            x_train: x_train.into_dyn(),
+            y_train,
+            x_val: x_val.into_dyn(),
+            y_val,
+        }
+    }
 }
 
 /// The Solver's settings (the course's keyword arguments).
@@ -85,7 +111,7 @@ impl SolverConfig {
     /// hyper-parameters of the rule at their defaults).
     ///
     /// ```
-    /// let c = nn::solver::SolverConfig::with_rule(nn::optim::UpdateRule::Adam, 5e-4);
+    /// let c = nn::SolverConfig::with_rule(nn::UpdateRule::Adam, 5e-4);
     /// assert_eq!((c.optim_config.learning_rate, c.optim_config.beta2), (5e-4, 0.999));
     /// ```
     pub fn with_rule(rule: UpdateRule, lr: f64) -> Self {
@@ -179,64 +205,6 @@ pub enum Progress {
     },
 }
 
-/// Why training or resuming stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum SolverError {
-    /// The loss became NaN or infinite: training diverged.
-    #[error(
-        "the loss became {loss} at epoch {epoch}, iteration {iteration} (learning rate {learning_rate}); \
-         training diverged: lower the learning rate or the weight scale"
-    )]
-    NonFiniteLoss {
-        /// Epoch, from 1.
-        epoch: usize,
-        /// Iteration within the epoch, from 1.
-        iteration: usize,
-        /// The loss value.
-        loss: f64,
-        /// Learning rate in force.
-        learning_rate: f64,
-    },
-    /// Inputs whose per-example shape is not the model's.
-    #[error("{what} has shape {found:?}, but the model takes (N, {expected:?})")]
-    Shape {
-        /// `x_train` or `x_val`.
-        what: &'static str,
-        /// The model's per-example shape.
-        expected: Vec<usize>,
-        /// The data's shape.
-        found: Vec<usize>,
-    },
-    /// Different numbers of examples and labels.
-    #[error("{what}: {examples} examples but {labels} labels")]
-    LabelCount {
-        /// `train` or `val`.
-        what: &'static str,
-        /// Examples.
-        examples: usize,
-        /// Labels.
-        labels: usize,
-    },
-    /// A label that is not a class of the model.
-    #[error("{what} label {index} is {label}, but the model has {num_classes} classes")]
-    Label {
-        /// `y_train` or `y_val`.
-        what: &'static str,
-        /// Position of the label.
-        index: usize,
-        /// Its value.
-        label: usize,
-        /// Classes of the model.
-        num_classes: usize,
-    },
-    /// A setting that cannot work (empty data, zero batch size, ...).
-    #[error("invalid solver setting: {0}")]
-    Config(String),
-    /// Reading or writing a checkpoint failed.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-}
-
 /// A minibatch transform applied to each training batch before the model sees it
 /// (data augmentation): gets the batch (N, …) and the Solver's generator.
 pub type BatchTransform<T> = Box<dyn FnMut(ArrayD<T>, &mut Rng) -> ArrayD<T> + Send>;
@@ -266,18 +234,14 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     /// the model up front (so the training loop cannot panic on them).
     ///
     /// ```
-    /// use nn::solver::{Solver, SolverConfig, SolverError, TrainData};
-    /// let model = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig { input_dim: 4, hidden_dim: 3, num_classes: 2, ..Default::default() });
+    /// use nn::{Solver, SolverConfig, TrainData};
+    /// let model = nn::TwoLayerNet::<f32>::new(nn::TwoLayerConfig { input_dim: 4, hidden_dim: 3, num_classes: 2, ..Default::default() });
     /// let x = ndarray::Array2::<f32>::zeros((5, 3)).into_dyn(); // 3 features, not 4
     /// let y = ndarray::Array1::<usize>::zeros(5);
     /// let data = TrainData { x_train: x.view(), y_train: y.view(), x_val: x.view(), y_val: y.view() };
-    /// assert!(matches!(Solver::new(model, data, SolverConfig::default()), Err(SolverError::Shape { .. })));
+    /// assert!(matches!(Solver::new(model, data, SolverConfig::default()), Err(nn::Error::DataShape { .. })));
     /// ```
-    pub fn new(
-        mut model: M,
-        data: TrainData<'a, T>,
-        config: SolverConfig,
-    ) -> Result<Self, SolverError> {
+    pub fn new(mut model: M, data: TrainData<'a, T>, config: SolverConfig) -> Result<Self> {
         let num_classes = validate(&mut model, &data, &config)?;
         let optimizer = Optimizer::new(config.update_rule, config.optim_config);
         let best_params = model.params().clone();
@@ -305,8 +269,8 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     /// Errors if the checkpoint's tensors do not match `model` (names or shapes).
     ///
     /// ```
-    /// use nn::solver::{Solver, SolverConfig, TrainData};
-    /// use nn::fc::{TwoLayerNet, TwoLayerConfig};
+    /// use nn::{Solver, SolverConfig, TrainData};
+    /// use nn::{TwoLayerNet, TwoLayerConfig};
     /// let dir = tempfile::tempdir().unwrap();
     /// let ckpt = dir.path().join("run.safetensors");
     /// let x = ndarray::Array2::<f32>::ones((8, 4)).into_dyn();
@@ -324,7 +288,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
         data: TrainData<'a, T>,
         config: SolverConfig,
         path: impl AsRef<Path>,
-    ) -> Result<Self, SolverError> {
+    ) -> Result<Self> {
         let path = path.as_ref();
         let ckpt = Checkpoint::<T>::load(path)?;
         let mut solver = Solver::new(model, data, config)?;
@@ -335,7 +299,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
         solver.epoch = ckpt.epoch;
         if let Some(history) = ckpt.solver.as_ref().and_then(|s| s.get("history")) {
             solver.history =
-                serde_json::from_value(history.clone()).map_err(|e| CheckpointError::Metadata {
+                serde_json::from_value(history.clone()).map_err(|e| Error::Metadata {
                     path: path.to_path_buf(),
                     key: "solver".into(),
                     problem: format!("has an invalid history ({e})"),
@@ -354,11 +318,11 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     /// random crops and flips). Accuracy checks see the data untransformed.
     ///
     /// ```
-    /// # use nn::solver::*;
+    /// # use nn::*;
     /// # let x = ndarray::Array2::<f32>::ones((4, 2)).into_dyn();
     /// # let y = ndarray::Array1::<usize>::zeros(4);
     /// # let data = TrainData { x_train: x.view(), y_train: y.view(), x_val: x.view(), y_val: y.view() };
-    /// let model = nn::fc::FullyConnectedNet::<f32>::new(nn::fc::FcConfig { input_dim: 2, num_classes: 2, ..Default::default() });
+    /// let model = nn::FullyConnectedNet::<f32>::new(nn::FcConfig { input_dim: 2, num_classes: 2, ..Default::default() });
     /// let mut s = Solver::new(model, data, SolverConfig { num_epochs: 1, batch_size: 2, ..Default::default() }).unwrap();
     /// s.set_batch_transform(Box::new(|x, _rng| -x)); // a (silly) transform
     /// s.train().unwrap();
@@ -372,7 +336,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     ///
     /// # Errors
     /// As [`train_with`](Self::train_with).
-    pub fn train(&mut self) -> Result<&History, SolverError> {
+    pub fn train(&mut self) -> Result<&History> {
         self.train_with(|_| {})
     }
 
@@ -382,13 +346,10 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     /// is written (if configured). At the end the model holds the best weights.
     ///
     /// # Errors
-    /// [`SolverError::NonFiniteLoss`] when the loss becomes NaN or infinite (the
+    /// [`Error::NonFiniteLoss`] when the loss becomes NaN or infinite (the
     /// model is left with its last finite weights' successor, so inspect, don't use);
-    /// [`SolverError::Checkpoint`] if a checkpoint cannot be written.
-    pub fn train_with(
-        &mut self,
-        mut on_progress: impl FnMut(&Progress),
-    ) -> Result<&History, SolverError> {
+    /// [`Error::Checkpoint`] if a checkpoint cannot be written.
+    pub fn train_with(&mut self, mut on_progress: impl FnMut(&Progress)) -> Result<&History> {
         let n = self.data.x_train.shape()[0];
         let batch_size = self.config.batch_size.min(n);
         let iterations_per_epoch = (n / batch_size).max(1);
@@ -442,7 +403,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
                 };
                 let loss = loss.as_f64();
                 if !loss.is_finite() {
-                    return Err(SolverError::NonFiniteLoss {
+                    return Err(Error::NonFiniteLoss {
                         epoch,
                         iteration: it + 1,
                         loss,
@@ -514,7 +475,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
     ///
     /// # Errors
     /// If the file cannot be written.
-    pub fn save_checkpoint(&self, path: impl AsRef<Path>) -> Result<(), SolverError> {
+    pub fn save_checkpoint(&self, path: impl AsRef<Path>) -> Result<()> {
         let mut ckpt = Checkpoint::of_model(&self.model);
         ckpt.optimizer = Some(self.optimizer.clone());
         ckpt.epoch = self.epoch;
@@ -576,12 +537,12 @@ fn validate<T: Float, M: Model<T>>(
     model: &mut M,
     data: &TrainData<'_, T>,
     config: &SolverConfig,
-) -> Result<usize, SolverError> {
+) -> Result<usize> {
     if config.batch_size == 0 {
-        return Err(SolverError::Config("batch size must be positive".into()));
+        return Err(Error::Setting("batch size must be positive".into()));
     }
     if !(config.lr_decay > 0.0 && config.optim_config.learning_rate > 0.0) {
-        return Err(SolverError::Config(format!(
+        return Err(Error::Setting(format!(
             "learning rate ({}) and lr decay ({}) must be positive",
             config.optim_config.learning_rate, config.lr_decay
         )));
@@ -589,7 +550,7 @@ fn validate<T: Float, M: Model<T>>(
     let expected = model.input_shape();
     for (what, x) in [("x_train", &data.x_train), ("x_val", &data.x_val)] {
         if x.ndim() == 0 || x.shape()[1..] != expected[..] {
-            return Err(SolverError::Shape {
+            return Err(Error::DataShape {
                 what,
                 expected: expected.clone(),
                 found: x.shape().to_vec(),
@@ -597,18 +558,17 @@ fn validate<T: Float, M: Model<T>>(
         }
     }
     if data.x_train.shape()[0] == 0 || data.x_val.shape()[0] == 0 {
-        return Err(SolverError::Config(
+        return Err(Error::Setting(
             "training and validation sets must not be empty".into(),
         ));
     }
-    let one = data.x_val.slice_axis(Axis(0), (0..1).into());
-    let num_classes = model.scores(&one).ncols();
+    let num_classes = model.num_classes();
     for (what, x, y) in [
         ("train", &data.x_train, &data.y_train),
         ("val", &data.x_val, &data.y_val),
     ] {
         if x.shape()[0] != y.len() {
-            return Err(SolverError::LabelCount {
+            return Err(Error::LabelCount {
                 what,
                 examples: x.shape()[0],
                 labels: y.len(),
@@ -616,7 +576,7 @@ fn validate<T: Float, M: Model<T>>(
         }
         if let Some((index, &label)) = y.iter().enumerate().find(|(_, l)| **l >= num_classes) {
             let what = if what == "train" { "y_train" } else { "y_val" };
-            return Err(SolverError::Label {
+            return Err(Error::Label {
                 what,
                 index,
                 label,

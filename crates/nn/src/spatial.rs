@@ -14,8 +14,8 @@
 //!
 //! ```
 //! use ndarray::{Array1, Array4};
-//! use nn::layers::{BatchNormParam, Mode};
-//! use nn::spatial::spatial_batchnorm_forward;
+//! use nn::{BatchNormParam, Mode};
+//! use nn::spatial_batchnorm_forward;
 //! let x: Array4<f64> = numeric::randn((4, 3, 5, 5), &mut numeric::rng(0)) * 4.0 + 10.0;
 //! let mut bn = BatchNormParam::new(3);
 //! let (out, _) = spatial_batchnorm_forward(&x.view(), &Array1::ones(3).view(), &Array1::zeros(3).view(), &mut bn, Mode::Train);
@@ -26,10 +26,14 @@
 use ndarray::{Array1, Array2, Array4, ArrayView1, ArrayView2, ArrayView4, Axis, Zip};
 use numeric::Float;
 
-use crate::conv::ShapeError;
-use crate::layers::{
-    BatchNormParam, Mode, NormCache, batchnorm_backward, batchnorm_forward, layernorm_backward,
-    layernorm_forward,
+use ndarray::{ArrayD, Ix4};
+
+use crate::error::{Error, Result};
+use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of, view};
+use crate::model::Params;
+use crate::norm::{
+    BatchNormParam, NormCache, NormNames, batchnorm_backward, batchnorm_forward,
+    layernorm_backward, layernorm_forward,
 };
 
 /// (N, C, H, W) → (N·H·W, C): one row per (image, position), one column per channel.
@@ -56,10 +60,10 @@ fn from_rows<T: Float>(rows: Array2<T>, (n, c, h, w): (usize, usize, usize, usiz
 ///
 /// ```
 /// use ndarray::{Array1, Array4};
-/// use nn::layers::{BatchNormParam, Mode};
+/// use nn::{BatchNormParam, Mode};
 /// let x = Array4::<f32>::ones((2, 3, 2, 2));
-/// let (out, cache) = nn::spatial::spatial_batchnorm_forward(&x.view(), &Array1::ones(3).view(), &Array1::zeros(3).view(), &mut BatchNormParam::new(3), Mode::Train);
-/// let (dx, _, _) = nn::spatial::spatial_batchnorm_backward(&out.view(), &cache);
+/// let (out, cache) = nn::spatial_batchnorm_forward(&x.view(), &Array1::ones(3).view(), &Array1::zeros(3).view(), &mut BatchNormParam::new(3), Mode::Train);
+/// let (dx, _, _) = nn::spatial_batchnorm_backward(&out.view(), &cache);
 /// assert_eq!(dx.dim(), x.dim());
 /// ```
 #[derive(Debug, Clone)]
@@ -77,8 +81,8 @@ pub struct SpatialBatchNormCache<T> {
 ///
 /// ```
 /// use ndarray::{Array1, Array4};
-/// use nn::layers::{BatchNormParam, Mode};
-/// use nn::spatial::spatial_batchnorm_forward;
+/// use nn::{BatchNormParam, Mode};
+/// use nn::spatial_batchnorm_forward;
 /// let x = Array4::<f32>::from_elem((2, 2, 3, 3), 5.0);
 /// let mut bn = BatchNormParam::new(2);
 /// let (out, _) = spatial_batchnorm_forward(&x.view(), &Array1::ones(2).view(), &Array1::from_elem(2, 1.0).view(), &mut bn, Mode::Train);
@@ -116,8 +120,8 @@ pub fn spatial_batchnorm_forward<T: Float>(
 ///
 /// ```
 /// use ndarray::{Array1, Array4};
-/// use nn::layers::{BatchNormParam, Mode};
-/// use nn::spatial::{spatial_batchnorm_forward, spatial_batchnorm_backward};
+/// use nn::{BatchNormParam, Mode};
+/// use nn::{spatial_batchnorm_forward, spatial_batchnorm_backward};
 /// let x: Array4<f64> = numeric::randn((2, 3, 4, 4), &mut numeric::rng(1));
 /// let (out, cache) = spatial_batchnorm_forward(&x.view(), &Array1::ones(3).view(), &Array1::zeros(3).view(), &mut BatchNormParam::new(3), Mode::Train);
 /// let (dx, dgamma, dbeta) = spatial_batchnorm_backward(&Array4::ones(out.dim()).view(), &cache);
@@ -143,9 +147,9 @@ pub fn spatial_batchnorm_backward<T: Float>(
 /// ```
 /// use ndarray::{Array1, Array4};
 /// let x = Array4::<f64>::ones((1, 4, 2, 2));
-/// let (out, cache) = nn::spatial::spatial_groupnorm_forward(&x.view(), &Array1::ones(4).view(), &Array1::zeros(4).view(), 2, 1e-5)?;
-/// assert_eq!(nn::spatial::spatial_groupnorm_backward(&out.view(), &cache).0.dim(), x.dim());
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// let (out, cache) = nn::spatial_groupnorm_forward(&x.view(), &Array1::ones(4).view(), &Array1::zeros(4).view(), 2, 1e-5)?;
+/// assert_eq!(nn::spatial_groupnorm_backward(&out.view(), &cache).0.dim(), x.dim());
+/// # Ok::<(), nn::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct GroupNormCache<T> {
@@ -162,22 +166,26 @@ pub struct GroupNormCache<T> {
 /// channel is scaled by `gamma[c]` and shifted by `beta[c]`. `eps` as the course's
 /// `gn_param` (1e-5).
 ///
+/// `gamma` and `beta` are vectors of C values; the course stores the same numbers
+/// with shape (1, C, 1, 1) so that numpy broadcasts them over (N, C, H, W). Reshape
+/// with `gamma.into_shape_with_order(c)` to move between the two.
+///
 /// # Errors
-/// [`ShapeError::Groups`] when `groups` does not divide C (or is 0).
+/// [`Error::Groups`] when `groups` does not divide C (or is 0).
 ///
 /// # Panics
 /// If `gamma` or `beta` do not have C entries.
 ///
 /// ```
 /// use ndarray::{Array1, Array4};
-/// use nn::spatial::spatial_groupnorm_forward;
+/// use nn::spatial_groupnorm_forward;
 /// let x: Array4<f64> = numeric::randn((2, 6, 4, 5), &mut numeric::rng(0)) * 3.0 + 7.0;
 /// let (out, _) = spatial_groupnorm_forward(&x.view(), &Array1::ones(6).view(), &Array1::zeros(6).view(), 2, 1e-5)?;
 /// // Example 1, group 0 (channels 0..3) has zero mean and unit variance.
 /// let g = out.slice(ndarray::s![1, 0..3, .., ..]);
 /// assert!(g.mean().unwrap().abs() < 1e-12);
 /// assert!((g.mapv(|v| v * v).mean().unwrap() - 1.0).abs() < 1e-4);
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn spatial_groupnorm_forward<T: Float>(
     x: &ArrayView4<'_, T>,
@@ -185,10 +193,10 @@ pub fn spatial_groupnorm_forward<T: Float>(
     beta: &ArrayView1<'_, T>,
     groups: usize,
     eps: f64,
-) -> Result<(Array4<T>, GroupNormCache<T>), ShapeError> {
+) -> Result<(Array4<T>, GroupNormCache<T>)> {
     let (n, c, h, w) = x.dim();
     if groups == 0 || c % groups != 0 {
-        return Err(ShapeError::Groups {
+        return Err(Error::Groups {
             channels: c,
             groups,
         });
@@ -231,13 +239,13 @@ pub fn spatial_groupnorm_forward<T: Float>(
 ///
 /// ```
 /// use ndarray::{Array1, Array4};
-/// use nn::spatial::{spatial_groupnorm_forward, spatial_groupnorm_backward};
+/// use nn::{spatial_groupnorm_forward, spatial_groupnorm_backward};
 /// let x: Array4<f64> = numeric::randn((2, 4, 3, 3), &mut numeric::rng(2));
 /// let (out, cache) = spatial_groupnorm_forward(&x.view(), &Array1::ones(4).view(), &Array1::zeros(4).view(), 2, 1e-5)?;
 /// let (dx, _, dbeta) = spatial_groupnorm_backward(&Array4::ones(out.dim()).view(), &cache);
 /// assert!(dx.iter().all(|v| v.abs() < 1e-10));
 /// assert_eq!(dbeta, Array1::from_elem(4, 18.0));
-/// # Ok::<(), nn::conv::ShapeError>(())
+/// # Ok::<(), nn::Error>(())
 /// ```
 pub fn spatial_groupnorm_backward<T: Float>(
     dout: &ArrayView4<'_, T>,
@@ -288,6 +296,149 @@ fn scale_shift_channels<T: Float>(
                     plane.mapv_inplace(|v| v + b);
                 });
         }
+    }
+}
+
+/// Checks that `input` is images (C, H, W) of `c` channels.
+fn check_images<T: Float>(layer: &dyn Layer<T>, input: &[usize], c: usize) -> Result<Vec<usize>> {
+    match input {
+        [ci, _, _] if *ci == c => Ok(input.to_vec()),
+        _ => Err(Error::Input {
+            layer: layer.name(),
+            expected: format!("images ({c}, H, W)"),
+            found: input.to_vec(),
+        }),
+    }
+}
+
+/// Spatial batch normalisation of images (N, C, H, W) as a [`Layer`] (`bn` after a
+/// conv layer).
+#[derive(Debug, Clone)]
+pub struct SpatialBatchNorm {
+    names: NormNames,
+    c: usize,
+}
+
+impl SpatialBatchNorm {
+    /// Spatial batchnorm of `c` channels with tensors named by `names`.
+    pub fn new(names: NormNames, c: usize) -> Self {
+        Self { names, c }
+    }
+}
+
+impl<T: Float> Layer<T> for SpatialBatchNorm {
+    fn name(&self) -> String {
+        "bn".into()
+    }
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        check_images::<T>(self, input, self.c)
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        self.names.scale_shift(self.c)
+    }
+    fn buffers(&self) -> Vec<ParamSpec> {
+        self.names.running(self.c)
+    }
+    fn forward(
+        &mut self,
+        x: ArrayD<T>,
+        params: &Params<T>,
+        buffers: &mut Params<T>,
+        mode: Mode,
+    ) -> (ArrayD<T>, Cache) {
+        let x = batch::<T, Ix4>(x, "bn");
+        let mut bn = self.names.take_running(buffers);
+        let (out, cache) = spatial_batchnorm_forward(
+            &x.view(),
+            &view(params, &self.names.gamma),
+            &view(params, &self.names.beta),
+            &mut bn,
+            mode,
+        );
+        self.names.put_running(buffers, bn);
+        (out.into_dyn(), Box::new(cache))
+    }
+    fn backward(
+        &self,
+        dout: ArrayD<T>,
+        cache: &Cache,
+        _: &Params<T>,
+        _: bool,
+    ) -> (ArrayD<T>, Params<T>) {
+        let cache: &SpatialBatchNormCache<T> = cache_of(cache, "bn");
+        let (dx, dgamma, dbeta) =
+            spatial_batchnorm_backward(&batch::<T, Ix4>(dout, "bn").view(), cache);
+        (dx.into_dyn(), self.names.grads(dgamma, dbeta))
+    }
+}
+
+/// Group normalisation of images as a [`Layer`] (`gn{G}`); γ and β have C values
+/// (the course's (1, C, 1, 1), see [`spatial_groupnorm_forward`]).
+#[derive(Debug, Clone)]
+pub struct GroupNorm {
+    names: NormNames,
+    c: usize,
+    groups: usize,
+}
+
+impl GroupNorm {
+    /// Group norm of `c` channels in `groups` groups, γ and β named by `names`.
+    ///
+    /// ```
+    /// use nn::Layer;
+    /// let gn = nn::GroupNorm::new(nn::NormNames::numbered("1"), 6, 4);
+    /// assert!(Layer::<f32>::output_shape(&gn, &[6, 8, 8]).is_err()); // 4 does not divide 6
+    /// ```
+    pub fn new(names: NormNames, c: usize, groups: usize) -> Self {
+        Self { names, c, groups }
+    }
+}
+
+impl<T: Float> Layer<T> for GroupNorm {
+    fn name(&self) -> String {
+        format!("gn{}", self.groups)
+    }
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if self.groups == 0 || self.c % self.groups != 0 {
+            return Err(Error::Groups {
+                channels: self.c,
+                groups: self.groups,
+            });
+        }
+        check_images::<T>(self, input, self.c)
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        self.names.scale_shift(self.c)
+    }
+    fn forward(
+        &mut self,
+        x: ArrayD<T>,
+        params: &Params<T>,
+        _: &mut Params<T>,
+        _: Mode,
+    ) -> (ArrayD<T>, Cache) {
+        let x = batch::<T, Ix4>(x, "gn");
+        let (out, cache) = spatial_groupnorm_forward(
+            &x.view(),
+            &view(params, &self.names.gamma),
+            &view(params, &self.names.beta),
+            self.groups,
+            1e-5,
+        )
+        .expect("groups checked by output_shape");
+        (out.into_dyn(), Box::new(cache))
+    }
+    fn backward(
+        &self,
+        dout: ArrayD<T>,
+        cache: &Cache,
+        _: &Params<T>,
+        _: bool,
+    ) -> (ArrayD<T>, Params<T>) {
+        let cache: &GroupNormCache<T> = cache_of(cache, "gn");
+        let (dx, dgamma, dbeta) =
+            spatial_groupnorm_backward(&batch::<T, Ix4>(dout, "gn").view(), cache);
+        (dx.into_dyn(), self.names.grads(dgamma, dbeta))
     }
 }
 
@@ -410,12 +561,12 @@ mod tests {
             1e-5,
         )
         .unwrap_err();
-        assert_eq!(
+        assert!(matches!(
             err,
-            ShapeError::Groups {
+            Error::Groups {
                 channels: 6,
                 groups: 4
             }
-        );
+        ));
     }
 }

@@ -6,8 +6,8 @@
 use backprop::gradcheck::{H, eval_numerical_gradient, rel_error};
 use ndarray::{Array, Array1, Array2, ArrayD, array};
 use nn::Model;
-use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
-use nn::layers::Normalization;
+use nn::Normalization;
+use nn::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
 
 /// Model gradients against centred differences, per parameter: the course's
 /// elementwise relative error, and the largest absolute error.

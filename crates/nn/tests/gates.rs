@@ -1,17 +1,15 @@
 //! The layers as gates on backprop's tape give the same loss and gradients as the
 //! direct (fused) path of the models.
 
-use std::sync::{Arc, Mutex};
-
 use backprop::Graph;
 use backprop::gradcheck::{H, eval_numerical_gradient_array, rel_error};
 use ndarray::{Array1, ArrayD, array};
 use nn::Model;
-use nn::fc::{FcConfig, FullyConnectedNet};
-use nn::gates::{
-    ActivationGate, AffineGate, BatchNormGate, LayerNormGate, ReluGate, SoftmaxLossGate,
+use nn::{
+    Affine, BatchNorm, Layer, LayerGate, LayerNorm, LeakyRelu, LossGate, Mode, NormNames,
+    Normalization, Relu, Sigmoid, Tanh,
 };
-use nn::layers::{BatchNormParam, Mode, Normalization};
+use nn::{FcConfig, FullyConnectedNet};
 
 #[test]
 fn a_network_on_the_tape_matches_the_model() {
@@ -42,11 +40,13 @@ fn a_network_on_the_tape_matches_the_model() {
         for (name, value) in &params {
             ids.insert(name.clone(), g.parameter(name, value.clone()));
         }
+        let dims = [7, 6, 5, 4];
         let mut h = xn;
         for l in 1..=3 {
+            let fc = Affine::new(format!("W{l}"), format!("b{l}"), dims[l - 1], dims[l]);
             h = g
                 .apply(
-                    AffineGate,
+                    LayerGate::new(fc, Mode::Train),
                     &[h, ids[&format!("W{l}")], ids[&format!("b{l}")]],
                 )
                 .unwrap();
@@ -56,24 +56,28 @@ fn a_network_on_the_tape_matches_the_model() {
             let (gamma, beta) = (ids.get(&format!("gamma{l}")), ids.get(&format!("beta{l}")));
             h = match norm {
                 Normalization::BatchNorm => {
-                    let bn = Arc::new(Mutex::new(BatchNormParam::new(if l == 1 { 6 } else { 5 })));
+                    let bn = BatchNorm::new(NormNames::numbered(&l.to_string()), dims[l]);
                     g.apply(
-                        BatchNormGate::new(bn, Mode::Train),
+                        LayerGate::new(bn, Mode::Train),
                         &[h, *gamma.unwrap(), *beta.unwrap()],
                     )
                     .unwrap()
                 }
-                Normalization::LayerNorm => g
-                    .apply(
-                        LayerNormGate::new(1e-5),
+                Normalization::LayerNorm => {
+                    let ln = LayerNorm::new(NormNames::numbered(&l.to_string()), dims[l]);
+                    g.apply(
+                        LayerGate::new(ln, Mode::Train),
                         &[h, *gamma.unwrap(), *beta.unwrap()],
                     )
-                    .unwrap(),
+                    .unwrap()
+                }
                 Normalization::None => h,
             };
-            h = g.apply(ReluGate, &[h]).unwrap();
+            h = g.apply(LayerGate::new(Relu, Mode::Train), &[h]).unwrap();
         }
-        let data_loss = g.apply(SoftmaxLossGate::new(y.to_vec()), &[h]).unwrap();
+        let data_loss = g
+            .apply(LossGate::new(nn::Loss::Softmax, y.to_vec()), &[h])
+            .unwrap();
         // 0.5·reg·Σ W², from the tape's elementary gates.
         let mut total = data_loss;
         for l in 1..=3 {
@@ -98,32 +102,37 @@ fn a_network_on_the_tape_matches_the_model() {
     }
 }
 
+/// A fresh gate of activation `kind` (0 leaky relu, 1 sigmoid, 2 tanh).
+fn activation(kind: usize) -> Box<dyn backprop::Gate<f64>> {
+    match kind {
+        0 => Box::new(LayerGate::new(LeakyRelu { alpha: 0.1 }, Mode::Train)),
+        1 => Box::new(LayerGate::new(Sigmoid, Mode::Train)),
+        _ => Box::new(LayerGate::new(Tanh, Mode::Train)),
+    }
+}
+
 #[test]
 fn activation_gates_backward_match_numerical_on_the_tape() {
-    for gate in [
-        ActivationGate::LeakyRelu(0.1),
-        ActivationGate::Sigmoid,
-        ActivationGate::Tanh,
-    ] {
+    for kind in 0..3 {
         let mut x: ArrayD<f64> = numeric::randn((4, 3), &mut numeric::rng(2)).into_dyn();
         let dout: ArrayD<f64> = numeric::randn((4, 3), &mut numeric::rng(3)).into_dyn();
         let mut g = Graph::<f64>::new();
         let xn = g.input("x", x.clone());
-        let out = g.apply(gate, &[xn]).unwrap();
+        let out = g.apply_boxed(activation(kind), &[xn]).unwrap();
         g.backward_with(out, dout.clone()).unwrap();
         let dx = g.grad(xn).unwrap().clone();
         let num = eval_numerical_gradient_array(
             |x| {
                 let mut g = Graph::<f64>::new();
                 let xn = g.input("x", x.clone());
-                let out = g.apply(gate, &[xn]).unwrap();
+                let out = g.apply_boxed(activation(kind), &[xn]).unwrap();
                 g.value(out).unwrap().clone()
             },
             &mut x,
             &dout.view(),
             H,
         );
-        assert!(rel_error(&dx.view(), &num.view()) < 1e-7, "{gate:?}");
+        assert!(rel_error(&dx.view(), &num.view()) < 1e-7, "{kind}");
     }
 }
 
@@ -133,11 +142,15 @@ fn gates_report_bad_shapes_as_graph_errors() {
     let x = g.constant("X", ndarray::Array2::<f64>::zeros((2, 3)));
     let w = g.parameter("W", ndarray::Array2::<f64>::zeros((4, 2)));
     let b = g.parameter("b", ndarray::Array1::<f64>::zeros(2));
-    let err = g.apply(AffineGate, &[x, w, b]).unwrap_err();
-    assert!(err.to_string().contains("affine"), "{err}");
+    let fc = Affine::new("W", "b", 4, 2);
+    assert_eq!(Layer::<f64>::name(&fc), "fc2");
+    let err = g
+        .apply(LayerGate::new(fc, Mode::Train), &[x, w, b])
+        .unwrap_err();
+    assert!(err.to_string().contains("fc2"), "{err}");
     let scores = g.constant("s", ndarray::Array2::<f64>::zeros((2, 3)));
     assert!(
-        g.apply(SoftmaxLossGate::new(vec![0, 5]), &[scores])
+        g.apply(LossGate::new(nn::Loss::Softmax, vec![0, 5]), &[scores])
             .is_err()
     );
 }

@@ -3,8 +3,8 @@
 
 use backprop::gradcheck::{H, eval_numerical_gradient, eval_numerical_gradient_array, rel_error};
 use ndarray::{Array, Array1, Array2, Array4, Axis, array};
-use nn::layers::*;
-use nn::losses::{softmax_loss, svm_loss};
+use nn::*;
+use nn::{softmax_loss, svm_loss};
 
 const TOL: f64 = 1e-7;
 

@@ -3,11 +3,11 @@
 
 use ndarray::{Array1, ArrayD};
 use nn::Model;
-use nn::checkpoint::{CheckpointError, load_model, load_weights, save_model};
-use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
-use nn::layers::Normalization;
-use nn::optim::UpdateRule;
-use nn::solver::{Progress, Solver, SolverConfig, SolverError, TrainData};
+use nn::Normalization;
+use nn::UpdateRule;
+use nn::{Error, load_model, load_weights, save_model};
+use nn::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use nn::{Progress, Solver, SolverConfig, TrainData};
 
 fn random_data(n: usize, d: usize, c: usize, seed: u64) -> (ArrayD<f32>, Array1<usize>) {
     let x = numeric::randn::<f32, _, _>((n, d), &mut numeric::rng(seed)).into_dyn();
@@ -123,7 +123,7 @@ fn a_diverging_loss_is_an_error_naming_epoch_and_iteration() {
         x
     }));
     match solver.train() {
-        Err(SolverError::NonFiniteLoss {
+        Err(Error::NonFiniteLoss {
             epoch,
             iteration,
             loss,
@@ -134,7 +134,7 @@ fn a_diverging_loss_is_an_error_naming_epoch_and_iteration() {
         }
         other => panic!("expected a NonFiniteLoss error, got {other:?}"),
     }
-    let message = SolverError::NonFiniteLoss {
+    let message = Error::NonFiniteLoss {
         epoch: 2,
         iteration: 3,
         loss: f64::INFINITY,
@@ -277,7 +277,7 @@ fn a_checkpoint_of_another_shape_is_a_typed_error() {
     save_model(&path, &small).unwrap();
     let mut big = two_layer(8, 6, 3);
     match load_weights(&path, &mut big) {
-        Err(CheckpointError::ShapeMismatch {
+        Err(Error::ShapeMismatch {
             name,
             expected,
             found,
@@ -293,13 +293,7 @@ fn a_checkpoint_of_another_shape_is_a_typed_error() {
     let err = Solver::resume(big, data, SolverConfig::default(), &path)
         .err()
         .expect("must fail");
-    assert!(
-        matches!(
-            err,
-            SolverError::Checkpoint(CheckpointError::ShapeMismatch { .. })
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
     // A deeper model lacks nothing the file has, but has tensors the file lacks.
     let mut deeper = FullyConnectedNet::<f32>::new(FcConfig {
         input_dim: 8,
@@ -309,7 +303,7 @@ fn a_checkpoint_of_another_shape_is_a_typed_error() {
     });
     assert!(matches!(
         load_weights(&path, &mut deeper),
-        Err(CheckpointError::TensorSet { .. })
+        Err(Error::TensorSet { .. })
     ));
 }
 
@@ -366,17 +360,14 @@ fn files_that_are_not_model_files_are_typed_errors() {
     std::fs::write(&garbage, b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ").unwrap();
     let err = load_model::<f32>(&garbage).err().unwrap();
     assert!(
-        matches!(
-            err,
-            CheckpointError::Metadata { .. } | CheckpointError::Format { .. }
-        ),
+        matches!(err, Error::Metadata { .. } | Error::Format { .. }),
         "{err}"
     );
     assert!(err.to_string().contains("garbage.safetensors"), "{err}");
     let missing = load_model::<f32>(dir.path().join("none.safetensors"))
         .err()
         .unwrap();
-    assert!(matches!(missing, CheckpointError::Io { .. }));
+    assert!(matches!(missing, Error::Io { .. }));
 }
 
 #[test]
@@ -386,7 +377,7 @@ fn bad_labels_and_shapes_are_rejected_up_front() {
     let model = two_layer(4, 3, 3);
     let data = train_is_val(&x, &y);
     match Solver::new(model, data, SolverConfig::default()) {
-        Err(SolverError::Label {
+        Err(Error::Label {
             what,
             index,
             label,
@@ -399,7 +390,7 @@ fn bad_labels_and_shapes_are_rejected_up_front() {
 
 #[test]
 fn load_model_rebuilds_convolutional_models_too() {
-    use nn::cnn::{SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
+    use nn::{SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
     let dir = tempfile::tempdir().unwrap();
     let x = numeric::randn::<f32, _, _>((2, 3, 8, 8), &mut numeric::rng(12)).into_dyn();
     let mut nets: Vec<Box<dyn Model<f32>>> = vec![

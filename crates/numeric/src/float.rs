@@ -4,6 +4,23 @@ use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
 use ndarray::{LinalgScalar, ScalarOperand};
 
+/// The element types [`Float`] can be, as files and messages name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    /// IEEE 754 single precision.
+    F32,
+    /// IEEE 754 double precision.
+    F64,
+}
+
+mod sealed {
+    /// Keeps [`super::Float`] to `f32` and `f64`: code may match on [`super::Float::DTYPE`]
+    /// knowing there is no third case.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
 /// The element type of every numeric routine in cs231n-rs: `f32` or `f64`.
 ///
 /// Models train in `f32` (twice the GEMM throughput) and gradient checks run in
@@ -15,8 +32,12 @@ use ndarray::{LinalgScalar, ScalarOperand};
 /// assert_eq!(half(3.0_f32), 1.5);
 /// assert_eq!(half(3.0_f64).as_f64(), 1.5);
 /// ```
+///
+/// The trait is sealed: `f32` and `f64` are its only types, so code that must tell
+/// them apart (file encodings) matches on [`Float::DTYPE`].
 pub trait Float:
-    num_traits::Float
+    sealed::Sealed
+    + num_traits::Float
     + LinalgScalar
     + ScalarOperand
     + AddAssign
@@ -34,6 +55,13 @@ pub trait Float:
     /// The type's name as users write it (`"f32"` / `"f64"`), for files and messages.
     const NAME: &'static str;
 
+    /// The type as a [`Dtype`].
+    ///
+    /// ```
+    /// assert_eq!(<f64 as numeric::Float>::DTYPE, numeric::Dtype::F64);
+    /// ```
+    const DTYPE: Dtype;
+
     /// Converts from `f64`, rounding to nearest for `f32`.
     fn cast(x: f64) -> Self;
 
@@ -48,6 +76,7 @@ pub trait Float:
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
+    const DTYPE: Dtype = Dtype::F32;
     fn cast(x: f64) -> Self {
         x as f32
     }
@@ -58,6 +87,7 @@ impl Float for f32 {
 
 impl Float for f64 {
     const NAME: &'static str = "f64";
+    const DTYPE: Dtype = Dtype::F64;
     fn cast(x: f64) -> Self {
         x
     }

@@ -6,6 +6,8 @@
 //! - [`gemm`] / [`matmul`]: the matrix product all heavy work goes through.
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`rng`] / [`randn`]: seeded, reproducible random arrays.
+//! - [`fold_chunks_in_order`]: parallel sums with a fixed grouping, so a seed and a
+//!   thread count reproduce a run bit for bit.
 //! - [`tune_allocator`]: for programs, keeps large freed blocks for the next step.
 //!
 //! ```
@@ -24,10 +26,12 @@ mod alloc;
 mod float;
 mod gemm_impl;
 mod random;
+mod reduce;
 mod threads;
 
 pub use alloc::tune_allocator;
-pub use float::Float;
+pub use float::{Dtype, Float};
 pub use gemm_impl::{gemm, matmul};
 pub use random::{Rng, randn, rng};
+pub use reduce::{chunk_for_threads, fold_chunks_in_order};
 pub use threads::{set_threads, threads};

@@ -1,4 +1,5 @@
 use ndarray::{Array, Dimension, ShapeBuilder};
+use ndarray_rand::RandomExt;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -19,10 +20,12 @@ pub fn rng(seed: u64) -> Rng {
     Rng::seed_from_u64(seed)
 }
 
-/// An array of standard normal samples, like numpy's `np.random.randn(*shape)`.
+/// An array of standard normal samples, like numpy's `np.random.randn(*shape)`,
+/// made by `ndarray_rand`'s [`RandomExt::random_using`].
 ///
 /// Samples are drawn in `f64` and rounded, so an `f32` and an `f64` array drawn from
-/// the same seed hold the same numbers (to `f32` precision).
+/// the same seed hold the same numbers (to `f32` precision). They fill the array in
+/// row-major order, one draw per element.
 ///
 /// ```
 /// let w = numeric::randn::<f32, _, _>((3, 2), &mut numeric::rng(0));
@@ -34,10 +37,31 @@ where
     Sh: ShapeBuilder<Dim = D>,
     D: Dimension,
 {
-    Array::from_shape_simple_fn(shape, || {
-        T::cast(<StandardNormal as Distribution<f64>>::sample(
-            &StandardNormal,
-            rng,
-        ))
-    })
+    let normal = <StandardNormal as Distribution<f64>>::map(StandardNormal, T::cast);
+    Array::random_using(shape, normal, rng)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_numbers_in_both_precisions() {
+        let a = randn::<f64, _, _>((4, 3), &mut rng(5));
+        let b = randn::<f64, _, _>((4, 3), &mut rng(5));
+        let c = randn::<f32, _, _>((4, 3), &mut rng(5));
+        assert_eq!(a, b);
+        assert_eq!(c, a.mapv(|v| v as f32));
+        assert_ne!(a, randn::<f64, _, _>((4, 3), &mut rng(6)));
+    }
+
+    #[test]
+    fn one_draw_per_element_in_row_major_order() {
+        let mut r = rng(9);
+        let by_hand: Vec<f64> = (0..6)
+            .map(|_| <StandardNormal as Distribution<f64>>::sample(&StandardNormal, &mut r))
+            .collect();
+        let a = randn::<f64, _, _>((2, 3), &mut rng(9));
+        assert_eq!(a.iter().copied().collect::<Vec<_>>(), by_hand);
+    }
 }

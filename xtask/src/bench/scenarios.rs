@@ -115,9 +115,6 @@ pub const ALL: &[Scenario] = &[
     },
 ];
 
-/// Scenarios of the issue whose crate API has not landed yet: (name, what is missing).
-pub const PENDING: &[(&str, &str)] = &[];
-
 /// Child mode: runs `name` once and prints its outcome as one JSON line.
 pub fn child(name: &str, ctx: &Ctx) -> Result<(), Box<dyn Error>> {
     // As the `cs231n` command does: the scenarios measure what a user's run gets.
@@ -362,10 +359,10 @@ fn solver_epoch<M: nn::Model<f32>>(
     model: M,
     x: ndarray::ArrayViewD<'_, f32>,
     y: ndarray::ArrayView1<'_, usize>,
-    mut config: nn::solver::SolverConfig,
+    mut config: nn::SolverConfig,
 ) -> Result<f64, Fail> {
     let val = 10.min(x.shape()[0]);
-    let data = nn::solver::TrainData {
+    let data = nn::TrainData {
         x_train: x.view(),
         y_train: y.view(),
         x_val: x.slice_axis(ndarray::Axis(0), (0..val).into()),
@@ -373,7 +370,7 @@ fn solver_epoch<M: nn::Model<f32>>(
     };
     config.num_epochs = 1;
     config.num_train_samples = Some(val);
-    let mut solver = nn::solver::Solver::new(model, data, config)?;
+    let mut solver = nn::Solver::new(model, data, config)?;
     let (history, seconds) = timed(|| solver.train().map(|h| h.loss.len()));
     std::hint::black_box(history?);
     Ok(seconds)
@@ -383,7 +380,7 @@ fn two_layer_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
     let n = if ctx.quick { 400 } else { 49_000 };
     let (x, y) = cifar_rows(ctx, n, false)?;
     let (d, h, c, batch) = (x.ncols(), 50, 10, 200);
-    let net = nn::fc::TwoLayerNet::<f32>::new(nn::fc::TwoLayerConfig {
+    let net = nn::TwoLayerNet::<f32>::new(nn::TwoLayerConfig {
         input_dim: d,
         hidden_dim: h,
         num_classes: c,
@@ -391,7 +388,7 @@ fn two_layer_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
         reg: 0.25,
         seed: 0,
     });
-    let mut config = nn::solver::SolverConfig::with_rule(nn::optim::UpdateRule::Sgd, 1e-4);
+    let mut config = nn::SolverConfig::with_rule(nn::UpdateRule::Sgd, 1e-4);
     config.batch_size = batch;
     let seconds = solver_epoch(net, x.view().into_dyn(), y.view(), config)?;
     let images = ((x.nrows() / batch).max(1) * batch) as f64;
@@ -414,8 +411,7 @@ fn convnet_flops(images: f64) -> f64 {
 fn convnet_batch(ctx: &Ctx) -> Result<Outcome, Fail> {
     let (batch, reps) = if ctx.quick { (10, 2) } else { (50, 10) };
     let (x, y) = cifar_images(ctx, batch)?;
-    let mut net =
-        nn::cnn::ThreeLayerConvNet::<f32>::new(nn::cnn::ThreeLayerConvNetConfig::default())?;
+    let mut net = nn::ThreeLayerConvNet::<f32>::new(nn::ThreeLayerConvNetConfig::default())?;
     let (x, y) = (x.view().into_dyn(), y.view());
     let (_, seconds) = timed(|| {
         for _ in 0..reps {
@@ -433,11 +429,11 @@ fn convnet_batch(ctx: &Ctx) -> Result<Outcome, Fail> {
 fn convnet_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
     let (n, batch) = if ctx.quick { (100, 50) } else { (4900, 50) };
     let (x, y) = cifar_images(ctx, n)?;
-    let net = nn::cnn::ThreeLayerConvNet::<f32>::new(nn::cnn::ThreeLayerConvNetConfig {
+    let net = nn::ThreeLayerConvNet::<f32>::new(nn::ThreeLayerConvNetConfig {
         reg: 1e-3,
         ..Default::default()
     })?;
-    let mut config = nn::solver::SolverConfig::with_rule(nn::optim::UpdateRule::Adam, 1e-3);
+    let mut config = nn::SolverConfig::with_rule(nn::UpdateRule::Adam, 1e-3);
     config.batch_size = batch;
     let seconds = solver_epoch(net, x.view().into_dyn(), y.view(), config)?;
     let images = ((x.shape()[0] / batch).max(1) * batch) as f64;

@@ -7,15 +7,13 @@ use std::time::Instant;
 use cifar_data::Preprocess;
 use indicatif::ProgressBar;
 use ndarray::{ArrayD, Axis, Ix2, Ix4};
+use nn::Checkpoint;
 use nn::Model;
-use nn::checkpoint::Checkpoint;
-use nn::cnn::{
-    Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
-};
-use nn::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
-use nn::layers::Normalization;
-use nn::optim::UpdateRule;
-use nn::solver::{Progress, Solver, SolverConfig, TrainData};
+use nn::Normalization;
+use nn::UpdateRule;
+use nn::{Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
+use nn::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use nn::{Progress, Solver, SolverConfig, TrainData};
 
 use crate::args::{CnnArgs, NnArgs, Norm, TrainArgs, Update};
 use crate::ctx::Ctx;
@@ -72,7 +70,7 @@ fn defaults(net: &Net<'_>, update: UpdateRule) -> Defaults {
             lr: if update == nn::defaults::UPDATE_RULE {
                 nn::defaults::LEARNING_RATE
             } else {
-                nn::optim::OptimConfig::default_for(update).learning_rate
+                nn::OptimConfig::default_for(update).learning_rate
             },
             lr_decay: nn::defaults::LR_DECAY,
             reg: nn::defaults::REG,
@@ -289,14 +287,14 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
         x_val: x_val.view(),
         y_val: sp.y_val.view(),
     };
-    let solver_err = |e: nn::solver::SolverError| CliError::library("training", e);
+    let solver_err = |e: nn::Error| CliError::library("training", e);
     let mut solver = match &t.resume {
         Some(path) => {
             // The architecture comes from the checkpoint, so a resumed run cannot
             // silently change shape.
             let ckpt = Checkpoint::<f32>::load(path).map_err(|e| CliError::library("resume", e))?;
-            let model = nn::checkpoint::build_model::<f32>(&ckpt.model)
-                .map_err(|e| CliError::library("resume", format!("{}: {e}", path.display())))?;
+            let model = nn::rebuild_model::<f32>(&ckpt.model, ckpt.params, ckpt.buffers, path)
+                .map_err(|e| CliError::library("resume", e))?;
             let s = Solver::resume(model, train_data, config, path).map_err(solver_err)?;
             ctx.report.say(format!(
                 "resuming {} from {} after epoch {} (best val accuracy {:.4})",
@@ -401,7 +399,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
     // The Solver leaves the best weights (by validation accuracy) in the model.
     let mut model = solver.model;
     let pred = model.predict(&x_test.view(), 1000);
-    let test_accuracy = nn::model::accuracy(&pred, &sp.y_test.view());
+    let test_accuracy = nn::accuracy(&pred, &sp.y_test.view());
     let val_accuracy = history.best_val_acc;
     let train_accuracy = history
         .train_acc
@@ -501,7 +499,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
 fn notebook_lr(rule: UpdateRule) -> f64 {
     match rule {
         UpdateRule::RmsProp => 1e-4,
-        r => nn::optim::OptimConfig::default_for(r).learning_rate,
+        r => nn::OptimConfig::default_for(r).learning_rate,
     }
 }
 
@@ -509,7 +507,7 @@ fn notebook_lr(rule: UpdateRule) -> f64 {
 struct RuleRun {
     rule: UpdateRule,
     lr: f64,
-    history: nn::solver::History,
+    history: nn::History,
     seconds: f64,
 }
 
@@ -532,7 +530,7 @@ fn compare_updates(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
     let reg = t.reg.unwrap_or(d.reg);
     let epochs = t.epochs.unwrap_or(d.epochs);
     let batch_size = t.batch_size.unwrap_or(d.batch_size);
-    let solver_err = |e: nn::solver::SolverError| CliError::library("training", e);
+    let solver_err = |e: nn::Error| CliError::library("training", e);
     let quiet = ctx.quiet();
 
     let mut runs: Vec<RuleRun> = Vec::new();

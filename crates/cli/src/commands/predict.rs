@@ -4,13 +4,14 @@
 use std::path::Path;
 
 use linear::{LinearClassifier, Loss};
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use serde_json::json;
 
 use crate::args::PredictArgs;
 use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
 use crate::imageio::load_as_chw;
+use crate::model_check;
 use crate::model_file::ModelFile;
 
 /// A loaded model, ready to score preprocessed rows.
@@ -49,20 +50,15 @@ impl Predictor {
                 Ok(Predictor::Linear(LinearClassifier::from_weights(loss, w)))
             }
             "nn" | "cnn" => {
-                let bad = |reason: String| CliError::Model {
-                    path: path.to_owned(),
-                    reason,
-                };
-                let mut model = nn::checkpoint::build_model::<f32>(&file.config).map_err(bad)?;
-                // nn's own loader checks every tensor's name and shape against the model.
-                let weights = nn::checkpoint::Checkpoint {
-                    params: file.params.clone(),
-                    buffers: file.buffers.clone(),
-                    ..nn::checkpoint::Checkpoint::of_model(&model)
-                };
-                weights
-                    .apply_to(&mut model, path)
-                    .map_err(|e| bad(e.to_string()))?;
+                // nn checks the stored configuration against the tensors the file holds
+                // before building anything, then every tensor's name and shape.
+                let model = nn::rebuild_model::<f32>(
+                    &file.config,
+                    file.params.clone(),
+                    file.buffers.clone(),
+                    path,
+                )
+                .map_err(|e| CliError::library("model", e))?;
                 Ok(Predictor::Net(model))
             }
             other => Err(CliError::Model {
@@ -109,31 +105,54 @@ pub fn softmax(scores: &[f32]) -> Vec<f64> {
     exp.into_iter().map(|e| e / sum).collect()
 }
 
-/// Prints the top class and probabilities of each image.
+/// Prints the top class and probabilities of each image. An image that cannot be
+/// read is reported on stderr and skipped; the command then fails at the end, after
+/// classifying the others.
 pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
+    model_check::preflight(&args.model)?;
     let file = ModelFile::load(&args.model)?;
+    model_check::check_values(&args.model, &file)?;
     let mut model = Predictor::from_file(&args.model, &file)?;
     ctx.report.set("dataset", file.dataset.clone());
     ctx.report.set("model", args.model.display().to_string());
     ctx.report.set("kind", file.kind.clone());
     let (c, h, w) = file.prep.image_shape;
-    let mut rows = Array2::<f32>::zeros((args.images.len(), c * h * w));
-    for (i, path) in args.images.iter().enumerate() {
-        let img = load_as_chw(path, c, h, w)?;
-        rows.index_axis_mut(Axis(0), i).assign(
-            &img.mapv(f32::from)
-                .into_shape_with_order(c * h * w)
-                .expect("C*H*W values"),
-        );
+    let d = file.prep.mean_image.len(); // C·H·W, checked against the file by preflight
+    let mut pixels = Vec::new();
+    let mut read = Vec::new();
+    let mut unreadable = 0;
+    for path in &args.images {
+        match load_as_chw(path, c, h, w) {
+            Ok(img) => {
+                pixels.extend(img.iter().map(|&p| f32::from(p)));
+                read.push(path);
+            }
+            Err(e) => {
+                ctx.report.notice(format!("error: {e}"));
+                unreadable += 1;
+            }
+        }
     }
+    let failed = |unreadable: usize| {
+        CliError::Usage(format!(
+            "{unreadable} of {} images could not be read (see above)",
+            args.images.len()
+        ))
+    };
+    if read.is_empty() {
+        return Err(failed(unreadable));
+    }
+    let rows = Array2::from_shape_vec((read.len(), d), pixels)
+        .map_err(|e| CliError::library("predict", e))?;
     let x = file
         .prep
         .apply(rows)
         .map_err(|e| CliError::library("preprocessing", e))?;
     let scores = model.scores(&x)?;
+    model_check::check_outputs(&args.model, file.classes.len(), &scores)?;
     let mut out = Vec::new();
-    for (path, row) in args.images.iter().zip(scores.rows()) {
-        let p = softmax(row.as_slice().unwrap_or(&row.to_vec()));
+    for (path, row) in read.iter().zip(scores.rows()) {
+        let p = softmax(&row.to_vec());
         let mut order: Vec<usize> = (0..p.len()).collect();
         order.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
         let top = order[0];
@@ -154,6 +173,9 @@ pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
             "label": top,
             "probabilities": p,
         }));
+    }
+    if unreadable > 0 {
+        return Err(failed(unreadable));
     }
     ctx.report.set("classes", file.classes.clone());
     ctx.report.set("predictions", out);

@@ -1,0 +1,249 @@
+//! The affine (fully connected) layer, as the course's `affine_forward` /
+//! `affine_backward`: `out = x·W + b` with each example flattened to a row.
+//!
+//! Underneath sit three kernels that take views instead of caches ([`affine`],
+//! [`affine_param_grads`], [`affine_input_grad`]): the fused paths of the models
+//! call them to skip the first layer's input gradient and the copy into a cache.
+
+use ndarray::{
+    Array, Array1, Array2, ArrayD, ArrayView, ArrayView1, ArrayView2, Axis, Dimension, Ix2, IxDyn,
+};
+use numeric::Float;
+
+use crate::error::{Error, Result};
+use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
+use crate::model::Params;
+
+/// `x·W + b` for rows `x` (N, D), weights `W` (D, M), bias `b` (M): the forward kernel.
+///
+/// The bias is broadcast into the output first and GEMM accumulates onto it
+/// (β = 1), so bias addition costs no extra pass over the output.
+///
+/// ```
+/// use ndarray::array;
+/// let out = nn::affine(&array![[1.0_f32, 2.0]].view(), &array![[1.0_f32], [1.0]].view(), &array![0.5_f32].view());
+/// assert_eq!(out, array![[3.5]]);
+/// ```
+pub fn affine<T: Float>(
+    x: &ArrayView2<'_, T>,
+    w: &ArrayView2<'_, T>,
+    b: &ArrayView1<'_, T>,
+) -> Array2<T> {
+    let mut out = b
+        .broadcast((x.nrows(), w.ncols()))
+        .expect("bias length matches W's columns")
+        .to_owned();
+    numeric::gemm(T::one(), x, w, T::one(), &mut out.view_mut());
+    out
+}
+
+/// Parameter gradients of an affine layer: `dW = xᵀ·dout`, `db = Σ_rows dout`.
+///
+/// `xᵀ` is a transposed *view*: GEMM reads it with swapped strides, no copy.
+///
+/// ```
+/// use ndarray::array;
+/// let (dw, db) = nn::affine_param_grads(&array![[2.0_f64, 3.0]].view(), &array![[1.0_f64]].view());
+/// assert_eq!(dw, array![[2.0], [3.0]]);
+/// assert_eq!(db, array![1.0]);
+/// ```
+pub fn affine_param_grads<T: Float>(
+    x: &ArrayView2<'_, T>,
+    dout: &ArrayView2<'_, T>,
+) -> (Array2<T>, Array1<T>) {
+    let mut dw = Array2::zeros((x.ncols(), dout.ncols()));
+    numeric::gemm(T::one(), &x.t(), dout, T::zero(), &mut dw.view_mut());
+    (dw, dout.sum_axis(Axis(0)))
+}
+
+/// Input gradient of an affine layer: `dx = dout·Wᵀ` (transposed view, no copy).
+///
+/// ```
+/// use ndarray::array;
+/// let dx = nn::affine_input_grad(&array![[1.0_f64]].view(), &array![[2.0_f64], [3.0]].view());
+/// assert_eq!(dx, array![[2.0, 3.0]]);
+/// ```
+pub fn affine_input_grad<T: Float>(dout: &ArrayView2<'_, T>, w: &ArrayView2<'_, T>) -> Array2<T> {
+    numeric::matmul(dout, &w.t())
+}
+
+/// What [`affine_backward`] needs: the input (flattened to rows), its original shape,
+/// and the weights.
+#[derive(Debug, Clone)]
+pub struct AffineCache<T, D> {
+    x: Array2<T>,
+    x_dim: D,
+    w: Array2<T>,
+}
+
+/// Affine (fully connected) layer: `out = x·W + b`, where each example of `x`
+/// (shape (N, d₁, …, d_k), e.g. images) is flattened to a row of D = d₁⋯d_k values.
+///
+/// Returns `out` (N, M) and the cache for [`affine_backward`].
+///
+/// # Panics
+/// If D differs from `W`'s rows or `b`'s length from `W`'s columns.
+///
+/// ```
+/// use ndarray::{array, Array};
+/// // The course's check: inputs (2, 4, 5, 6), 3 outputs, values from linspace.
+/// let x = Array::linspace(-0.1, 0.5, 240).into_shape_with_order((2, 4, 5, 6)).unwrap();
+/// let w = Array::linspace(-0.2, 0.3, 360).into_shape_with_order((120, 3)).unwrap();
+/// let b = Array::linspace(-0.3, 0.1, 3);
+/// let (out, _) = nn::affine_forward(&x.view(), &w.view(), &b.view());
+/// let expected = array![[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]];
+/// assert!(backprop::gradcheck::rel_error(&out.view(), &expected.view()) < 1e-7);
+/// ```
+pub fn affine_forward<T: Float, D: Dimension>(
+    x: &ArrayView<'_, T, D>,
+    w: &ArrayView2<'_, T>,
+    b: &ArrayView1<'_, T>,
+) -> (Array2<T>, AffineCache<T, D>) {
+    let x2 = flatten_rows(x);
+    let out = affine(&x2.view(), w, b);
+    let cache = AffineCache {
+        x: x2,
+        x_dim: x.raw_dim(),
+        w: w.to_owned(),
+    };
+    (out, cache)
+}
+
+/// Backward pass of [`affine_forward`]: `(dx, dW, db)` with `dx` in the input's shape.
+///
+/// ```
+/// use ndarray::array;
+/// let x = array![[1.0_f64, 2.0]];
+/// let (_, cache) = nn::affine_forward(&x.view(), &array![[3.0], [4.0]].view(), &array![0.0].view());
+/// let (dx, dw, db) = nn::affine_backward(&array![[1.0]].view(), &cache);
+/// assert_eq!((dx, dw, db), (array![[3.0, 4.0]], array![[1.0], [2.0]], array![1.0]));
+/// ```
+pub fn affine_backward<T: Float, D: Dimension>(
+    dout: &ArrayView2<'_, T>,
+    cache: &AffineCache<T, D>,
+) -> (Array<T, D>, Array2<T>, Array1<T>) {
+    let (dw, db) = affine_param_grads(&cache.x.view(), dout);
+    let dx = affine_input_grad(dout, &cache.w.view())
+        .into_shape_with_order(cache.x_dim.clone())
+        .expect("dx has as many elements as x");
+    (dx, dw, db)
+}
+
+/// `x` (N, d₁, …) as rows (N, d₁⋯d_k), copied into standard layout.
+fn flatten_rows<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>) -> Array2<T> {
+    let n = x.shape().first().copied().unwrap_or(1);
+    let d: usize = x.shape().iter().skip(1).product();
+    let flat: Vec<T> = x.iter().copied().collect();
+    Array2::from_shape_vec((n, d), flat).expect("N·D elements")
+}
+
+/// The affine layer of a network: `W` (D, M) and `b` (M) under the given names.
+/// Any input (N, d₁, …) with d₁⋯d_k = D is flattened to rows, as the course does.
+#[derive(Debug, Clone)]
+pub struct Affine {
+    w: String,
+    b: String,
+    d: usize,
+    m: usize,
+}
+
+impl Affine {
+    /// An affine layer from `d` inputs to `m` outputs whose parameters are named `w`
+    /// and `b` in the model.
+    ///
+    /// ```
+    /// use nn::Layer;
+    /// let fc = nn::Affine::new("W1", "b1", 120, 10);
+    /// assert_eq!(Layer::<f32>::output_shape(&fc, &[3, 5, 8]).unwrap(), vec![10]);
+    /// assert!(Layer::<f32>::output_shape(&fc, &[7]).is_err());
+    /// ```
+    pub fn new(w: impl Into<String>, b: impl Into<String>, d: usize, m: usize) -> Self {
+        Self {
+            w: w.into(),
+            b: b.into(),
+            d,
+            m,
+        }
+    }
+}
+
+/// What [`Affine`]'s backward pass needs: the input rows and the input's shape.
+struct AffineLayerCache<T> {
+    x: Array2<T>,
+    x_dim: IxDyn,
+}
+
+impl<T: Float> Layer<T> for Affine {
+    fn name(&self) -> String {
+        format!("fc{}", self.m)
+    }
+
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        if crate::limits::product(input) != Some(self.d) {
+            return Err(Error::Input {
+                layer: Layer::<T>::name(self),
+                expected: format!("examples of {} values", self.d),
+                found: input.to_vec(),
+            });
+        }
+        Ok(vec![self.m])
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new(
+                &self.w,
+                vec![self.d, self.m],
+                Init::Weights { fan_in: self.d },
+            ),
+            ParamSpec::new(&self.b, vec![self.m], Init::Zeros),
+        ]
+    }
+
+    fn forward(
+        &mut self,
+        x: ArrayD<T>,
+        params: &Params<T>,
+        _buffers: &mut Params<T>,
+        _mode: Mode,
+    ) -> (ArrayD<T>, Cache) {
+        let x_dim = x.raw_dim();
+        let n = x_dim[0];
+        let rows = x
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((n, self.d))
+            .unwrap_or_else(|_| {
+                panic!("fc{}: input {x_dim:?} is not N rows of {}", self.m, self.d)
+            });
+        let out = affine(&rows.view(), &view(params, &self.w), &view(params, &self.b));
+        (
+            out.into_dyn(),
+            Box::new(AffineLayerCache { x: rows, x_dim }),
+        )
+    }
+
+    fn backward(
+        &self,
+        dout: ArrayD<T>,
+        cache: &Cache,
+        params: &Params<T>,
+        need_dx: bool,
+    ) -> (ArrayD<T>, Params<T>) {
+        let cache: &AffineLayerCache<T> = cache_of(cache, "fc");
+        let dout = batch::<T, Ix2>(dout, "fc");
+        let (dw, db) = affine_param_grads(&cache.x.view(), &dout.view());
+        let dx = if need_dx {
+            affine_input_grad(&dout.view(), &view(params, &self.w))
+                .into_shape_with_order(cache.x_dim.clone())
+                .expect("dx has as many elements as x")
+        } else {
+            no_dx()
+        };
+        let grads = Params::from([
+            (self.w.clone(), dw.into_dyn()),
+            (self.b.clone(), db.into_dyn()),
+        ]);
+        (dx, grads)
+    }
+}

@@ -1,0 +1,4 @@
+//! Fuzz target `checkpoint`: see docs/fuzz.md.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cs231n_fuzz::net::checkpoint(data));
