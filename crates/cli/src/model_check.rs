@@ -17,7 +17,7 @@ use crate::error::{CliError, Result};
 use crate::model_file::ModelFile;
 
 /// The `format` of nn's training checkpoints (and bare network files).
-const CHECKPOINT_FORMAT: &str = nn::checkpoint::FORMAT;
+const CHECKPOINT_FORMAT: &str = nn::CHECKPOINT_FORMAT;
 
 /// safetensors' own limit on the JSON header, which a file's first 8 bytes claim.
 const MAX_HEADER: u64 = 100 << 20;
