@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use nn::{Progress, Solver, SolverConfig, UpdateRule};
 
-use super::net::{Net, build, defaults, describe, prepare};
+use super::build_net::{build, describe};
+use super::net::{Net, defaults, prepare};
 use crate::args::NnArgs;
 use crate::ctx::Ctx;
 use crate::error::{CliError, Result};

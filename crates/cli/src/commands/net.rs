@@ -8,22 +8,17 @@ use std::time::Instant;
 
 use cifar_data::Preprocess;
 use indicatif::ProgressBar;
-use ndarray::{ArrayD, Axis, Ix2, Ix4};
-use nn::Checkpoint;
-use nn::Model;
-use nn::Normalization;
-use nn::UpdateRule;
-use nn::{Augment, SequentialNet, SequentialNetConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig};
-use nn::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
-use nn::{Progress, Solver, SolverConfig, TrainData};
+use ndarray::ArrayD;
+use nn::{Augment, Checkpoint, Model, Progress, Solver, SolverConfig, TrainData, UpdateRule};
 
-use crate::args::{CnnArgs, NnArgs, Norm, TrainArgs, Update};
+use super::build_net::{build, describe, rule};
+use crate::args::{CnnArgs, NnArgs, TrainArgs, Update};
 use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
-use crate::imageio::weights_to_rgb;
+use crate::image_grid::first_layer;
 use crate::model_file::ModelFile;
 use crate::output::{percent, round, sci};
-use crate::plot::{self, ImageGrid, Series};
+use crate::plot::{self, Series};
 use crate::progress;
 
 /// Which network family, with its own options.
@@ -41,7 +36,7 @@ impl Net<'_> {
         }
     }
 
-    fn train_args(&self) -> &TrainArgs {
+    pub(super) fn train_args(&self) -> &TrainArgs {
         match self {
             Net::Fc(a) => &a.train,
             Net::Conv(a) => &a.train,
@@ -87,109 +82,6 @@ pub(super) fn defaults(net: &Net<'_>, update: UpdateRule) -> Defaults {
             epochs: 1,
             batch_size: 50,
             normalize_channels: true,
-        },
-    }
-}
-
-fn rule(u: Update) -> UpdateRule {
-    match u {
-        Update::Sgd => UpdateRule::Sgd,
-        Update::Momentum => UpdateRule::SgdMomentum,
-        Update::Rmsprop => UpdateRule::RmsProp,
-        Update::Adam => UpdateRule::Adam,
-    }
-}
-
-fn lib(what: &'static str) -> impl Fn(String) -> CliError {
-    move |e| CliError::library(what, e)
-}
-
-/// Builds the network the options describe for inputs of `input_shape`.
-pub(super) fn build(
-    net: &Net<'_>,
-    input_shape: (usize, usize, usize),
-    num_classes: usize,
-    reg: f64,
-    seed: u64,
-) -> Result<Box<dyn Model<f32>>> {
-    let (c, h, w) = input_shape;
-    let ws = net.train_args().weight_scale;
-    match net {
-        Net::Fc(a) => {
-            if a.hidden.is_empty() || a.hidden.contains(&0) {
-                return Err(CliError::Usage(
-                    "--hidden needs positive sizes, e.g. 100 or 100,100".into(),
-                ));
-            }
-            let keep = a.dropout.unwrap_or(1.0);
-            if a.hidden.len() == 1 && a.norm == Norm::None && keep == 1.0 {
-                // The course's TwoLayerNet (files say so), He-initialised unless told.
-                let he = nn::defaults::two_layer(c * h * w, num_classes);
-                let cfg = TwoLayerConfig {
-                    hidden_dim: a.hidden[0],
-                    weight_scale: ws.unwrap_or(he.weight_scale),
-                    reg,
-                    seed,
-                    ..he
-                };
-                return Ok(Box::new(
-                    TwoLayerNet::<f32>::try_new(cfg).map_err(|e| lib("nn")(e.to_string()))?,
-                ));
-            }
-            let cfg = FcConfig {
-                input_dim: c * h * w,
-                hidden_dims: a.hidden.clone(),
-                num_classes,
-                dropout_keep: keep,
-                normalization: match a.norm {
-                    Norm::None => Normalization::None,
-                    Norm::Batch => Normalization::BatchNorm,
-                    Norm::Layer => Normalization::LayerNorm,
-                },
-                reg,
-                // He initialisation unless a scale is given: deep relu nets need it.
-                weight_scale: ws,
-                seed,
-            };
-            Ok(Box::new(
-                FullyConnectedNet::<f32>::try_new(cfg).map_err(|e| lib("nn")(e.to_string()))?,
-            ))
-        }
-        Net::Conv(a) => match &a.arch {
-            None => {
-                let cfg = ThreeLayerConvNetConfig {
-                    input_dim: [c, h, w],
-                    num_filters: a.num_filters,
-                    filter_size: a.filter_size,
-                    hidden_dim: a.hidden,
-                    num_classes,
-                    weight_scale: ws.unwrap_or(1e-3),
-                    reg,
-                    seed,
-                };
-                Ok(Box::new(
-                    ThreeLayerConvNet::<f32>::new(cfg).map_err(|e| lib("cnn")(e.to_string()))?,
-                ))
-            }
-            Some(arch) => {
-                let cfg = SequentialNetConfig {
-                    reg,
-                    weight_scale: ws,
-                    seed,
-                    ..SequentialNetConfig::new(arch, &[c, h, w])
-                };
-                let model =
-                    SequentialNet::<f32>::new(cfg).map_err(|e| lib("cnn")(e.to_string()))?;
-                let probe = ArrayD::<f32>::zeros(vec![1, c, h, w]);
-                let mut m: Box<dyn Model<f32>> = Box::new(model);
-                let classes = m.scores(&probe.view()).ncols();
-                if classes != num_classes {
-                    return Err(CliError::Usage(format!(
-                        "--arch ends with fc{classes} but the dataset has {num_classes} classes: end it with fc{num_classes}"
-                    )));
-                }
-                Ok(m)
-            }
         },
     }
 }
@@ -622,73 +514,4 @@ impl TrainArgs {
             Update::Adam => "adam",
         }
     }
-}
-
-/// One line for the model: its kind and shape.
-pub(super) fn describe(cfg: &serde_json::Value) -> String {
-    let kind = cfg["kind"].as_str().unwrap_or("model");
-    let mut parts = Vec::new();
-    for key in [
-        "hidden_dim",
-        "hidden_dims",
-        "normalization",
-        "dropout_keep",
-        "arch",
-        "num_filters",
-        "filter_size",
-    ] {
-        if let Some(v) = cfg.get(key) {
-            parts.push(format!("{key} {v}"));
-        }
-    }
-    if parts.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({})", parts.join(", "))
-    }
-}
-
-/// The first layer's weights as pictures: an affine layer's columns reshaped to
-/// images (the notebook's `W1` grid), or a conv layer's filters.
-///
-/// `what` says which model on which data, for the title.
-fn first_layer(
-    params: &nn::Params<f32>,
-    (c, h, w): (usize, usize, usize),
-    what: &str,
-) -> Option<ImageGrid> {
-    let w1 = params.get("W1")?;
-    let images: Vec<_> = if let Ok(f) = w1.view().into_dimensionality::<Ix4>() {
-        // (F, C, HH, WW): one picture per filter, in colour when C = 3.
-        f.outer_iter().map(|k| weights_to_rgb(k)).collect()
-    } else if let Ok(m) = w1.view().into_dimensionality::<Ix2>() {
-        if m.nrows() != c * h * w {
-            return None;
-        }
-        m.axis_iter(Axis(1))
-            .take(256)
-            .map(|col| {
-                let img = col
-                    .to_owned()
-                    .into_shape_with_order((c, h, w))
-                    .expect("D = C*H*W");
-                weights_to_rgb(img.view())
-            })
-            .collect()
-    } else {
-        return None;
-    };
-    let n = images.len();
-    let cols = (n as f64).sqrt().ceil() as usize;
-    let side = images.first().map_or(1, |i| i.width());
-    let scale = (96 / side.max(1)).clamp(1, 16);
-    let title = match w1.ndim() {
-        4 => format!(
-            "First-layer filters ({}x{}): {what}",
-            w1.shape()[2],
-            w1.shape()[3]
-        ),
-        _ => format!("First-layer weights: {what}"),
-    };
-    Some(ImageGrid::tiled(images, cols, scale, &title))
 }
