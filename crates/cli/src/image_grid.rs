@@ -67,7 +67,12 @@ impl ImageGrid {
         let col_title_h = if self.column_titles.is_empty() { 0 } else { 22 };
         // Wide enough for the column titles too.
         let cell_w = cw.max(if self.column_titles.is_empty() { 0 } else { 70 });
-        let w = (cols as u32 * (cell_w + gap) + gap).max(240);
+        // Wide enough for the title too (about 12 px a character at 22 px), the grid
+        // centred under it.
+        let grid_w = cols as u32 * (cell_w + gap) + gap;
+        let title_w = self.title.chars().count() as u32 * 12 + 2 * gap;
+        let w = grid_w.max(title_w).max(240);
+        let left = (w - grid_w) / 2;
         let h = title_h + col_title_h + self.cells.len() as u32 * (ch + gap) + gap;
         let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
         {
@@ -83,7 +88,7 @@ impl ImageGrid {
                     .map_err(|e| plot_err(path, e))?;
             }
             for (c, t) in self.column_titles.iter().enumerate() {
-                let x = gap + c as u32 * (cell_w + gap) + cell_w / 2;
+                let x = left + gap + c as u32 * (cell_w + gap) + cell_w / 2;
                 root.draw(&Text::new(
                     t.clone(),
                     (x as i32, title_h as i32 + 3),
@@ -103,7 +108,7 @@ impl ImageGrid {
                     cell.height() * scale,
                     imageops::FilterType::Nearest,
                 );
-                let x = gap + c as u32 * (cell_w + gap) + (cell_w - big.width()) / 2;
+                let x = left + gap + c as u32 * (cell_w + gap) + (cell_w - big.width()) / 2;
                 let y = top + r as u32 * (ch + gap);
                 imageops::replace(&mut img, &big, x as i64, y as i64);
             }

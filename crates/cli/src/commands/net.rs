@@ -420,7 +420,12 @@ fn write_artifacts(
         ],
     )?;
     ctx.wrote("accuracy history", &path);
-    let what = format!("{prefix} {}, {}", describe(&model.config()), kind.title());
+    let config = model.config();
+    let what = format!(
+        "{} on {}",
+        config["kind"].as_str().unwrap_or(prefix),
+        kind.title()
+    );
     if let Some(grid) = first_layer(model.params(), data.sp.transform.image_shape, &what) {
         let name = if matches!(net, Net::Conv(_)) {
             "filters"
