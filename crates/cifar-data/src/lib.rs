@@ -42,7 +42,7 @@ pub use idx::{
     FASHION_MNIST_CLASSES, FASHION_MNIST_DIR, MNIST_DIR, MNIST_FILES, load_fashion_mnist,
     load_mnist, read_idx, read_idx_from, read_idx_pair, write_idx, write_mnist,
 };
-pub use preprocess::{Preprocess, SplitSizes, Splits, Transform, preprocess};
+pub use preprocess::{Preprocess, SplitSizes, Splits, Transform, preprocess, split_indices};
 pub use source::{
     DATA_DIR_ENV, DEFAULT_DATA_DIR, DataSource, DatasetChoice, DatasetKind, SAMPLE_DIR,
     default_data_dir, fetch_command,

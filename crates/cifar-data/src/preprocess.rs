@@ -7,9 +7,10 @@ use crate::{DataError, Dataset};
 
 /// How many examples each split gets.
 ///
-/// As in the course: training = the first `num_training` training images, validation =
-/// the next `num_validation`, test = the first `num_test` test images, and dev = a
-/// random `num_dev` of the training split (for quick gradient checks).
+/// As in the course: training and validation come from the first `num_training +
+/// num_validation` training images (validation = the last ones, per class when
+/// [`Preprocess::stratify`] is on), test = the first `num_test` test images, and dev =
+/// a random `num_dev` of the training split (for quick gradient checks).
 ///
 /// # Example
 /// ```
@@ -124,6 +125,11 @@ pub struct Preprocess {
     pub bias: bool,
     /// Seed for the random dev subset.
     pub seed: u64,
+    /// Take the validation split per class (see [`split_indices`]) rather than as the
+    /// course's one block after the training images, so every class is in it in
+    /// proportion to the data, whatever order the file keeps its images in (the
+    /// bundled sample's last 500 images hold 89 T-shirts and 3 trousers).
+    pub stratify: bool,
 }
 
 impl Default for Preprocess {
@@ -135,6 +141,7 @@ impl Default for Preprocess {
             normalize_channels: false,
             bias: false,
             seed: 0,
+            stratify: true,
         }
     }
 }
@@ -324,11 +331,19 @@ pub fn preprocess<T: Float>(
         num_test: te,
         num_dev: dv,
     } = sizes;
-    let mut x_train = train.slice(0..tr)?.to_rows::<T>();
-    let x_val = train.slice(tr..tr + va)?.to_rows::<T>();
+    let (train_idx, val_idx) = if cfg.stratify {
+        let pool: Vec<u8> = train.labels.iter().take(tr + va).copied().collect();
+        split_indices(&pool, va)
+    } else {
+        ((0..tr).collect(), (tr..tr + va).collect())
+    };
+    let train_part = train.select(&train_idx)?;
+    let val_part = train.select(&val_idx)?;
+    let mut x_train = train_part.to_rows::<T>();
+    let x_val = val_part.to_rows::<T>();
     let x_test = test.slice(0..te)?.to_rows::<T>();
-    let y_train = train.labels.slice(s![..tr]).mapv(|l| l as usize);
-    let y_val = train.labels.slice(s![tr..tr + va]).mapv(|l| l as usize);
+    let y_train = train_part.labels_usize();
+    let y_val = val_part.labels_usize();
     let y_test = test.labels.slice(s![..te]).mapv(|l| l as usize);
 
     // Statistics come from the training split only (the validation and test images
@@ -378,6 +393,48 @@ pub fn preprocess<T: Float>(
         clamped: sizes != cfg.sizes,
         classes: train.classes.clone(),
     })
+}
+
+/// Splits the images labelled `labels` into (training, validation) index lists, with
+/// `num_validation` validation images chosen per class: each class gets its share of
+/// the validation split in proportion to its count (largest remainders, ties to the
+/// smaller label), taken from its last images. Both lists keep the file's order, and
+/// nothing random is involved, so the split is the same on every run.
+///
+/// # Example
+/// ```
+/// use cifar_data::split_indices;
+/// // Sorted by class: the course's "last 2 images" would both be class 1.
+/// let labels = [0, 0, 0, 0, 1, 1, 1, 1];
+/// let (train, val) = split_indices(&labels, 2);
+/// assert_eq!(val, vec![3, 7]); // the last image of each class
+/// assert_eq!(train, vec![0, 1, 2, 4, 5, 6]);
+/// ```
+pub fn split_indices(labels: &[u8], num_validation: usize) -> (Vec<usize>, Vec<usize>) {
+    let n = labels.len();
+    let va = num_validation.min(n);
+    let mut counts = [0usize; 256];
+    for &l in labels {
+        counts[l as usize] += 1;
+    }
+    // Hamilton's method: floors first, then one more for the largest remainders.
+    let mut quota: Vec<usize> = counts.iter().map(|&c| c * va / n.max(1)).collect();
+    let mut order: Vec<usize> = (0..256).filter(|&c| counts[c] > 0).collect();
+    order.sort_by_key(|&c| (std::cmp::Reverse(counts[c] * va % n.max(1)), c));
+    let short = va - quota.iter().sum::<usize>();
+    for &c in order.iter().take(short) {
+        quota[c] += 1;
+    }
+    // Walk backwards so each class gives up its last images.
+    let mut is_val = vec![false; n];
+    for i in (0..n).rev() {
+        let c = labels[i] as usize;
+        if quota[c] > 0 {
+            quota[c] -= 1;
+            is_val[i] = true;
+        }
+    }
+    (0..n).partition(|&i| !is_val[i])
 }
 
 /// Mean of each column, accumulated in `f64` so 49 000 `f32` rows lose nothing.

@@ -44,6 +44,7 @@ fn splits_follow_the_course_order_and_mean_is_from_train_only() {
     let (train, test) = data();
     let cfg = Preprocess {
         sizes: sizes(15, 3, 4, 0),
+        stratify: false,
         ..Default::default()
     };
     let sp = preprocess::<f64>(&train, &test, &cfg).unwrap();
@@ -72,6 +73,64 @@ fn splits_follow_the_course_order_and_mean_is_from_train_only() {
             .all(|m| m.abs() < 1e-12)
     );
     assert!(!sp.clamped);
+}
+
+#[test]
+fn stratified_validation_takes_each_class_in_proportion() {
+    // 40 images sorted by class (10 of each of 4 classes): the course's block split
+    // would validate on class 3 alone.
+    let classes: Vec<String> = (0..4).map(|i| format!("c{i}")).collect();
+    let n = 40;
+    let images = Array4::from_shape_fn((n, 1, 1, 1), |(i, ..)| i as u8);
+    let labels = Array1::from_iter((0..n).map(|i| (i / 10) as u8));
+    let train = Dataset::new(images, labels, classes).unwrap();
+    let cfg = Preprocess {
+        sizes: sizes(32, 8, 4, 0),
+        subtract_mean: false,
+        ..Default::default()
+    };
+    let sp = preprocess::<f64>(&train, &train, &cfg).unwrap();
+    assert_eq!(sp.y_val.to_vec(), vec![0, 0, 1, 1, 2, 2, 3, 3]);
+    // The last two images of each class, in the file's order.
+    let val_pixels: Vec<f64> = sp.x_val.column(0).to_vec();
+    assert_eq!(val_pixels, vec![8., 9., 18., 19., 28., 29., 38., 39.]);
+    // Training keeps the rest, no image in both.
+    assert_eq!(sp.x_train.nrows(), 32);
+    assert!(sp.x_train.column(0).iter().all(|p| !val_pixels.contains(p)));
+    let block = Preprocess {
+        stratify: false,
+        ..cfg
+    };
+    let sp = preprocess::<f64>(&train, &train, &block).unwrap();
+    assert_eq!(sp.y_val.to_vec(), vec![3; 8]);
+}
+
+#[test]
+fn uneven_classes_share_the_validation_split_by_largest_remainder() {
+    // Counts 5, 3, 2 of 10 images; 4 for validation: quotas 2.0, 1.2, 0.8 -> 2, 1, 1.
+    let labels = [0, 1, 0, 2, 0, 1, 0, 2, 0, 1];
+    let (train, val) = cifar_data::split_indices(&labels, 4);
+    assert_eq!(val, vec![6, 7, 8, 9]);
+    assert_eq!(train, vec![0, 1, 2, 3, 4, 5]);
+    let (train, val) = cifar_data::split_indices(&labels, 0);
+    assert_eq!((train.len(), val.len()), (10, 0));
+    let (train, val) = cifar_data::split_indices(&labels, 10);
+    assert_eq!((train.len(), val.len()), (0, 10));
+}
+
+#[test]
+fn the_bundled_samples_validation_split_is_balanced() {
+    let src = DataSource::resolve(DatasetChoice::Sample, cifar_data::default_data_dir()).unwrap();
+    let (train, test) = src.load().unwrap();
+    let sp = preprocess::<f32>(&train, &test, &Preprocess::default()).unwrap();
+    assert_eq!(sp.y_val.len(), 500);
+    let mut counts = [0usize; 10];
+    for &y in &sp.y_val {
+        counts[y] += 1;
+    }
+    // 500 of each class in the sample: 50 of each in validation, 450 in training.
+    assert_eq!(counts, [50; 10]);
+    assert!(train.class_counts().iter().all(|&c| c == 500));
 }
 
 #[test]
@@ -121,6 +180,7 @@ fn without_mean_subtraction_rows_are_raw_pixels() {
     let cfg = Preprocess {
         sizes: sizes(5, 1, 1, 0),
         subtract_mean: false,
+        stratify: false,
         ..Default::default()
     };
     let sp = preprocess::<f32>(&train, &test, &cfg).unwrap();
@@ -260,6 +320,7 @@ fn the_fitted_transform_prepares_new_rows_as_the_splits_were() {
             sizes: sizes(12, 3, 6, 0),
             normalize_channels,
             bias,
+            stratify: false,
             ..Default::default()
         };
         let sp = preprocess::<f64>(&train, &test, &cfg).unwrap();

@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod ctx;
 mod error;
+mod image_grid;
 mod imageio;
 mod model_check;
 mod model_file;

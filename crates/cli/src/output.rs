@@ -24,12 +24,16 @@ impl Reporter {
         }
     }
 
-    /// One line of the run's human output (stdout, or stderr under `--json`).
+    /// One line of the run's human output (stdout, or stderr under `--json`), flushed
+    /// at once so that a pipe sees each line when it is said, not at exit.
     pub fn say(&self, line: impl AsRef<str>) {
         if self.json {
             eprintln!("{}", line.as_ref());
         } else {
-            println!("{}", line.as_ref());
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (`| head`) is not worth a panic.
+            let _ = writeln!(out, "{}", line.as_ref());
+            let _ = out.flush();
         }
     }
 

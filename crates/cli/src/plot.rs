@@ -8,22 +8,22 @@
 use std::path::Path;
 use std::sync::Once;
 
-use image::{Rgb, RgbImage, imageops};
+use image::{Rgb, RgbImage};
 use ndarray::ArrayView2;
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::{CliError, Result};
+pub use crate::image_grid::ImageGrid;
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/DejaVuSans-LICENSE.txt): plotters'
 /// `ab_glyph` text rendering has no system font lookup, so the font ships inside the binary.
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
-fn ensure_font() {
+pub(crate) fn ensure_font() {
     REGISTER.call_once(|| {
         for style in [FontStyle::Normal, FontStyle::Bold] {
             // The bytes are a valid TTF compiled in; a failure would show as missing text.
@@ -42,14 +42,14 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn plot_err(path: &Path, e: impl std::fmt::Display) -> CliError {
+pub(crate) fn plot_err(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::Plot {
         path: path.to_owned(),
         reason: e.to_string(),
     }
 }
 
-fn save(path: &Path, img: &RgbImage) -> Result<()> {
+pub(crate) fn save(path: &Path, img: &RgbImage) -> Result<()> {
     img.save_with_format(path, image::ImageFormat::Png)
         .map_err(|e| plot_err(path, e))
 }
@@ -483,106 +483,6 @@ pub fn heatmap(
         }
     }
     save(path, &img)
-}
-
-/// A grid of images with optional column titles (class names) and an optional title.
-#[derive(Debug, Clone, Default)]
-pub struct ImageGrid {
-    /// Rows of cells; `None` leaves a cell blank.
-    pub cells: Vec<Vec<Option<RgbImage>>>,
-    /// One title per column (may be empty).
-    pub column_titles: Vec<String>,
-    /// Figure title (may be empty).
-    pub title: String,
-    /// Integer upscaling of each cell (nearest neighbour, so pixels stay sharp).
-    pub scale: u32,
-}
-
-impl ImageGrid {
-    /// Lays `images` out in rows of `cols`.
-    pub fn tiled(images: Vec<RgbImage>, cols: usize, scale: u32, title: &str) -> Self {
-        let cols = cols.max(1);
-        let mut cells = Vec::new();
-        let mut it = images.into_iter().peekable();
-        while it.peek().is_some() {
-            let mut row: Vec<Option<RgbImage>> = it.by_ref().take(cols).map(Some).collect();
-            row.resize(cols, None);
-            cells.push(row);
-        }
-        ImageGrid {
-            cells,
-            column_titles: Vec::new(),
-            title: title.to_owned(),
-            scale,
-        }
-    }
-
-    /// Writes the grid as a PNG.
-    pub fn save(&self, path: &Path) -> Result<()> {
-        ensure_font();
-        let scale = self.scale.max(1);
-        let cols = self
-            .cells
-            .iter()
-            .map(Vec::len)
-            .max()
-            .unwrap_or(0)
-            .max(self.column_titles.len());
-        let (cw, ch) = self
-            .cells
-            .iter()
-            .flatten()
-            .flatten()
-            .fold((1, 1), |(w, h), im| (w.max(im.width()), h.max(im.height())));
-        let (cw, ch) = (cw * scale, ch * scale);
-        let gap = 4u32;
-        let title_h = if self.title.is_empty() { 0 } else { 34 };
-        let col_title_h = if self.column_titles.is_empty() { 0 } else { 22 };
-        // Wide enough for the column titles too.
-        let cell_w = cw.max(if self.column_titles.is_empty() { 0 } else { 70 });
-        let w = (cols as u32 * (cell_w + gap) + gap).max(240);
-        let h = title_h + col_title_h + self.cells.len() as u32 * (ch + gap) + gap;
-        let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
-        {
-            let root = BitMapBackend::with_buffer(&mut img, (w, h)).into_drawing_area();
-            let style = |size: u32| {
-                ("sans-serif", size)
-                    .into_font()
-                    .color(&BLACK)
-                    .pos(Pos::new(HPos::Center, VPos::Top))
-            };
-            if !self.title.is_empty() {
-                root.draw(&Text::new(self.title.clone(), (w as i32 / 2, 6), style(22)))
-                    .map_err(|e| plot_err(path, e))?;
-            }
-            for (c, t) in self.column_titles.iter().enumerate() {
-                let x = gap + c as u32 * (cell_w + gap) + cell_w / 2;
-                root.draw(&Text::new(
-                    t.clone(),
-                    (x as i32, title_h as i32 + 3),
-                    style(14),
-                ))
-                .map_err(|e| plot_err(path, e))?;
-            }
-            root.present().map_err(|e| plot_err(path, e))?;
-        }
-        let top = title_h + col_title_h + gap;
-        for (r, row) in self.cells.iter().enumerate() {
-            for (c, cell) in row.iter().enumerate() {
-                let Some(cell) = cell else { continue };
-                let big = imageops::resize(
-                    cell,
-                    cell.width() * scale,
-                    cell.height() * scale,
-                    imageops::FilterType::Nearest,
-                );
-                let x = gap + c as u32 * (cell_w + gap) + (cell_w - big.width()) / 2;
-                let y = top + r as u32 * (ch + gap);
-                imageops::replace(&mut img, &big, x as i64, y as i64);
-            }
-        }
-        save(path, &img)
-    }
 }
 
 #[cfg(test)]

@@ -356,6 +356,64 @@ fn search_times_each_run_and_reg_zero_reads_zero() {
 }
 
 #[test]
+fn epoch_lines_reach_a_pipe_as_each_epoch_ends() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Instant;
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(BIN)
+        .args([
+            "cnn",
+            "--dataset",
+            "sample",
+            "--epochs",
+            "3",
+            "--num-train",
+            "400",
+        ])
+        .args(["--num-filters", "8", "--hidden", "20", "--batch-size", "20"])
+        .args(["--num-test", "50", "--out", s(out.path())])
+        .env_remove(cifar_data::DATA_DIR_ENV)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Each line with the time it arrived.
+    let lines: Vec<(String, f64)> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| (l.unwrap(), started.elapsed().as_secs_f64()))
+        .collect();
+    assert!(child.wait().unwrap().success());
+    let at = |prefix: &str| {
+        lines
+            .iter()
+            .position(|(l, _)| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?} in {lines:?}"))
+    };
+    let (e1, e2, e3, best) = (
+        at("epoch 1/3"),
+        at("epoch 2/3"),
+        at("epoch 3/3"),
+        at("best epoch"),
+    );
+    assert!(e1 < e2 && e2 < e3 && e3 < best, "{lines:?}");
+    assert!(
+        lines[best..]
+            .iter()
+            .any(|(l, _)| l.starts_with("wrote model"))
+    );
+    // Printed as each epoch ends, not in one burst after training: two epochs of
+    // training lie between the first line and the last.
+    let (t1, t3) = (lines[e1].1, lines[e3].1);
+    assert!(
+        t3 - t1 > 0.2 * t3,
+        "epoch lines came {:.3} s apart, {t3:.3} s into the run",
+        t3 - t1
+    );
+}
+
+#[test]
 fn corrupt_batch_is_a_clear_error() {
     let dir = cifar_dir(60, 20);
     let batch = dir.path().join(CIFAR10_DIR).join("data_batch_3.bin");

@@ -1,6 +1,8 @@
 //! One module per subcommand; each takes the run's context and its own options.
 
 pub mod backprop;
+pub mod build_net;
+pub mod compare_updates;
 pub mod info;
 pub mod knn;
 pub mod linear;

@@ -1,29 +1,28 @@
 //! `cs231n nn` and `cs231n cnn`: networks trained by `nn`'s Solver, with a progress
-//! bar per epoch, plots of the loss and accuracies, a picture of the first layer, a
-//! model file for `predict` and a checkpoint that `--resume` continues from.
+//! bar and a line per epoch, plots of the loss and accuracies, a picture of the first
+//! layer, a model file for `predict` and a checkpoint that `--resume` continues from.
+//! `nn --compare-updates` is in `compare_updates.rs`.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cifar_data::Preprocess;
 use indicatif::ProgressBar;
-use ndarray::{ArrayD, Axis, Ix2, Ix4};
-use nn::{
-    Checkpoint, FcConfig, FullyConnectedNet, Model, Normalization, Progress, SequentialNet,
-    SequentialNetConfig, Solver, SolverConfig, ThreeLayerConvNet, ThreeLayerConvNetConfig,
-    TrainData, TwoLayerConfig, TwoLayerNet, UpdateRule,
-};
+use ndarray::ArrayD;
+use nn::{Checkpoint, Model, Progress, Solver, SolverConfig, TrainData, UpdateRule};
 
+use super::build_net::{build, describe};
 use crate::args::{CnnArgs, NnArgs, TrainArgs};
 use crate::ctx::Ctx;
 use crate::error::{CliError, Result};
-use crate::imageio::weights_to_rgb;
+use crate::image_grid::first_layer;
 use crate::model_file::ModelFile;
-use crate::output::{percent, round};
-use crate::plot::{self, ImageGrid, Series};
+use crate::output::{percent, round, sci};
+use crate::plot::{self, Series};
 use crate::progress;
 
 /// Which network family, with its own options.
-enum Net<'a> {
+pub(super) enum Net<'a> {
     Fc(&'a NnArgs),
     Conv(&'a CnnArgs),
 }
@@ -37,7 +36,7 @@ impl Net<'_> {
         }
     }
 
-    fn train_args(&self) -> &TrainArgs {
+    pub(super) fn train_args(&self) -> &TrainArgs {
         match self {
             Net::Fc(a) => &a.train,
             Net::Conv(a) => &a.train,
@@ -47,20 +46,20 @@ impl Net<'_> {
 
 /// Training settings not given on the command line.
 #[derive(Debug, Clone, Copy)]
-struct Defaults {
-    lr: f64,
-    lr_decay: f64,
-    reg: f64,
-    epochs: usize,
-    batch_size: usize,
+pub(super) struct Defaults {
+    pub(super) lr: f64,
+    pub(super) lr_decay: f64,
+    pub(super) reg: f64,
+    pub(super) epochs: usize,
+    pub(super) batch_size: usize,
     /// Standardise each channel after centring (`Preprocess::normalize_channels`).
-    normalize_channels: bool,
+    pub(super) normalize_channels: bool,
 }
 
 /// Fully connected nets: `nn::defaults` (measured by the nn crate; He initialisation,
 /// standardised channels, Adam 1e-3), with the course's learning rate for another rule.
 /// Convnets: `nn::defaults::convnet`.
-fn defaults(net: &Net<'_>, update: UpdateRule) -> Defaults {
+pub(super) fn defaults(net: &Net<'_>, update: UpdateRule) -> Defaults {
     match net {
         Net::Fc(_) => Defaults {
             lr: if update == nn::defaults::UPDATE_RULE {
@@ -85,94 +84,6 @@ fn defaults(net: &Net<'_>, update: UpdateRule) -> Defaults {
     }
 }
 
-fn lib(what: &'static str) -> impl Fn(String) -> CliError {
-    move |e| CliError::library(what, e)
-}
-
-/// Builds the network the options describe for inputs of `input_shape`.
-fn build(
-    net: &Net<'_>,
-    input_shape: (usize, usize, usize),
-    num_classes: usize,
-    reg: f64,
-    seed: u64,
-) -> Result<Box<dyn Model<f32>>> {
-    let (c, h, w) = input_shape;
-    let ws = net.train_args().weight_scale;
-    match net {
-        Net::Fc(a) => {
-            if a.hidden.is_empty() || a.hidden.contains(&0) {
-                return Err(CliError::Usage(
-                    "--hidden needs positive sizes, e.g. 100 or 100,100".into(),
-                ));
-            }
-            let keep = a.dropout.unwrap_or(1.0);
-            if a.hidden.len() == 1 && a.norm == Normalization::None && keep == 1.0 {
-                // The course's TwoLayerNet (files say so), He-initialised unless told.
-                let he = nn::defaults::two_layer(c * h * w, num_classes);
-                let cfg = TwoLayerConfig {
-                    hidden_dim: a.hidden[0],
-                    weight_scale: ws.unwrap_or(he.weight_scale),
-                    reg,
-                    seed,
-                    ..he
-                };
-                return Ok(Box::new(
-                    TwoLayerNet::<f32>::try_new(cfg).map_err(|e| lib("nn")(e.to_string()))?,
-                ));
-            }
-            let cfg = FcConfig {
-                input_dim: c * h * w,
-                hidden_dims: a.hidden.clone(),
-                num_classes,
-                dropout_keep: keep,
-                normalization: a.norm,
-                reg,
-                // He initialisation unless a scale is given: deep relu nets need it.
-                weight_scale: ws,
-                seed,
-            };
-            Ok(Box::new(
-                FullyConnectedNet::<f32>::try_new(cfg).map_err(|e| lib("nn")(e.to_string()))?,
-            ))
-        }
-        Net::Conv(a) => match &a.arch {
-            None => {
-                let cfg = ThreeLayerConvNetConfig {
-                    input_dim: [c, h, w],
-                    num_filters: a.num_filters,
-                    filter_size: a.filter_size,
-                    hidden_dim: a.hidden,
-                    num_classes,
-                    weight_scale: ws.unwrap_or(nn::defaults::convnet::WEIGHT_SCALE),
-                    reg,
-                    seed,
-                };
-                Ok(Box::new(
-                    ThreeLayerConvNet::<f32>::new(cfg).map_err(|e| lib("cnn")(e.to_string()))?,
-                ))
-            }
-            Some(arch) => {
-                let cfg = SequentialNetConfig {
-                    reg,
-                    weight_scale: ws,
-                    seed,
-                    ..SequentialNetConfig::new(arch, &[c, h, w])
-                };
-                let model =
-                    SequentialNet::<f32>::new(cfg).map_err(|e| lib("cnn")(e.to_string()))?;
-                let classes = model.num_classes();
-                if classes != num_classes {
-                    return Err(CliError::Usage(format!(
-                        "--arch ends with fc{classes} but the dataset has {num_classes} classes: end it with fc{num_classes}"
-                    )));
-                }
-                Ok(Box::new(model))
-            }
-        },
-    }
-}
-
 /// `cs231n nn`.
 pub fn run_nn(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
     if let Some(p) = args.dropout
@@ -183,7 +94,7 @@ pub fn run_nn(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
         )));
     }
     if args.compare_updates {
-        return compare_updates(ctx, args);
+        return super::compare_updates::run(ctx, args);
     }
     run(ctx, Net::Fc(args))
 }
@@ -194,16 +105,16 @@ pub fn run_cnn(ctx: &mut Ctx, args: &CnnArgs) -> Result<()> {
 }
 
 /// The preprocessed splits, as the network's input (rows, or images for a convnet).
-struct Prepared {
-    sp: cifar_data::Splits<f32>,
-    x_train: ArrayD<f32>,
-    x_val: ArrayD<f32>,
-    x_test: ArrayD<f32>,
-    kind: cifar_data::DatasetKind,
+pub(super) struct Prepared {
+    pub(super) sp: cifar_data::Splits<f32>,
+    pub(super) x_train: ArrayD<f32>,
+    pub(super) x_val: ArrayD<f32>,
+    pub(super) x_test: ArrayD<f32>,
+    pub(super) kind: cifar_data::DatasetKind,
 }
 
 /// Loads the dataset, makes the course's splits and shapes them as the net's input.
-fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
+pub(super) fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
     let (sp, kind) = ctx.load_splits(
         &net.train_args().splits,
         Preprocess {
@@ -233,46 +144,116 @@ fn prepare(ctx: &mut Ctx, net: &Net<'_>, d: &Defaults) -> Result<Prepared> {
     })
 }
 
+impl Prepared {
+    /// The training and validation splits as the Solver takes them.
+    pub(super) fn train_data(&self) -> TrainData<'_, f32> {
+        TrainData {
+            x_train: self.x_train.view(),
+            y_train: self.sp.y_train.view(),
+            x_val: self.x_val.view(),
+            y_val: self.sp.y_val.view(),
+        }
+    }
+}
+
+/// The Solver of the command's networks.
+type NetSolver<'d> = Solver<'d, f32, Box<dyn Model<f32>>>;
+
+/// `nn` / `cnn` in four steps: set up the Solver, train it (a progress bar and one
+/// line per epoch), evaluate the best weights on the test split, write the plots and
+/// files, and record the JSON summary.
 fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
     let t = net.train_args().clone();
-    let prefix = net.prefix();
     let d = defaults(&net, t.update);
-    let Prepared {
-        sp,
-        x_train,
-        x_val,
-        x_test,
-        kind,
-    } = prepare(ctx, &net, &d)?;
-    let images = matches!(net, Net::Conv(_));
-    let num_classes = sp.classes.len();
+    let data = prepare(ctx, &net, &d)?;
+    let setup = Setup::resolve(ctx, &t, &d, net.prefix())?;
+    let mut solver = new_solver(ctx, &net, &t, &setup, &data)?;
+    let num_params: usize = solver.model.params().values().map(|p| p.len()).sum();
+    ctx.report.say(format!(
+        "{}: {} ({num_params} parameters) on {} train / {} val / {} test images; {} lr {} (decay {}), reg {}, {} epoch(s) of batch {}",
+        net.prefix(),
+        describe(&solver.model.config()),
+        data.sp.y_train.len(),
+        data.sp.y_val.len(),
+        data.sp.y_test.len(),
+        t.update.name(),
+        sci(setup.lr),
+        setup.lr_decay,
+        sci(setup.reg),
+        setup.epochs,
+        setup.batch_size
+    ));
+    let trained = train(ctx, &mut solver, setup.epochs)?;
+    let mut model = solver.model;
+    let eval = evaluate(ctx, model.as_mut(), &data, &trained);
+    write_artifacts(
+        ctx,
+        &net,
+        model.as_ref(),
+        &data,
+        &trained,
+        &setup.checkpoint,
+    )?;
+    record(
+        ctx,
+        &net,
+        &t,
+        &d,
+        &setup,
+        model.as_ref(),
+        num_params,
+        &data,
+        &trained,
+        &eval,
+    );
+    Ok(())
+}
 
-    let lr = t.lr.unwrap_or(d.lr);
-    let lr_decay = t.lr_decay.unwrap_or(d.lr_decay);
-    let reg = t.reg.unwrap_or(d.reg);
-    let epochs = t.epochs.unwrap_or(d.epochs);
-    let batch_size = t.batch_size.unwrap_or(d.batch_size);
-    let out_dir = ctx.out_dir()?;
-    let checkpoint = out_dir.join(format!("{prefix}_checkpoint.safetensors"));
+/// The training settings of a run: the options, else the defaults.
+struct Setup {
+    lr: f64,
+    lr_decay: f64,
+    reg: f64,
+    epochs: usize,
+    batch_size: usize,
+    /// Where the Solver writes its checkpoint after every epoch.
+    checkpoint: PathBuf,
+}
+
+impl Setup {
+    fn resolve(ctx: &Ctx, t: &TrainArgs, d: &Defaults, prefix: &str) -> Result<Self> {
+        Ok(Setup {
+            lr: t.lr.unwrap_or(d.lr),
+            lr_decay: t.lr_decay.unwrap_or(d.lr_decay),
+            reg: t.reg.unwrap_or(d.reg),
+            epochs: t.epochs.unwrap_or(d.epochs),
+            batch_size: t.batch_size.unwrap_or(d.batch_size),
+            checkpoint: ctx.out_file(&format!("{prefix}_checkpoint.safetensors"))?,
+        })
+    }
+}
+
+/// A Solver over the prepared splits: a new model, or the one `--resume` names (whose
+/// architecture comes from the checkpoint, so a resumed run cannot silently change
+/// shape); with augmentation when asked.
+fn new_solver<'d>(
+    ctx: &mut Ctx,
+    net: &Net<'_>,
+    t: &TrainArgs,
+    setup: &Setup,
+    data: &'d Prepared,
+) -> Result<NetSolver<'d>> {
     let config = SolverConfig {
-        lr_decay,
-        batch_size,
-        num_epochs: epochs,
-        checkpoint: Some(checkpoint.clone()),
+        lr_decay: setup.lr_decay,
+        batch_size: setup.batch_size,
+        num_epochs: setup.epochs,
+        checkpoint: Some(setup.checkpoint.clone()),
         seed: ctx.seed(),
-        ..SolverConfig::with_rule(t.update, lr)
+        ..SolverConfig::with_rule(t.update, setup.lr)
     };
-    let train_data = TrainData {
-        x_train: x_train.view(),
-        y_train: sp.y_train.view(),
-        x_val: x_val.view(),
-        y_val: sp.y_val.view(),
-    };
-    let solver_err = |e: nn::Error| CliError::library("training", e);
+    let train_data = data.train_data();
     let mut solver = match &t.resume {
         Some(path) => {
-            // The architecture comes from the checkpoint, so a resumed run cannot
-            // silently change shape.
             let ckpt = Checkpoint::<f32>::load(path).map_err(|e| CliError::library("resume", e))?;
             let model = nn::rebuild_model::<f32>(&ckpt.model, ckpt.params, ckpt.buffers, path)
                 .map_err(|e| CliError::library("resume", e))?;
@@ -287,31 +268,37 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
             s
         }
         None => {
-            let model = build(&net, sp.transform.image_shape, num_classes, reg, ctx.seed())?;
+            let num_classes = data.sp.classes.len();
+            let shape = data.sp.transform.image_shape;
+            let model = build(net, shape, num_classes, setup.reg, ctx.seed())?;
             Solver::new(model, train_data, config).map_err(solver_err)?
         }
     };
-    if let Net::Conv(a) = &net
+    if let Net::Conv(a) = net
         && a.augment
     {
         solver.set_batch_transform(nn::defaults::convnet::AUGMENT.into_transform());
     }
-    let model_cfg = solver.model.config();
-    let num_params: usize = solver.model.params().values().map(|p| p.len()).sum();
-    ctx.report.say(format!(
-        "{prefix}: {} ({num_params} parameters) on {} train / {} val / {} test images; {} lr {lr:e} (decay {}), reg {reg:e}, {epochs} epoch(s) of batch {batch_size}",
-        describe(&model_cfg),
-        sp.y_train.len(),
-        sp.y_val.len(),
-        sp.y_test.len(),
-        t.update.name(),
-        lr_decay
-    ));
+    Ok(solver)
+}
 
-    // Training, with one progress bar per epoch (images, loss, images/s).
+/// What training produced.
+struct Trained {
+    history: nn::History,
+    seconds: f64,
+    /// Epochs run by this command (fewer than the total when resuming).
+    epochs_run: usize,
+    /// The epoch the Solver stopped at (the total, counting a resumed run's).
+    last_epoch: usize,
+}
+
+/// Trains with one progress bar per epoch (images, loss, images/s) and prints each
+/// epoch's line as that epoch ends, after clearing its bar, so a long run shows its
+/// accuracies as it goes, on a terminal and in a pipe alike.
+fn train(ctx: &Ctx, solver: &mut NetSolver<'_>, epochs: usize) -> Result<Trained> {
     let quiet = ctx.quiet();
+    let report = &ctx.report;
     let mut bar: Option<ProgressBar> = None;
-    let mut lines: Vec<String> = Vec::new();
     let started = Instant::now();
     let start_epoch = solver.epoch;
     let result = solver.train_with(|p| match p {
@@ -321,7 +308,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
             iterations_per_epoch,
             loss,
             batch_size,
-            report,
+            report: show_loss,
             ..
         } => {
             let pb = bar.get_or_insert_with(|| {
@@ -335,7 +322,7 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
                 pb
             });
             pb.set_position((*iteration_in_epoch * *batch_size) as u64);
-            if *report {
+            if *show_loss {
                 pb.set_message(format!("loss {loss:.4}"));
             }
         }
@@ -352,51 +339,69 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
             if let Some(b) = bar.take() {
                 b.finish_and_clear();
             }
-            let line = format!(
-                "epoch {epoch}/{num_epochs}: train acc {train_acc:.4}, val acc {val_acc:.4}{}, lr {learning_rate:.3e}, {seconds:.1} s ({:.0} images/s)",
+            report.say(format!(
+                "epoch {epoch}/{num_epochs}: train acc {train_acc:.4}, val acc {val_acc:.4}{}, lr {learning_rate:.3e}, {seconds:.1} s ({})",
                 if *improved { " (best)" } else { "" },
-                images as f64 / seconds.max(1e-9)
-            );
-            lines.push(line);
+                progress::rate_text(images as f64 / seconds.max(1e-9), "images")
+            ));
         }
     });
     if let Some(b) = bar.take() {
         b.finish_and_clear();
     }
-    for l in &lines {
-        ctx.report.say(l);
-    }
     let history = result.map_err(solver_err)?.clone();
-    let train_seconds = started.elapsed().as_secs_f64();
-    let epochs_run = solver.epoch - start_epoch;
-    let images_per_second = (epochs_run * sp.y_train.len()) as f64 / train_seconds.max(1e-9);
+    Ok(Trained {
+        history,
+        seconds: started.elapsed().as_secs_f64(),
+        epochs_run: solver.epoch - start_epoch,
+        last_epoch: solver.epoch,
+    })
+}
 
-    // The Solver leaves the best weights (by validation accuracy) in the model.
-    let mut model = solver.model;
-    let pred = model.predict(&x_test.view(), 1000);
-    let test_accuracy = nn::accuracy(&pred, &sp.y_test.view());
-    let val_accuracy = history.best_val_acc;
-    let train_accuracy = history
-        .train_acc
-        .get(history.best_epoch)
-        .copied()
-        .unwrap_or(f64::NAN);
+/// Accuracies of the best weights (the Solver leaves them in the model).
+struct Evaluation {
+    train: f64,
+    val: f64,
+    test: f64,
+}
+
+/// Scores the test split with the best weights and says how the run went.
+fn evaluate(
+    ctx: &Ctx,
+    model: &mut dyn Model<f32>,
+    data: &Prepared,
+    trained: &Trained,
+) -> Evaluation {
+    let h = &trained.history;
+    let pred = model.predict(&data.x_test.view(), 1000);
+    let eval = Evaluation {
+        train: h.train_acc.get(h.best_epoch).copied().unwrap_or(f64::NAN),
+        val: h.best_val_acc,
+        test: nn::accuracy(&pred, &data.sp.y_test.view()),
+    };
     ctx.report.say(format!(
-        "best epoch {}: val {}; test accuracy {:.4} ({}) ; trained in {train_seconds:.1} s",
-        history.best_epoch,
-        percent(val_accuracy),
-        test_accuracy,
-        percent(test_accuracy)
+        "best epoch {}: val {}; test accuracy {:.4} ({}) ; trained in {:.1} s",
+        h.best_epoch,
+        percent(eval.val),
+        eval.test,
+        percent(eval.test),
+        trained.seconds
     ));
+    eval
+}
 
-    // Plots.
-    super::write_loss_curve(
-        ctx,
-        prefix,
-        kind.name(),
-        ("Iteration", "Loss"),
-        &history.loss,
-    )?;
+/// The loss and accuracy plots, the first layer's picture, the model file for
+/// `predict`, and (written by the Solver each epoch) the checkpoint for `--resume`.
+fn write_artifacts(
+    ctx: &mut Ctx,
+    net: &Net<'_>,
+    model: &dyn Model<f32>,
+    data: &Prepared,
+    trained: &Trained,
+    checkpoint: &Path,
+) -> Result<()> {
+    let (prefix, kind, h) = (net.prefix(), data.kind, &trained.history);
+    super::write_loss_curve(ctx, prefix, kind.name(), ("Iteration", "Loss"), &h.loss)?;
     let path = ctx.out_file(&format!("{prefix}_accuracy.png"))?;
     plot::line_plot(
         &path,
@@ -404,25 +409,33 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
         "Epoch",
         "Accuracy",
         &[
-            Series::indexed("train", &history.train_acc, false),
-            Series::indexed("val", &history.val_acc, false),
+            Series::indexed("train", &h.train_acc, false),
+            Series::indexed("val", &h.val_acc, false),
         ],
     )?;
     ctx.wrote("accuracy history", &path);
-    if let Some(grid) = first_layer(model.params(), sp.transform.image_shape) {
-        let name = if images { "filters" } else { "weights" };
+    let config = model.config();
+    let what = format!(
+        "{} on {}",
+        config["kind"].as_str().unwrap_or(prefix),
+        kind.title()
+    );
+    if let Some(grid) = first_layer(model.params(), data.sp.transform.image_shape, &what) {
+        let name = if matches!(net, Net::Conv(_)) {
+            "filters"
+        } else {
+            "weights"
+        };
         let path = ctx.out_file(&format!("{prefix}_{name}.png"))?;
         grid.save(&path)?;
         ctx.wrote(&format!("first-layer {name}"), &path);
     }
-
-    // The model for `predict` (the checkpoint is written by the Solver every epoch).
     let file = ModelFile {
         kind: prefix.into(),
         config: model.config(),
-        classes: sp.classes.clone(),
+        classes: data.sp.classes.clone(),
         dataset: kind.name().into(),
-        prep: sp.transform.clone(),
+        prep: data.sp.transform.clone(),
         params: model.params().clone(),
         buffers: model.buffers().cloned().unwrap_or_default(),
     };
@@ -430,292 +443,63 @@ fn run(ctx: &mut Ctx, net: Net<'_>) -> Result<()> {
     file.save(&path)?;
     ctx.wrote("model", &path);
     if checkpoint.is_file() {
-        ctx.wrote("checkpoint (for --resume)", &checkpoint);
+        ctx.wrote("checkpoint (for --resume)", checkpoint);
     }
+    Ok(())
+}
 
+/// The run's JSON summary (docs/cli.md lists the fields).
+fn record(
+    ctx: &mut Ctx,
+    net: &Net<'_>,
+    t: &TrainArgs,
+    d: &Defaults,
+    setup: &Setup,
+    model: &dyn Model<f32>,
+    num_params: usize,
+    data: &Prepared,
+    trained: &Trained,
+    eval: &Evaluation,
+) {
+    let (h, n) = (&trained.history, |y: &ndarray::Array1<usize>| y.len());
+    let images_per_second =
+        (trained.epochs_run * n(&data.sp.y_train)) as f64 / trained.seconds.max(1e-9);
     let r = &mut ctx.report;
     r.set("model", model.config());
     r.set("num_params", num_params);
-    if let Net::Fc(a) = &net {
-        r.set("hidden", a.hidden.clone());
-        r.set("norm", format!("{:?}", a.norm).to_lowercase());
-        r.set("dropout", a.dropout);
-    }
-    if let Net::Conv(a) = &net {
-        r.set("arch", a.arch.clone());
-        r.set("augment", a.augment);
+    match net {
+        Net::Fc(a) => {
+            r.set("hidden", a.hidden.clone());
+            r.set("norm", format!("{:?}", a.norm).to_lowercase());
+            r.set("dropout", a.dropout);
+        }
+        Net::Conv(a) => {
+            r.set("arch", a.arch.clone());
+            r.set("augment", a.augment);
+        }
     }
     r.set("update", t.update.name());
-    r.set("lr", lr);
-    r.set("lr_decay", lr_decay);
+    r.set("lr", setup.lr);
+    r.set("lr_decay", setup.lr_decay);
     r.set("normalize_channels", d.normalize_channels);
-    r.set("reg", reg);
-    r.set("batch_size", batch_size);
-    r.set("epochs", solver.epoch);
-    r.set("epochs_this_run", epochs_run);
-    r.set("best_epoch", history.best_epoch);
-    r.set("num_train", sp.y_train.len());
-    r.set("num_val", sp.y_val.len());
-    r.set("num_test", sp.y_test.len());
-    r.set("train_accuracy", train_accuracy);
-    r.set("val_accuracy", val_accuracy);
-    r.set("test_accuracy", test_accuracy);
-    r.set("train_history", history.train_acc.clone());
-    r.set("val_history", history.val_acc.clone());
-    r.set("final_loss", history.loss.last().copied());
-    r.set("train_seconds", round(train_seconds, 4));
+    r.set("reg", setup.reg);
+    r.set("batch_size", setup.batch_size);
+    r.set("epochs", trained.last_epoch);
+    r.set("epochs_this_run", trained.epochs_run);
+    r.set("best_epoch", h.best_epoch);
+    r.set("num_train", n(&data.sp.y_train));
+    r.set("num_val", n(&data.sp.y_val));
+    r.set("num_test", n(&data.sp.y_test));
+    r.set("train_accuracy", eval.train);
+    r.set("val_accuracy", eval.val);
+    r.set("test_accuracy", eval.test);
+    r.set("train_history", h.train_acc.clone());
+    r.set("val_history", h.val_acc.clone());
+    r.set("final_loss", h.loss.last().copied());
+    r.set("train_seconds", round(trained.seconds, 4));
     r.set("images_per_second", round(images_per_second, 1));
-    Ok(())
 }
 
-/// The learning rate the course's notebook gives each rule when it compares them
-/// (`FullyConnectedNets.ipynb`): the rules' defaults (`OptimConfig::default_for`: 1e-2,
-/// Adam 1e-3), except RMSProp, which the notebook runs at 1e-4.
-fn notebook_lr(rule: UpdateRule) -> f64 {
-    match rule {
-        UpdateRule::RmsProp => 1e-4,
-        r => nn::OptimConfig::default_for(r).learning_rate,
-    }
-}
-
-/// One rule's run in `--compare-updates`.
-struct RuleRun {
-    rule: UpdateRule,
-    lr: f64,
-    history: nn::History,
-    seconds: f64,
-}
-
-/// `cs231n nn --compare-updates`: the notebook's comparison of the update rules, the
-/// same net (seed, initialisation, minibatch order, data) trained once per rule, the
-/// losses and accuracies drawn on shared axes in one figure.
-fn compare_updates(ctx: &mut Ctx, args: &NnArgs) -> Result<()> {
-    let net = Net::Fc(args);
-    let t = &args.train;
-    let d = defaults(&net, nn::defaults::UPDATE_RULE);
-    let Prepared {
-        sp,
-        x_train,
-        x_val,
-        kind,
-        ..
-    } = prepare(ctx, &net, &d)?;
-    let num_classes = sp.classes.len();
-    let lr_decay = t.lr_decay.unwrap_or(d.lr_decay);
-    let reg = t.reg.unwrap_or(d.reg);
-    let epochs = t.epochs.unwrap_or(d.epochs);
-    let batch_size = t.batch_size.unwrap_or(d.batch_size);
-    let solver_err = |e: nn::Error| CliError::library("training", e);
-    let quiet = ctx.quiet();
-
-    let mut runs: Vec<RuleRun> = Vec::new();
-    for rule in UpdateRule::ALL {
-        let lr = t.lr.unwrap_or_else(|| notebook_lr(rule));
-        let config = SolverConfig {
-            lr_decay,
-            batch_size,
-            num_epochs: epochs,
-            seed: ctx.seed(),
-            ..SolverConfig::with_rule(rule, lr)
-        };
-        let train_data = TrainData {
-            x_train: x_train.view(),
-            y_train: sp.y_train.view(),
-            x_val: x_val.view(),
-            y_val: sp.y_val.view(),
-        };
-        let model = build(&net, sp.transform.image_shape, num_classes, reg, ctx.seed())?;
-        if runs.is_empty() {
-            ctx.report.say(format!(
-                "nn --compare-updates: {} on {} train / {} val images; reg {reg:e}, lr decay {lr_decay}, {epochs} epoch(s) of batch {batch_size}",
-                describe(&model.config()),
-                sp.y_train.len(),
-                sp.y_val.len(),
-            ));
-        }
-        let mut solver = Solver::new(model, train_data, config).map_err(solver_err)?;
-        // Sized by the Solver's own count at the first update.
-        let bar = progress::bar(
-            0,
-            &format!("{} lr {lr:e}", rule.name()),
-            "iterations",
-            quiet,
-        );
-        let started = Instant::now();
-        let result = solver.train_with(|p| {
-            if let Progress::Iteration {
-                iteration,
-                num_iterations,
-                loss,
-                ..
-            } = p
-            {
-                bar.set_length(*num_iterations as u64);
-                bar.set_position(*iteration as u64);
-                bar.set_message(format!("loss {loss:.4}"));
-            }
-        });
-        bar.finish_and_clear();
-        let history = result.map_err(solver_err)?.clone();
-        let seconds = started.elapsed().as_secs_f64();
-        ctx.report.say(format!(
-            "{:<13} lr {lr:<7e} final loss {:.4}, train acc {:.4}, val acc {:.4} ({seconds:.1} s)",
-            rule.name(),
-            history.loss.last().copied().unwrap_or(f64::NAN),
-            history.train_acc.last().copied().unwrap_or(f64::NAN),
-            history.val_acc.last().copied().unwrap_or(f64::NAN),
-        ));
-        runs.push(RuleRun {
-            rule,
-            lr,
-            history,
-            seconds,
-        });
-    }
-
-    // The summary table, on stderr so that it sits next to the progress bars
-    // whatever `--json` does with stdout.
-    let mut table = vec![format!(
-        "{:<13} {:>8} {:>10} {:>9} {:>9} {:>8}",
-        "rule", "lr", "final loss", "train acc", "val acc", "seconds"
-    )];
-    for r in &runs {
-        table.push(format!(
-            "{:<13} {:>8.0e} {:>10.4} {:>9.4} {:>9.4} {:>8.1}",
-            r.rule.name(),
-            r.lr,
-            r.history.loss.last().copied().unwrap_or(f64::NAN),
-            r.history.train_acc.last().copied().unwrap_or(f64::NAN),
-            r.history.val_acc.last().copied().unwrap_or(f64::NAN),
-            r.seconds
-        ));
-    }
-    for line in &table {
-        ctx.report.notice(line);
-    }
-
-    let label = |r: &RuleRun| format!("{} ({:.0e})", r.rule.name(), r.lr);
-    let panel = |title: &str, x: &str, y: &str, series: Vec<Series>| plot::Panel {
-        title: format!("{title} ({})", kind.name()),
-        x_label: x.into(),
-        y_label: y.into(),
-        series,
-    };
-    let path = ctx.out_file("update_rules.png")?;
-    plot::line_plots(
-        &path,
-        &[
-            panel(
-                "Training loss",
-                "Iteration",
-                "Loss",
-                runs.iter()
-                    .map(|r| Series::indexed(&label(r), &r.history.loss, false))
-                    .collect(),
-            ),
-            panel(
-                "Training accuracy",
-                "Epoch",
-                "Accuracy",
-                runs.iter()
-                    .map(|r| Series::indexed(&label(r), &r.history.train_acc, false))
-                    .collect(),
-            ),
-            panel(
-                "Validation accuracy",
-                "Epoch",
-                "Accuracy",
-                runs.iter()
-                    .map(|r| Series::indexed(&label(r), &r.history.val_acc, false))
-                    .collect(),
-            ),
-        ],
-    )?;
-    ctx.wrote("update-rule comparison", &path);
-
-    let rows: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "rule": r.rule.name(),
-                "lr": r.lr,
-                "final_loss": r.history.loss.last().copied(),
-                "train_accuracy": r.history.train_acc.last().copied(),
-                "val_accuracy": r.history.val_acc.last().copied(),
-                "best_val_accuracy": r.history.best_val_acc,
-                "train_seconds": round(r.seconds, 4),
-            })
-        })
-        .collect();
-    let r = &mut ctx.report;
-    r.set("compare_updates", rows);
-    r.set("hidden", args.hidden.clone());
-    r.set("norm", format!("{:?}", args.norm).to_lowercase());
-    r.set("dropout", args.dropout);
-    r.set("lr_decay", lr_decay);
-    r.set("reg", reg);
-    r.set("batch_size", batch_size);
-    r.set("epochs", epochs);
-    r.set("num_train", sp.y_train.len());
-    r.set("num_val", sp.y_val.len());
-    Ok(())
-}
-
-/// One line for the model: its kind and shape.
-fn describe(cfg: &serde_json::Value) -> String {
-    let kind = cfg["kind"].as_str().unwrap_or("model");
-    let mut parts = Vec::new();
-    for key in [
-        "hidden_dim",
-        "hidden_dims",
-        "normalization",
-        "dropout_keep",
-        "arch",
-        "num_filters",
-        "filter_size",
-    ] {
-        if let Some(v) = cfg.get(key) {
-            parts.push(format!("{key} {v}"));
-        }
-    }
-    if parts.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind} ({})", parts.join(", "))
-    }
-}
-
-/// The first layer's weights as pictures: an affine layer's columns reshaped to
-/// images (the notebook's `W1` grid), or a conv layer's filters.
-fn first_layer(params: &nn::Params<f32>, (c, h, w): (usize, usize, usize)) -> Option<ImageGrid> {
-    let w1 = params.get("W1")?;
-    let images: Vec<_> = if let Ok(f) = w1.view().into_dimensionality::<Ix4>() {
-        // (F, C, HH, WW): one picture per filter, in colour when C = 3.
-        f.outer_iter().map(|k| weights_to_rgb(k)).collect()
-    } else if let Ok(m) = w1.view().into_dimensionality::<Ix2>() {
-        if m.nrows() != c * h * w {
-            return None;
-        }
-        m.axis_iter(Axis(1))
-            .take(256)
-            .map(|col| {
-                let img = col
-                    .to_owned()
-                    .into_shape_with_order((c, h, w))
-                    .expect("D = C*H*W");
-                weights_to_rgb(img.view())
-            })
-            .collect()
-    } else {
-        return None;
-    };
-    let n = images.len();
-    let cols = (n as f64).sqrt().ceil() as usize;
-    let side = images.first().map_or(1, |i| i.width());
-    let scale = (96 / side.max(1)).clamp(1, 16);
-    let title = match w1.ndim() {
-        4 => format!("First-layer filters ({}x{})", w1.shape()[2], w1.shape()[3]),
-        _ => "First-layer weights".to_owned(),
-    };
-    Some(ImageGrid::tiled(images, cols, scale, &title))
+fn solver_err(e: nn::Error) -> CliError {
+    CliError::library("training", e)
 }
