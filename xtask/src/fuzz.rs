@@ -144,23 +144,22 @@ fn fuzz_one(
             .sum::<u64>()
     };
     let runs = stat("stat::number_of_executed_units");
-    let verdict = [
-        "deadly signal",
-        "out-of-memory",
-        "malloc limit",
-        "timeout",
-        "panicked",
-    ]
-    .iter()
-    .find(|w| log.contains(*w))
-    .map(|w| format!("FOUND: {w} (log in fuzz/corpus/{target}.log)"))
-    .unwrap_or_else(|| {
-        if out.status.success() {
-            "ok".into()
-        } else {
-            format!("failed ({}); log in fuzz/corpus/{target}.log", out.status)
-        }
-    });
+    // libFuzzer and the sanitizer announce a finding with "ERROR: libFuzzer: what"
+    // (deadly signal, out-of-memory, malloc limit, timeout) or "ERROR: AddressSanitizer".
+    let findings: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("ERROR: ").map(|(_, what)| what))
+        .collect();
+    let verdict = if let Some(first) = findings.first() {
+        format!(
+            "FOUND {} ({first}); log in fuzz/corpus/{target}.log",
+            findings.len()
+        )
+    } else if out.status.success() {
+        "ok".into()
+    } else {
+        format!("failed ({}); log in fuzz/corpus/{target}.log", out.status)
+    };
     Ok(Outcome {
         target: target.into(),
         runs,
