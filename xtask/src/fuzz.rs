@@ -116,7 +116,7 @@ fn fuzz_one(
         .arg(format!("-max_total_time={seconds}"))
         // Bounded memory is part of what is tested: a 1 GB allocation is a finding.
         .args(["-rss_limit_mb=2048", "-malloc_limit_mb=1024", "-timeout=10"])
-        .args(["-print_final_stats=1", "-jobs=1"]);
+        .arg("-print_final_stats=1");
     if keep_going {
         cmd.args([
             "-fork=1",
