@@ -116,7 +116,7 @@ fn fuzz_one(
         .arg(format!("-max_total_time={seconds}"))
         // Bounded memory is part of what is tested: a 1 GB allocation is a finding.
         .args(["-rss_limit_mb=2048", "-malloc_limit_mb=1024", "-timeout=10"])
-        .args(["-print_final_stats=1", "-jobs=1"]);
+        .arg("-print_final_stats=1");
     if keep_going {
         cmd.args([
             "-fork=1",
@@ -143,24 +143,42 @@ fn fuzz_one(
             .filter_map(|v| v.trim_start_matches(':').trim().parse::<u64>().ok())
             .sum::<u64>()
     };
-    let runs = stat("stat::number_of_executed_units");
-    let verdict = [
-        "deadly signal",
-        "out-of-memory",
-        "malloc limit",
-        "timeout",
-        "panicked",
-    ]
-    .iter()
-    .find(|w| log.contains(*w))
-    .map(|w| format!("FOUND: {w} (log in fuzz/corpus/{target}.log)"))
-    .unwrap_or_else(|| {
-        if out.status.success() {
-            "ok".into()
-        } else {
-            format!("failed ({}); log in fuzz/corpus/{target}.log", out.status)
-        }
-    });
+    // Fork mode prints no final stats: its last status line "#N: ... oom/timeout/crash:
+    // a/b/c ..." has the executions and the findings.
+    let last_status = log
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('#') && l.contains("oom/timeout/crash:"));
+    let runs = match stat("stat::number_of_executed_units") {
+        0 => last_status
+            .and_then(|l| l[1..].split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        n => n,
+    };
+    let forked: u64 = last_status
+        .and_then(|l| l.split("oom/timeout/crash:").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(|abc| abc.split('/').filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0);
+    // libFuzzer and the sanitizer announce a finding with "ERROR: libFuzzer: what"
+    // (deadly signal, out-of-memory, malloc limit, timeout) or "ERROR: AddressSanitizer".
+    let findings: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once("ERROR: ").map(|(_, what)| what))
+        .collect();
+    let verdict = if let Some(first) = findings.first() {
+        format!(
+            "FOUND {} ({first}); log in fuzz/corpus/{target}.log",
+            findings.len()
+        )
+    } else if forked > 0 {
+        format!("FOUND {forked} (oom/timeout/crash in fork mode); see fuzz/artifacts/{target}/")
+    } else if out.status.success() {
+        "ok".into()
+    } else {
+        format!("failed ({}); log in fuzz/corpus/{target}.log", out.status)
+    };
     Ok(Outcome {
         target: target.into(),
         runs,

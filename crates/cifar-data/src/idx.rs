@@ -195,8 +195,8 @@ fn read_idx_stream(
                 path.display()
             ))
         })?;
-    // Grow with the bytes that arrive; reserve up front only what a real file needs.
-    let mut data = Vec::with_capacity(count.min(1 << 26) as usize);
+    // Grow with the bytes that arrive: a lying header reserves at most 1 MiB.
+    let mut data = Vec::with_capacity(count.min(1 << 20) as usize);
     (&mut r).take(count).read_to_end(&mut data).map_err(io)?;
     let got = data.len() as u64;
     if got < count {

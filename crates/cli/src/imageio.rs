@@ -43,6 +43,10 @@ pub fn weights_to_rgb(w: ArrayView3<'_, f32>) -> RgbImage {
     chw_u8_to_rgb(bytes.view())
 }
 
+/// The largest picture `predict` decodes, in pixels: 16 Mi (4096 x 4096, or any phone
+/// photo); a model's input is at most a few thousand pixels.
+const MAX_PIXELS: u64 = 1 << 24;
+
 /// Reads a PNG/JPEG file and converts it to the model's input: `channels` (1 = grey,
 /// 3 = RGB) x `height` x `width` bytes, resized with a smooth filter.
 ///
@@ -93,8 +97,20 @@ pub fn decode_as_chw(
             )));
         }
     };
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
-    // The decoder's default limits bound what a header's width x height may allocate.
+    let reader = || image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    // The header's size first: a few hundred bytes can declare a picture whose decoding
+    // and resizing down to the model's input would take many seconds.
+    let (pw, ph) = reader()
+        .into_dimensions()
+        .map_err(|e| bad(format!("a damaged {name} file ({e})")))?;
+    if u64::from(pw) * u64::from(ph) > MAX_PIXELS {
+        return Err(bad(format!(
+            "a {pw}x{ph} picture; predict takes at most {} megapixels, resize it first",
+            MAX_PIXELS >> 20
+        )));
+    }
+    let mut reader = reader();
+    // The decoder's default limits also bound what it may allocate.
     reader.limits(image::Limits::default());
     let img = reader.decode().map_err(|e| {
         bad(match e {
@@ -204,5 +220,32 @@ mod tests {
         std::fs::write(&path, b"\x89PNG\r\n\x1a\nrubbish").unwrap();
         let err = load_as_chw(&path, 3, 32, 32).unwrap_err().to_string();
         assert!(err.contains("damaged PNG file"), "{err}");
+        // A valid header declaring 20 000 x 20 000 pixels is refused before decoding.
+        let mut png = Vec::new();
+        image::GrayImage::new(1, 1)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        png[16..24].copy_from_slice(&[0, 0, 0x4e, 0x20, 0, 0, 0x4e, 0x20]);
+        let crc = crc32(&png[12..29]); // the IHDR chunk's type and data
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        std::fs::write(&path, &png).unwrap();
+        let err = load_as_chw(&path, 1, 28, 28).unwrap_err().to_string();
+        assert!(err.contains("a 20000x20000 picture"), "{err}");
+    }
+
+    /// CRC-32 (IEEE) as PNG chunks use it.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
     }
 }
