@@ -9,29 +9,21 @@ use std::path::{Path, PathBuf};
 #[path = "../../../fuzz/src/data.rs"]
 mod data;
 
-/// The committed inputs of `target`, seeds first, in name order.
-fn inputs(target: &str) -> Vec<PathBuf> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut all = Vec::new();
-    for kind in ["seeds", "regressions"] {
-        let Ok(dir) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = dir.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        all.extend(files);
-    }
-    all
+#[allow(dead_code)]
+#[path = "../../../fuzz/src/corpus.rs"]
+mod corpus;
+
+/// The fuzz folder of this checkout.
+fn fuzz() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
 }
 
-/// Runs `body` on every input of `target`; a failure names the file.
+fn inputs(target: &str) -> Vec<PathBuf> {
+    corpus::inputs(&fuzz(), target)
+}
+
 fn replay(target: &str, body: fn(&[u8])) {
-    let files = inputs(target);
-    assert!(!files.is_empty(), "no committed inputs for {target}");
-    for path in files {
-        eprintln!("replaying {}", path.display());
-        body(&std::fs::read(&path).unwrap());
-    }
+    corpus::replay(&fuzz(), target, body)
 }
 
 #[test]

@@ -17,28 +17,21 @@ use common::{Spec, predict};
 #[path = "../../../fuzz/src/net.rs"]
 mod net;
 
-/// The committed inputs of `target` (seeds, then regressions, in name order).
+#[allow(dead_code)]
+#[path = "../../../fuzz/src/corpus.rs"]
+mod corpus;
+
+/// The fuzz folder of this checkout.
+fn fuzz() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
 fn inputs(target: &str) -> Vec<PathBuf> {
-    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut all = Vec::new();
-    for kind in ["seeds", "regressions"] {
-        let Ok(dir) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
-            continue;
-        };
-        let mut files: Vec<PathBuf> = dir.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        all.extend(files);
-    }
-    all
+    corpus::inputs(&fuzz(), target)
 }
 
 fn replay(target: &str, body: fn(&[u8])) {
-    let files = inputs(target);
-    assert!(!files.is_empty(), "no committed inputs for {target}");
-    for path in files {
-        eprintln!("replaying {}", path.display());
-        body(&std::fs::read(&path).unwrap());
-    }
+    corpus::replay(&fuzz(), target, body)
 }
 
 #[test]

@@ -7,7 +7,6 @@ use ndarray::{Array, ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn, Zip};
 use numeric::Float;
 
 use crate::Params;
-use crate::error::Result;
 use crate::layer::{Cache, Layer, Mode, cache_of};
 
 /// What [`relu_backward`] needs: the input `x`.
@@ -224,9 +223,6 @@ impl<T: Float> Layer<T> for Relu {
     fn name(&self) -> String {
         "relu".into()
     }
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
-    }
     fn forward(
         &mut self,
         mut x: ArrayD<T>,
@@ -261,9 +257,6 @@ impl<T: Float> Layer<T> for LeakyRelu {
     fn name(&self) -> String {
         format!("lrelu{}", self.alpha)
     }
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
-    }
     fn forward(
         &mut self,
         x: ArrayD<T>,
@@ -294,9 +287,6 @@ impl<T: Float> Layer<T> for Sigmoid {
     fn name(&self) -> String {
         "sigmoid".into()
     }
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
-    }
     fn forward(
         &mut self,
         x: ArrayD<T>,
@@ -326,9 +316,6 @@ pub struct Tanh;
 impl<T: Float> Layer<T> for Tanh {
     fn name(&self) -> String {
         "tanh".into()
-    }
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
     }
     fn forward(
         &mut self,

@@ -7,7 +7,6 @@ use numeric::{Float, Rng};
 use rand::Rng as _;
 
 use crate::Params;
-use crate::error::Result;
 use crate::layer::{Cache, Layer, Mode, cache_of};
 
 /// What [`dropout_backward`] needs: the scaled mask (`None` at test time or when
@@ -152,9 +151,6 @@ impl Dropout {
 impl<T: Float> Layer<T> for Dropout {
     fn name(&self) -> String {
         format!("drop{}", self.keep)
-    }
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        Ok(input.to_vec())
     }
     fn forward(
         &mut self,

@@ -101,9 +101,13 @@ pub trait Layer<T: Float>: Debug + Send + Sync {
     /// The shape of one output example for one input example of shape `input`, or
     /// the error that makes this layer not fit.
     ///
+    /// The default keeps the shape, as activations and dropout do.
+    ///
     /// # Errors
     /// [`crate::Error`] naming the layer and the sizes at fault.
-    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>>;
+    fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
+        Ok(input.to_vec())
+    }
 
     /// The trainable parameters this layer reads, by name.
     fn params(&self) -> Vec<ParamSpec> {
