@@ -6,7 +6,6 @@
 //! corpora on stable Rust (`crates/cifar-data/tests/fuzz_replay.rs`,
 //! `crates/cli/tests/fuzz_replay.rs`), so a fixed crash stays fixed without nightly.
 
-pub mod corpus;
 pub mod data;
 pub mod image;
 pub mod net;

@@ -3,7 +3,7 @@
 //! through the fuzz target's own body, so what fuzzing fixed stays fixed without
 //! nightly. See docs/fuzz.md.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[allow(dead_code)]
 #[path = "../../../fuzz/src/data.rs"]
@@ -12,19 +12,7 @@ mod data;
 #[allow(dead_code)]
 #[path = "../../../fuzz/src/corpus.rs"]
 mod corpus;
-
-/// The fuzz folder of this checkout.
-fn fuzz() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-fn inputs(target: &str) -> Vec<PathBuf> {
-    corpus::inputs(&fuzz(), target)
-}
-
-fn replay(target: &str, body: fn(&[u8])) {
-    corpus::replay(&fuzz(), target, body)
-}
+use corpus::{inputs, replay};
 
 #[test]
 fn idx_raw_inputs() {

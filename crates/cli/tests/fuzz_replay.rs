@@ -20,19 +20,7 @@ mod net;
 #[allow(dead_code)]
 #[path = "../../../fuzz/src/corpus.rs"]
 mod corpus;
-
-/// The fuzz folder of this checkout.
-fn fuzz() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
-}
-
-fn inputs(target: &str) -> Vec<PathBuf> {
-    corpus::inputs(&fuzz(), target)
-}
-
-fn replay(target: &str, body: fn(&[u8])) {
-    corpus::replay(&fuzz(), target, body)
-}
+use corpus::{inputs, replay};
 
 #[test]
 fn spec_inputs() {
