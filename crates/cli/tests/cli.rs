@@ -1,125 +1,13 @@
 //! End-to-end tests of the `cs231n` binary on small datasets written in the real
 //! formats (CIFAR-10 binary batches, Fashion-MNIST IDX) into a temporary folder.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-use cifar_data::{CIFAR10_CLASSES, CIFAR10_DIR, Dataset, write_cifar10, write_mnist};
-use ndarray::{Array1, Array4};
-use serde_json::Value;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cs231n");
-
-/// A learnable toy dataset: each class has its own mean brightness per channel plus a
-/// little deterministic noise, so nearest neighbours and linear models beat chance.
-fn toy(n: usize, channels: usize, side: usize, classes: &[&str], offset: usize) -> Dataset {
-    let k = classes.len();
-    let labels = Array1::from_shape_fn(n, |i| ((i + offset) % k) as u8);
-    let images = Array4::from_shape_fn((n, channels, side, side), |(i, c, y, x)| {
-        let class = (i + offset) % k;
-        let base = 20 + class * 200 / k + c * 7;
-        let noise = (i * 31 + y * 17 + x * 13 + c * 5) % 23;
-        (base + noise).min(255) as u8
-    });
-    Dataset::new(
-        images,
-        labels,
-        classes.iter().map(|s| s.to_string()).collect(),
-    )
-    .unwrap()
-}
-
-fn cifar_dir(train: usize, test: usize) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    write_cifar10(
-        dir.path(),
-        &toy(train, 3, 32, &CIFAR10_CLASSES, 0),
-        &toy(test, 3, 32, &CIFAR10_CLASSES, 3),
-    )
-    .unwrap();
-    dir
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove(cifar_data::DATA_DIR_ENV)
-        .output()
-        .expect("the binary runs")
-}
-
-/// Runs with `--json` and parses stdout, which must be exactly one JSON object.
-fn run_json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = run(&all);
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{args:?} failed:\n{stderr}");
-    assert_eq!(
-        stdout.lines().count(),
-        1,
-        "stdout holds one JSON line: {stdout}"
-    );
-    let v: Value = serde_json::from_str(&stdout).unwrap();
-    assert!(v.is_object());
-    assert!(v["total_seconds"].as_f64().unwrap() >= 0.0);
-    v
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A toy CIFAR-10 folder (60 training and 20 test images) and an output folder.
-struct Dirs {
-    data: tempfile::TempDir,
-    out: tempfile::TempDir,
-}
-
-impl Dirs {
-    fn new() -> Self {
-        Dirs {
-            data: cifar_dir(60, 20),
-            out: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `command --data-dir <data> --out <out>` followed by `extra`.
-    fn args<'a>(&'a self, command: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-        let mut all = vec![
-            command,
-            "--data-dir",
-            s(self.data.path()),
-            "--out",
-            s(self.out.path()),
-        ];
-        all.extend_from_slice(extra);
-        all
-    }
-
-    /// A file in the output folder.
-    fn out(&self, name: &str) -> PathBuf {
-        self.out.path().join(name)
-    }
-
-    /// Test image `i` of the toy CIFAR-10 test set, written as `name` (PNG) into the
-    /// output folder.
-    fn test_png(&self, i: usize, name: &str) -> PathBuf {
-        let path = self.out(name);
-        write_png(&toy(20, 3, 32, &CIFAR10_CLASSES, 3), i, &path);
-        path
-    }
-}
-
-/// Asserts the run failed and its stderr names `needle`; returns that stderr.
-#[track_caller]
-fn assert_fails_naming(out: &Output, needle: &str) -> String {
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(stderr.contains(needle), "{stderr}");
-    stderr
-}
+use cifar_data::{CIFAR10_CLASSES, CIFAR10_DIR, write_mnist};
+use common::cli_run::*;
+use common::s;
 
 #[test]
 fn info_json_reports_splits_and_counts() {
@@ -206,120 +94,6 @@ fn knn_cross_validation_table_and_plot() {
     assert!([1, 3, 5].contains(&best));
     assert_eq!(v["k"].as_u64(), Some(best));
     assert!(d.out("knn_cross_validation.png").is_file());
-}
-
-#[test]
-fn missing_data_is_a_clear_error() {
-    let empty = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "info",
-        "--data-dir",
-        s(empty.path()),
-        "--dataset",
-        "cifar10",
-        "--json",
-    ]);
-    let stderr = assert_fails_naming(&out, "cargo xtask fetch-data");
-    assert!(stderr.contains(CIFAR10_DIR), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(out.stdout.is_empty(), "no JSON on failure");
-}
-
-#[test]
-fn a_data_dir_that_does_not_exist_is_an_error() {
-    let gone = tempfile::tempdir().unwrap().path().join("nowhere");
-    let out = run(&["knn", "--data-dir", s(&gone)]);
-    let stderr = assert_fails_naming(&out, "does not exist");
-    assert!(stderr.contains(s(&gone)), "{stderr}");
-    assert!(!stderr.contains("using the bundled"), "{stderr}");
-    // The environment variable is as explicit as the option.
-    let out = Command::new(BIN)
-        .args(["info", "--json"])
-        .env(cifar_data::DATA_DIR_ENV, &gone)
-        .output()
-        .unwrap();
-    assert_fails_naming(&out, "does not exist");
-    // A file is no data folder either.
-    let file = tempfile::NamedTempFile::new().unwrap();
-    assert_fails_naming(
-        &run(&["info", "--data-dir", s(file.path())]),
-        "is not a folder",
-    );
-}
-
-#[test]
-fn the_default_data_dir_does_not_depend_on_the_current_directory() {
-    // From a folder with no data/ of its own, the checkout's data/ is used.
-    let elsewhere = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args(["info", "--json"])
-        .env_remove(cifar_data::DATA_DIR_ENV)
-        .current_dir(elsewhere.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let dir = Path::new(v["data_dir"].as_str().unwrap());
-    assert!(dir.starts_with(cifar_data::default_data_dir()), "{dir:?}");
-}
-
-#[test]
-fn the_suggested_fetch_keeps_the_users_data_dir() {
-    let empty = tempfile::tempdir().unwrap();
-    let fix = format!("cargo xtask fetch-data --data-dir {}", s(empty.path()));
-    // The fallback notice of `auto` ...
-    let out = run(&["info", "--data-dir", s(empty.path())]);
-    assert!(out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&fix), "{stderr}");
-    // ... and the error of an explicit dataset.
-    let out = run(&[
-        "info",
-        "--data-dir",
-        s(empty.path()),
-        "--dataset",
-        "cifar10",
-    ]);
-    assert_fails_naming(&out, &fix);
-}
-
-#[test]
-fn out_is_checked_before_any_work() {
-    let d = Dirs::new();
-    let file = d.out("a-file");
-    std::fs::write(&file, b"x").unwrap();
-    let inside = file.join("plots");
-    let cases = [
-        (s(&file), "is a file, not a folder"),
-        (s(&inside), "is a file, so no folder can be made in it"),
-    ];
-    for (out_dir, problem) in cases {
-        let args = [
-            "svm",
-            "--data-dir",
-            s(d.data.path()),
-            "--out",
-            out_dir,
-            "--search",
-        ];
-        let out = run(&args);
-        let stderr = assert_fails_naming(&out, problem);
-        assert!(stderr.contains(&format!("--out {out_dir}")), "{stderr}");
-        // Nothing ran: no dataset notice, no search table.
-        assert!(!stderr.contains("using CIFAR-10"), "{stderr}");
-        assert!(
-            out.stdout.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-    }
-    // A command that writes nothing does not care.
-    let out = run(&["info", "--data-dir", s(d.data.path()), "--out", s(&file)]);
-    assert!(out.status.success());
 }
 
 #[test]
@@ -441,15 +215,6 @@ fn bad_options_fail_without_panicking() {
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
-}
-
-fn write_png(ds: &Dataset, i: usize, path: &Path) {
-    let (_, _, h, w) = ds.images.dim();
-    let img = image::RgbImage::from_fn(w as u32, h as u32, |x, y| {
-        let px = |c| ds.images[[i, c, y as usize, x as usize]];
-        image::Rgb([px(0), px(1), px(2)])
-    });
-    img.save(path).unwrap();
 }
 
 #[test]

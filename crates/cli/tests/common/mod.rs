@@ -4,6 +4,8 @@
 // Each test file uses a part of these helpers.
 #![allow(dead_code)]
 
+pub mod cli_run;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
