@@ -60,6 +60,15 @@ pub enum CliError {
         /// The decoder's reason.
         reason: String,
     },
+    /// Some of `predict`'s images could not be read; the others were classified, and
+    /// the JSON summary still lists them (and the unreadable ones).
+    #[error("{unreadable} of {total} images could not be read (see above)")]
+    Unreadable {
+        /// Images that could not be read.
+        unreadable: usize,
+        /// Images given.
+        total: usize,
+    },
     /// A model file that is not one this command wrote, or is damaged.
     #[error("{}: not a usable cs231n model file: {reason}", path.display())]
     Model {
@@ -88,6 +97,12 @@ impl CliError {
             path: path.into(),
             source,
         }
+    }
+
+    /// Whether the run's JSON summary is still worth printing: the command did part
+    /// of its work (some images classified) before failing.
+    pub fn keeps_summary(&self) -> bool {
+        matches!(self, CliError::Unreadable { .. })
     }
 
     /// Wraps an error of a library without a dedicated variant.

@@ -32,6 +32,9 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            if e.keeps_summary() {
+                ctx.report.finish();
+            }
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }

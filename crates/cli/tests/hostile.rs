@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{Spec, predict};
+use common::{Spec, predict, predict_with};
 
 /// Asserts a run failed with status 1 and exactly one stderr line, `error: ...`
 /// naming `file` and containing `needle`; returns that line.
@@ -190,6 +190,57 @@ fn unreadable_images_are_reported_and_the_rest_classified() {
         "error: 3 of 4 images could not be read (see above)"
     );
     assert!(!stderr.contains("not recognized") && !stderr.contains("Invalid PNG signature"));
+}
+
+#[test]
+fn the_json_summary_lists_classified_and_unreadable_images_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Spec::net().write(&dir.path().join("m.safetensors"));
+    let good = grey_png(dir.path(), "good.png");
+    let missing = dir.path().join("missing.png");
+    let out = predict_with(&["--json"], &model, &[&good, &missing]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.ends_with("error: 1 of 2 images could not be read (see above)\n"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    let predictions = summary["predictions"].as_array().unwrap();
+    assert_eq!(predictions.len(), 1, "{summary}");
+    assert!(
+        predictions[0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with("good.png")
+    );
+    let unreadable = summary["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{summary}");
+    assert!(
+        unreadable[0]["image"]
+            .as_str()
+            .unwrap()
+            .ends_with("missing.png")
+    );
+    assert!(
+        unreadable[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("missing.png")
+    );
+
+    // Nothing readable: still a summary, with no predictions.
+    let out = predict_with(&["--json"], &model, &[&missing]);
+    assert_eq!(out.status.code(), Some(1));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(summary["predictions"], serde_json::json!([]));
+    assert_eq!(summary["unreadable"].as_array().unwrap().len(), 1);
+
+    // All readable: an empty list, so the summary has one shape.
+    let out = predict_with(&["--json"], &model, &[&good]);
+    assert!(out.status.success());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["unreadable"], serde_json::json!([]));
 }
 
 #[test]

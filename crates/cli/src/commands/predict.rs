@@ -120,7 +120,7 @@ pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
     let d = file.prep.mean_image.len(); // C·H·W, checked against the file by preflight
     let mut pixels = Vec::new();
     let mut read = Vec::new();
-    let mut unreadable = 0;
+    let mut unreadable = Vec::new();
     for path in &args.images {
         match load_as_chw(path, c, h, w) {
             Ok(img) => {
@@ -129,18 +129,24 @@ pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
             }
             Err(e) => {
                 ctx.report.notice(format!("error: {e}"));
-                unreadable += 1;
+                unreadable
+                    .push(json!({ "image": path.display().to_string(), "error": e.to_string() }));
             }
         }
     }
-    let failed = |unreadable: usize| {
-        CliError::Usage(format!(
-            "{unreadable} of {} images could not be read (see above)",
-            args.images.len()
-        ))
+    // The summary lists what could not be read beside what was classified, so a
+    // script reading `--json` sees both even when the command exits 1.
+    ctx.report.set("classes", file.classes.clone());
+    ctx.report
+        .set("predictions", Vec::<serde_json::Value>::new());
+    let failed = CliError::Unreadable {
+        unreadable: unreadable.len(),
+        total: args.images.len(),
     };
+    let any_unreadable = !unreadable.is_empty();
+    ctx.report.set("unreadable", unreadable);
     if read.is_empty() {
-        return Err(failed(unreadable));
+        return Err(failed);
     }
     let rows = Array2::from_shape_vec((read.len(), d), pixels)
         .map_err(|e| CliError::library("predict", e))?;
@@ -174,10 +180,9 @@ pub fn run(ctx: &mut Ctx, args: &PredictArgs) -> Result<()> {
             "probabilities": p,
         }));
     }
-    if unreadable > 0 {
-        return Err(failed(unreadable));
-    }
-    ctx.report.set("classes", file.classes.clone());
     ctx.report.set("predictions", out);
+    if any_unreadable {
+        return Err(failed);
+    }
     Ok(())
 }

@@ -106,7 +106,13 @@ pub fn s(p: &Path) -> &str {
 
 /// Runs `cs231n predict --model MODEL IMAGES...`.
 pub fn predict(model: &Path, images: &[&Path]) -> Output {
+    predict_with(&[], model, images)
+}
+
+/// Runs `cs231n GLOBAL... predict --model MODEL IMAGES...` (global options such as `--json`).
+pub fn predict_with(global: &[&str], model: &Path, images: &[&Path]) -> Output {
     let mut cmd = Command::new(BIN);
+    cmd.args(global);
     cmd.args(["predict", "--model", s(model)]);
     cmd.args(images.iter().map(|p| s(p)));
     cmd.output().expect("the binary runs")
