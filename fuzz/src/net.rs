@@ -15,8 +15,24 @@ const SPEC_INPUTS: [&[usize]; 3] = [&[3, 8, 8], &[1, 5, 5], &[10]];
 /// Inputs larger than this are not scored (the forward pass is not what is fuzzed).
 const MAX_INPUT: usize = 1 << 16;
 
+/// Networks with more parameters than this are parsed and sized against nn's limits
+/// but their weights are not allocated: a legal network of up to `nn::limits::MAX_PARAMETERS`
+/// (2²⁸) is a real request that takes seconds to initialise, and a fuzzer that spends
+/// them there finds timeouts instead of defects.
+const MAX_BUILT_PARAMETERS: usize = 1 << 22;
+
 /// Parses and builds a network from a spec (`nn::parse_arch` + `SequentialNet`).
 pub fn build_from_spec(arch: &str, input_shape: &[usize]) -> Option<Box<dyn Model<f32>>> {
+    let layers = nn::build_layers::<f32>(arch, input_shape, 0).ok()?;
+    // Within the limits, so this sum cannot overflow.
+    let parameters: usize = layers
+        .iter()
+        .flat_map(|layer| layer.params())
+        .map(|p| p.shape.iter().product::<usize>())
+        .sum();
+    if parameters > MAX_BUILT_PARAMETERS {
+        return None;
+    }
     let config = nn::SequentialNetConfig::new(arch, input_shape);
     nn::SequentialNet::<f32>::new(config)
         .ok()
