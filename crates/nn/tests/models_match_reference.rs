@@ -14,11 +14,11 @@ use nn::{ThreeLayerConvNet, ThreeLayerConvNetConfig, TwoLayerConfig, TwoLayerNet
 use serde_json::{Value, json};
 
 /// One reference run: a model, a batch, and what it produced.
-pub struct Case {
-    pub name: String,
-    pub model: Box<dyn Model<f64>>,
-    pub x: ArrayD<f64>,
-    pub y: Array1<usize>,
+struct Case {
+    name: String,
+    model: Box<dyn Model<f64>>,
+    x: ArrayD<f64>,
+    y: Array1<usize>,
 }
 
 fn batch(n: usize, shape: &[usize], classes: usize, seed: u64) -> (ArrayD<f64>, Array1<usize>) {
@@ -30,7 +30,7 @@ fn batch(n: usize, shape: &[usize], classes: usize, seed: u64) -> (ArrayD<f64>, 
 }
 
 /// Every model of the comparison, built afresh (the runs mutate them).
-pub fn cases() -> Vec<Case> {
+fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     for seed in [0u64, 1] {
         for hidden in [vec![6, 5], vec![4], vec![]] {
@@ -120,7 +120,7 @@ fn flat_all(p: &BTreeMap<String, ArrayD<f64>>) -> Value {
 
 /// Two training-mode losses (the second sees the first's dropout stream and running
 /// statistics), then test-mode scores and the buffers.
-pub fn run(case: &mut Case) -> Value {
+fn run(case: &mut Case) -> Value {
     let (x, y) = (case.x.view(), case.y.view());
     let (loss1, grads1) = case.model.loss(&x, &y);
     let (loss2, grads2) = case.model.loss(&x, &y);
@@ -134,7 +134,7 @@ pub fn run(case: &mut Case) -> Value {
     })
 }
 
-pub const FIXTURE: &str = concat!(
+const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/models_reference.json"
 );
@@ -179,6 +179,10 @@ fn models_reproduce_the_reference_losses_gradients_scores_and_buffers() {
         let got = run(case);
         compare(&case.name, &got, want, 1e-12, &mut worst);
     }
+    println!(
+        "{} models, worst relative difference {worst:e}",
+        cases.len()
+    );
     // A comparison that saw no numbers would pass vacuously.
     assert!(cases.len() >= 40 && worst.is_finite());
 }
