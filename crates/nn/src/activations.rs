@@ -1,7 +1,7 @@
 //! Elementwise activations: relu, leaky relu, sigmoid and tanh, each a
 //! `*_forward` / `*_backward` pair as in the course's `layers.py`. They act on any
 //! shape, so convnets reuse them on images. [`relu_inplace`] and
-//! [`relu_backward_from_output`] are the in-place kernels the fused paths use.
+//! [`relu_backward_from_output`] are the in-place kernels the sandwich layers use.
 
 use ndarray::{Array, ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn, Zip};
 use numeric::Float;
@@ -50,7 +50,7 @@ pub fn relu_backward<T: Float, D: Dimension>(
     dx
 }
 
-/// In-place relu (the kernel models fuse behind an affine layer).
+/// In-place relu (the kernel the sandwich layers run on an affine or pooled output).
 ///
 /// ```
 /// let mut a = ndarray::array![-1.0_f32, 3.0];

@@ -1,12 +1,11 @@
 //! The affine (fully connected) layer, as the course's `affine_forward` /
 //! `affine_backward`: `out = x·W + b` with each example flattened to a row.
 //!
-//! Underneath sit three kernels that take views instead of caches ([`affine`],
-//! [`affine_param_grads`], [`affine_input_grad`]): the fused paths of the models
-//! call them to skip the first layer's input gradient and the copy into a cache.
+//! Underneath sit three kernels on views ([`affine`], [`affine_param_grads`],
+//! [`affine_input_grad`]) that the course-named pair and the [`Affine`] layer share.
 
 use ndarray::{
-    Array, Array1, Array2, ArrayD, ArrayView, ArrayView1, ArrayView2, Axis, Dimension, Ix2, IxDyn,
+    Array, Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, CowArray, Dimension, Ix2, IxDyn,
 };
 use numeric::Float;
 
@@ -67,19 +66,26 @@ pub fn affine_input_grad<T: Float>(dout: &ArrayView2<'_, T>, w: &ArrayView2<'_, 
     numeric::matmul(dout, &w.t())
 }
 
-/// What [`affine_backward`] needs: the input (flattened to rows), its original shape,
-/// and the weights.
+/// What [`affine_backward`] needs: the input as rows, the input's shape, and `W`.
+///
+/// As the course's `cache = (x, w, b)`, the cache refers to `x` and `W` rather than
+/// copying them: each is a [`CowArray`], borrowed when [`affine_forward`] was given a
+/// view or a reference, owned when it was given an array to keep (a model's hidden
+/// activations move in). Only an input not in standard layout is copied, once, to
+/// make its rows.
 #[derive(Debug, Clone)]
-pub struct AffineCache<T, D> {
-    x: Array2<T>,
+pub struct AffineCache<'a, T, D = Ix2> {
+    x: CowArray<'a, T, Ix2>,
     x_dim: D,
-    w: Array2<T>,
+    w: CowArray<'a, T, Ix2>,
 }
 
 /// Affine (fully connected) layer: `out = x·W + b`, where each example of `x`
 /// (shape (N, d₁, …, d_k), e.g. images) is flattened to a row of D = d₁⋯d_k values.
 ///
-/// Returns `out` (N, M) and the cache for [`affine_backward`].
+/// Returns `out` (N, M) and the cache for [`affine_backward`]. The cache keeps `x`
+/// and `w` as given: pass a view or a reference (`&x`) to borrow them, an owned array
+/// to move it in; nothing is copied for inputs in standard layout.
 ///
 /// # Panics
 /// If D differs from `W`'s rows or `b`'s length from `W`'s columns.
@@ -90,23 +96,21 @@ pub struct AffineCache<T, D> {
 /// let x = Array::linspace(-0.1, 0.5, 240).into_shape_with_order((2, 4, 5, 6)).unwrap();
 /// let w = Array::linspace(-0.2, 0.3, 360).into_shape_with_order((120, 3)).unwrap();
 /// let b = Array::linspace(-0.3, 0.1, 3);
-/// let (out, _) = nn::affine_forward(&x.view(), &w.view(), &b.view());
+/// let (out, _) = nn::affine_forward(&x, &w, &b.view());
 /// let expected = array![[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]];
 /// assert!(backprop::gradcheck::rel_error(&out.view(), &expected.view()) < 1e-7);
 /// ```
-pub fn affine_forward<T: Float, D: Dimension>(
-    x: &ArrayView<'_, T, D>,
-    w: &ArrayView2<'_, T>,
+pub fn affine_forward<'a, T: Float, D: Dimension>(
+    x: impl Into<CowArray<'a, T, D>>,
+    w: impl Into<CowArray<'a, T, Ix2>>,
     b: &ArrayView1<'_, T>,
-) -> (Array2<T>, AffineCache<T, D>) {
-    let x2 = flatten_rows(x);
-    let out = affine(&x2.view(), w, b);
-    let cache = AffineCache {
-        x: x2,
-        x_dim: x.raw_dim(),
-        w: w.to_owned(),
-    };
-    (out, cache)
+) -> (Array2<T>, AffineCache<'a, T, D>) {
+    let x = x.into();
+    let x_dim = x.raw_dim();
+    let x = flatten_rows(x);
+    let w = w.into();
+    let out = affine(&x.view(), &w.view(), b);
+    (out, AffineCache { x, x_dim, w })
 }
 
 /// Backward pass of [`affine_forward`]: `(dx, dW, db)` with `dx` in the input's shape.
@@ -114,27 +118,52 @@ pub fn affine_forward<T: Float, D: Dimension>(
 /// ```
 /// use ndarray::array;
 /// let x = array![[1.0_f64, 2.0]];
-/// let (_, cache) = nn::affine_forward(&x.view(), &array![[3.0], [4.0]].view(), &array![0.0].view());
+/// let w = array![[3.0], [4.0]];
+/// let (_, cache) = nn::affine_forward(&x, &w, &array![0.0].view());
 /// let (dx, dw, db) = nn::affine_backward(&array![[1.0]].view(), &cache);
 /// assert_eq!((dx, dw, db), (array![[3.0, 4.0]], array![[1.0], [2.0]], array![1.0]));
 /// ```
 pub fn affine_backward<T: Float, D: Dimension>(
     dout: &ArrayView2<'_, T>,
-    cache: &AffineCache<T, D>,
+    cache: &AffineCache<'_, T, D>,
 ) -> (Array<T, D>, Array2<T>, Array1<T>) {
-    let (dw, db) = affine_param_grads(&cache.x.view(), dout);
+    let (dw, db) = affine_backward_no_dx(dout, cache);
     let dx = affine_input_grad(dout, &cache.w.view())
         .into_shape_with_order(cache.x_dim.clone())
         .expect("dx has as many elements as x");
     (dx, dw, db)
 }
 
-/// `x` (N, d₁, …) as rows (N, d₁⋯d_k), copied into standard layout.
-fn flatten_rows<T: Float, D: Dimension>(x: &ArrayView<'_, T, D>) -> Array2<T> {
+/// [`affine_backward`] without `dx`: `(dW, db)`, for a layer whose input is the data
+/// (nobody needs the data's gradient, and `dout·Wᵀ` is a third of the layer's work).
+///
+/// ```
+/// use ndarray::array;
+/// let x = array![[1.0_f64, 2.0]];
+/// let w = array![[3.0], [4.0]];
+/// let (_, cache) = nn::affine_forward(&x, &w, &array![0.0].view());
+/// let (dw, db) = nn::affine_backward_no_dx(&array![[1.0]].view(), &cache);
+/// assert_eq!((dw, db), (array![[1.0], [2.0]], array![1.0]));
+/// ```
+pub fn affine_backward_no_dx<T: Float, D: Dimension>(
+    dout: &ArrayView2<'_, T>,
+    cache: &AffineCache<'_, T, D>,
+) -> (Array2<T>, Array1<T>) {
+    affine_param_grads(&cache.x.view(), dout)
+}
+
+/// `x` (N, d₁, …) as rows (N, d₁⋯d_k): a reshape, borrowed or owned as `x` was; a
+/// copy only when `x` is not in standard layout.
+fn flatten_rows<'a, T: Float, D: Dimension>(x: CowArray<'a, T, D>) -> CowArray<'a, T, Ix2> {
     let n = x.shape().first().copied().unwrap_or(1);
     let d: usize = x.shape().iter().skip(1).product();
-    let flat: Vec<T> = x.iter().copied().collect();
-    Array2::from_shape_vec((n, d), flat).expect("N·D elements")
+    let x = if x.is_standard_layout() {
+        x
+    } else {
+        CowArray::from(x.as_standard_layout().into_owned())
+    };
+    x.into_shape_with_order((n, d))
+        .expect("a standard-layout array reshapes to N·D")
 }
 
 /// The affine layer of a network: `W` (D, M) and `b` (M) under the given names.

@@ -10,9 +10,10 @@
 //! ```
 
 use crate::SolverConfig;
-use crate::fc::{FcConfig, TwoLayerConfig};
+use crate::fc::FcConfig;
 use crate::layer_utils::Normalization;
 use crate::optim::{OptimConfig, UpdateRule};
+use crate::two_layer_net::TwoLayerConfig;
 
 /// Hidden layer sizes: one layer of 100, the course's two-layer net.
 pub const HIDDEN: &[usize] = &[100];

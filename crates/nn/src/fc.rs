@@ -1,13 +1,9 @@
-//! Fully connected networks: the course's `TwoLayerNet` and `FullyConnectedNet`.
-//!
-//! Architecture (L layers): `{affine − [batch/layer norm] − relu − [dropout]} × (L − 1)
-//! − affine − softmax`. Regularisation is the course's model convention:
+//! The course's `FullyConnectedNet` (`classifiers/fc_net.py`):
+//! `{affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax`,
+//! its loss written as the course writes it, with the sandwich layers of
+//! `layer_utils.rs`. Regularisation is the course's model convention:
 //! `0.5·reg·Σ W²` over the weight matrices only (not biases, `gamma` or `beta`), with
 //! gradient `reg·W`.
-//!
-//! The forward pass keeps each layer's output; the backward pass reads them back
-//! instead of keeping caches, skips the input gradient of the first layer (nobody
-//! needs `dX` of the data), and takes `xᵀ` and `Wᵀ` as transposed GEMM views.
 //!
 //! ```
 //! use nn::{FcConfig, FullyConnectedNet};
@@ -19,22 +15,22 @@
 //! assert_eq!(grads.len(), 6); // W1 b1 W2 b2 W3 b3
 //! ```
 
-use ndarray::{Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, Ix1, Ix2};
+use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, ArrayViewD, CowArray, Ix1, Ix2};
 use numeric::{Float, Rng};
 use serde::{Deserialize, Serialize};
 
-use crate::activations::{relu_backward_from_output, relu_inplace};
-use crate::affine::{affine, affine_input_grad, affine_param_grads};
+use crate::affine::{AffineCache, affine_backward, affine_backward_no_dx, affine_forward};
 use crate::dropout::{DropoutCache, dropout_backward, dropout_forward};
 use crate::error::{Error, Result};
 use crate::layer::Mode;
-use crate::layer_utils::Normalization;
-use crate::limits::{self, MAX_PARAMETERS};
-use crate::model::{Model, Params};
-use crate::norm::{
-    BatchNormParam, NormCache, batchnorm_backward, batchnorm_forward, layernorm_backward,
-    layernorm_forward,
+use crate::layer_utils::{
+    AffineNormReluCache, AffineReluCache, Normalization, affine_norm_relu_backward,
+    affine_norm_relu_backward_no_dx, affine_norm_relu_forward, affine_relu_backward,
+    affine_relu_backward_no_dx, affine_relu_forward,
 };
+use crate::limits::{self, MAX_PARAMETERS};
+use crate::model::{Model, Params, regularise};
+use crate::norm::BatchNormParam;
 use linear::softmax_loss;
 
 /// Hyper-parameters of a [`FullyConnectedNet`] (the course's constructor arguments).
@@ -94,11 +90,48 @@ pub struct FullyConnectedNet<T> {
     fixed_dropout_seed: Option<u64>,
 }
 
-/// What the backward pass needs from one hidden layer.
-struct HiddenLayer<T> {
-    out: Array2<T>,
-    norm: Option<NormCache<T>>,
-    dropout: DropoutCache<T, Ix2>,
+/// What the backward pass needs from one hidden layer: the sandwich's cache and,
+/// with dropout, the mask.
+struct Hidden<'a, T> {
+    cache: HiddenCache<'a, T>,
+    dropout: Option<DropoutCache<T, Ix2>>,
+}
+
+/// The cache of `affine - relu` or of `affine - norm - relu`.
+enum HiddenCache<'a, T> {
+    Plain(AffineReluCache<'a, T>),
+    Norm(AffineNormReluCache<'a, T>),
+}
+
+/// One hidden layer's gradients: `dW`, `db` and, with normalisation, `dgamma`, `dbeta`.
+type HiddenGrads<T> = (Array2<T>, Array1<T>, Option<(Array1<T>, Array1<T>)>);
+
+impl<T: Float> HiddenCache<'_, T> {
+    /// The sandwich's backward pass; `dx` only when `need_dx`.
+    fn backward(
+        &self,
+        dout: &ArrayView2<'_, T>,
+        need_dx: bool,
+    ) -> (Option<Array2<T>>, HiddenGrads<T>) {
+        match (self, need_dx) {
+            (HiddenCache::Plain(cache), true) => {
+                let (dx, dw, db) = affine_relu_backward(dout, cache);
+                (Some(dx), (dw, db, None))
+            }
+            (HiddenCache::Plain(cache), false) => {
+                let (dw, db) = affine_relu_backward_no_dx(dout, cache);
+                (None, (dw, db, None))
+            }
+            (HiddenCache::Norm(cache), true) => {
+                let (dx, dw, db, dgamma, dbeta) = affine_norm_relu_backward(dout, cache);
+                (Some(dx), (dw, db, Some((dgamma, dbeta))))
+            }
+            (HiddenCache::Norm(cache), false) => {
+                let (dw, db, dgamma, dbeta) = affine_norm_relu_backward_no_dx(dout, cache);
+                (None, (dw, db, Some((dgamma, dbeta))))
+            }
+        }
+    }
 }
 
 impl<T: Float> FullyConnectedNet<T> {
@@ -197,114 +230,126 @@ impl<T: Float> FullyConnectedNet<T> {
         self.fixed_dropout_seed = seed;
     }
 
-    fn num_layers(&self) -> usize {
-        self.config.hidden_dims.len() + 1
-    }
-
-    fn p1(&self, name: &str) -> ArrayView1<'_, T> {
-        self.params[name]
-            .view()
-            .into_dimensionality::<Ix1>()
-            .expect("1-d parameter")
-    }
-
-    fn p2(&self, name: &str) -> ArrayView2<'_, T> {
-        self.params[name]
-            .view()
-            .into_dimensionality::<Ix2>()
-            .expect("2-d parameter")
-    }
-
-    /// Forward pass through every layer: scores and, per hidden layer, what backward needs.
-    fn forward(&mut self, x: &ArrayView2<'_, T>, mode: Mode) -> (Array2<T>, Vec<HiddenLayer<T>>) {
-        let num_layers = self.num_layers();
-        let mut hidden: Vec<HiddenLayer<T>> = Vec::with_capacity(num_layers - 1);
-        let mut dropout_rng = self.fixed_dropout_seed.map(numeric::rng);
-        for l in 1..num_layers {
-            let input = hidden.last().map_or(x.view(), |h| h.out.view());
-            let mut a = affine(
-                &input,
-                &self.p2(&format!("W{l}")),
-                &self.p1(&format!("b{l}")),
-            );
-            let norm = match self.config.normalization {
-                Normalization::None => None,
+    /// The forward pass of `fc_net.py`'s `loss`: the scores, and what the backward
+    /// pass needs from each hidden layer and from the last affine layer. The caches
+    /// borrow the weights and the data; hidden activations move into them.
+    fn forward<'a>(
+        &'a mut self,
+        x: CowArray<'a, T, Ix2>,
+        mode: Mode,
+    ) -> (Array2<T>, Vec<Hidden<'a, T>>, AffineCache<'a, T>) {
+        let FullyConnectedNet {
+            config,
+            params,
+            buffers,
+            rng,
+            fixed_dropout_seed,
+        } = self;
+        let params: &'a Params<T> = params;
+        let mut dropout_rng = fixed_dropout_seed.map(numeric::rng);
+        let mut hidden = Vec::with_capacity(config.hidden_dims.len());
+        let mut out = x;
+        for l in 1..=config.hidden_dims.len() {
+            let (w, b) = (p2(params, &format!("W{l}")), p1(params, &format!("b{l}")));
+            let (h, cache) = match config.normalization {
+                Normalization::None => {
+                    let (h, cache) = affine_relu_forward(out, w, &b);
+                    (h, HiddenCache::Plain(cache))
+                }
                 kind => {
-                    let gamma = self.p1(&format!("gamma{l}")).to_owned();
-                    let beta = self.p1(&format!("beta{l}")).to_owned();
-                    let (out, cache) = if kind == Normalization::BatchNorm {
-                        let mut bn = self.batchnorm_param(l);
-                        let r = batchnorm_forward(
-                            &a.view(),
-                            &gamma.view(),
-                            &beta.view(),
-                            &mut bn,
-                            mode,
-                        );
-                        self.store_batchnorm_param(l, bn);
-                        r
-                    } else {
-                        layernorm_forward(&a.view(), &gamma.view(), &beta.view(), 1e-5)
+                    let gamma = p1(params, &format!("gamma{l}"));
+                    let beta = p1(params, &format!("beta{l}"));
+                    let mut bn = match kind {
+                        Normalization::BatchNorm => batchnorm_param(buffers, l),
+                        _ => BatchNormParam::new(b.len()),
                     };
-                    a = out;
-                    Some(cache)
+                    let (h, cache) =
+                        affine_norm_relu_forward(out, w, &b, &gamma, &beta, kind, &mut bn, mode);
+                    if kind == Normalization::BatchNorm {
+                        store_batchnorm_param(buffers, l, bn);
+                    }
+                    (h, HiddenCache::Norm(cache))
                 }
             };
-            relu_inplace(&mut a.view_mut());
-            let rng = dropout_rng.as_mut().unwrap_or(&mut self.rng);
-            let (out, dropout) = if self.config.dropout_keep < 1.0 {
-                dropout_forward(&a.view(), self.config.dropout_keep, mode, rng)
+            let (h, dropout) = if config.dropout_keep < 1.0 {
+                let rng = dropout_rng.as_mut().unwrap_or(&mut *rng);
+                let (h, cache) = dropout_forward(&h.view(), config.dropout_keep, mode, rng);
+                (h, Some(cache))
             } else {
-                (a, DropoutCache::identity())
+                (h, None)
             };
-            hidden.push(HiddenLayer { out, norm, dropout });
+            hidden.push(Hidden { cache, dropout });
+            out = h.into();
         }
-        let input = hidden.last().map_or(x.view(), |h| h.out.view());
-        let l = num_layers;
-        let scores = affine(
-            &input,
-            &self.p2(&format!("W{l}")),
-            &self.p1(&format!("b{l}")),
-        );
-        (scores, hidden)
+        let l = config.hidden_dims.len() + 1;
+        let (w, b) = (p2(params, &format!("W{l}")), p1(params, &format!("b{l}")));
+        let (scores, last) = affine_forward(out, w, &b);
+        (scores, hidden, last)
     }
+}
 
-    fn batchnorm_param(&self, l: usize) -> BatchNormParam<T> {
-        let get = |k: String| {
-            self.buffers[&k]
-                .view()
-                .into_dimensionality::<Ix1>()
-                .expect("1-d buffer")
-                .to_owned()
-        };
-        BatchNormParam {
-            running_mean: get(format!("running_mean{l}")),
-            running_var: get(format!("running_var{l}")),
-            momentum: 0.9,
-            eps: 1e-5,
+/// The backward pass of `fc_net.py`'s `loss`: from `dscores` back through the last
+/// affine layer, then each hidden layer's dropout and sandwich; one gradient per
+/// parameter (without regularisation).
+fn backward<T: Float>(
+    dscores: &ArrayView2<'_, T>,
+    hidden: &[Hidden<'_, T>],
+    last: &AffineCache<'_, T>,
+) -> Params<T> {
+    let mut grads = Params::new();
+    let l = hidden.len() + 1;
+    if hidden.is_empty() {
+        // Softmax regression: the only layer's input is the data, which needs no
+        // gradient.
+        let (dw, db) = affine_backward_no_dx(dscores, last);
+        grads.insert("W1".into(), dw.into_dyn());
+        grads.insert("b1".into(), db.into_dyn());
+        return grads;
+    }
+    let (mut dout, dw, db) = affine_backward(dscores, last);
+    grads.insert(format!("W{l}"), dw.into_dyn());
+    grads.insert(format!("b{l}"), db.into_dyn());
+    for (i, layer) in hidden.iter().enumerate().rev() {
+        let l = i + 1;
+        if let Some(cache) = &layer.dropout {
+            dout = dropout_backward(&dout.view(), cache);
+        }
+        // The data needs no gradient: the first layer skips dx.
+        let (dx, (dw, db, norm)) = layer.cache.backward(&dout.view(), l > 1);
+        grads.insert(format!("W{l}"), dw.into_dyn());
+        grads.insert(format!("b{l}"), db.into_dyn());
+        if let Some((dgamma, dbeta)) = norm {
+            grads.insert(format!("gamma{l}"), dgamma.into_dyn());
+            grads.insert(format!("beta{l}"), dbeta.into_dyn());
+        }
+        if let Some(dx) = dx {
+            dout = dx;
         }
     }
+    grads
+}
 
-    fn store_batchnorm_param(&mut self, l: usize, bn: BatchNormParam<T>) {
-        self.buffers
-            .insert(format!("running_mean{l}"), bn.running_mean.into_dyn());
-        self.buffers
-            .insert(format!("running_var{l}"), bn.running_var.into_dyn());
+/// Batchnorm's running statistics of hidden layer `l`, from the buffers.
+fn batchnorm_param<T: Float>(buffers: &Params<T>, l: usize) -> BatchNormParam<T> {
+    let get = |k: String| {
+        buffers[&k]
+            .view()
+            .into_dimensionality::<Ix1>()
+            .expect("1-d buffer")
+            .to_owned()
+    };
+    BatchNormParam {
+        running_mean: get(format!("running_mean{l}")),
+        running_var: get(format!("running_var{l}")),
+        momentum: 0.9,
+        eps: 1e-5,
     }
+}
 
-    fn rows<'a>(&self, x: &'a ArrayViewD<'_, T>) -> ArrayView2<'a, T> {
-        let n = x.shape().first().copied().unwrap_or(0);
-        let d = self.config.input_dim;
-        assert_eq!(
-            x.len(),
-            n * d,
-            "FullyConnectedNet: input of shape {:?} is not N rows of {d} values",
-            x.shape()
-        );
-        x.view()
-            .into_shape_with_order((n, d))
-            .expect("batches are contiguous rows; copy non-standard layouts first")
-    }
+/// Stores batchnorm's updated running statistics of hidden layer `l`.
+fn store_batchnorm_param<T: Float>(buffers: &mut Params<T>, l: usize, bn: BatchNormParam<T>) {
+    buffers.insert(format!("running_mean{l}"), bn.running_mean.into_dyn());
+    buffers.insert(format!("running_var{l}"), bn.running_var.into_dyn());
 }
 
 impl FcConfig {
@@ -396,57 +441,22 @@ impl<T: Float> Model<T> for FullyConnectedNet<T> {
     }
 
     fn loss(&mut self, x: &ArrayViewD<'_, T>, y: &ArrayView1<'_, usize>) -> (T, Params<T>) {
-        let x = self.rows(x);
-        let (scores, mut hidden) = self.forward(&x, Mode::Train);
-        let (data_loss, mut dout) = softmax_loss(&scores.view(), y);
-        let reg = T::cast(self.config.reg);
-        let mut grads = Params::new();
-        let mut reg_loss = T::zero();
-        for l in (1..=self.num_layers()).rev() {
-            let w_name = format!("W{l}");
-            let w = self.p2(&w_name);
-            let input = if l == 1 {
-                x.view()
-            } else {
-                hidden[l - 2].out.view()
-            };
-            let (mut dw, db) = affine_param_grads(&input, &dout.view());
-            if reg != T::zero() {
-                reg_loss += w.iter().map(|&v| v * v).sum::<T>();
-                dw.zip_mut_with(&w, |g, &w| *g += reg * w);
-            }
-            if l > 1 {
-                // Back through layer l−1's dropout, relu and normalisation.
-                let dh = affine_input_grad(&dout.view(), &w);
-                let layer = hidden.pop().expect("one entry per hidden layer");
-                let mut da = dropout_backward(&dh.view(), &layer.dropout);
-                relu_backward_from_output(&mut da.view_mut(), &layer.out.view());
-                dout = match (&layer.norm, self.config.normalization) {
-                    (Some(cache), Normalization::BatchNorm) => {
-                        let (dx, dgamma, dbeta) = batchnorm_backward(&da.view(), cache);
-                        grads.insert(format!("gamma{}", l - 1), dgamma.into_dyn());
-                        grads.insert(format!("beta{}", l - 1), dbeta.into_dyn());
-                        dx
-                    }
-                    (Some(cache), _) => {
-                        let (dx, dgamma, dbeta) = layernorm_backward(&da.view(), cache);
-                        grads.insert(format!("gamma{}", l - 1), dgamma.into_dyn());
-                        grads.insert(format!("beta{}", l - 1), dbeta.into_dyn());
-                        dx
-                    }
-                    (None, _) => da,
-                };
-            }
-            grads.insert(w_name, dw.into_dyn());
-            grads.insert(format!("b{l}"), db.into_dyn());
-        }
-        let loss = data_loss + T::cast(0.5) * reg * reg_loss;
-        (loss, grads)
+        let x = as_rows(x, self.config.input_dim, "FullyConnectedNet");
+        let (data_loss, mut grads) = {
+            let (scores, hidden, last) = self.forward(x, Mode::Train);
+            let (data_loss, dscores) = softmax_loss(&scores.view(), y);
+            (data_loss, backward(&dscores.view(), &hidden, &last))
+        };
+        let weights: Vec<String> = (1..=self.config.hidden_dims.len() + 1)
+            .map(|l| format!("W{l}"))
+            .collect();
+        let reg_loss = regularise(&self.params, &mut grads, self.config.reg, &weights);
+        (data_loss + reg_loss, grads)
     }
 
     fn scores(&mut self, x: &ArrayViewD<'_, T>) -> Array2<T> {
-        let x = self.rows(x);
-        self.forward(&x, Mode::Test).0
+        let x = as_rows(x, self.config.input_dim, "FullyConnectedNet");
+        self.forward(x, Mode::Test).0
     }
 
     fn config(&self) -> serde_json::Value {
@@ -465,131 +475,45 @@ impl<T: Float> Model<T> for FullyConnectedNet<T> {
     }
 }
 
-/// The course's `TwoLayerNet`: `affine − relu − affine − softmax`, weights
-/// `N(0, weight_scale²)`, zero biases.
+/// A batch as rows (N, D), each example flattened as the course's `affine_forward`
+/// does: borrowed for a batch in standard layout, copied otherwise.
 ///
-/// It is a [`FullyConnectedNet`] with one hidden layer (one implementation of the
-/// passes); it keeps its own configuration so that files say `"TwoLayerNet"`.
-#[derive(Debug, Clone)]
-pub struct TwoLayerNet<T> {
-    config: TwoLayerConfig,
-    net: FullyConnectedNet<T>,
+/// # Panics
+/// If the examples do not hold `d` values each.
+pub(crate) fn as_rows<'a, T: Float>(
+    x: &ArrayViewD<'a, T>,
+    d: usize,
+    model: &str,
+) -> CowArray<'a, T, Ix2> {
+    let n = x.shape().first().copied().unwrap_or(0);
+    assert_eq!(
+        x.len(),
+        n * d,
+        "{model}: input of shape {:?} is not N rows of {d} values",
+        x.shape()
+    );
+    let x = CowArray::from(x.clone());
+    let x = if x.is_standard_layout() {
+        x
+    } else {
+        CowArray::from(x.as_standard_layout().into_owned())
+    };
+    x.into_shape_with_order((n, d))
+        .expect("a standard-layout batch reshapes to rows")
 }
 
-/// Hyper-parameters of a [`TwoLayerNet`] (the course's constructor arguments).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct TwoLayerConfig {
-    /// Size of one input row.
-    pub input_dim: usize,
-    /// Size of the hidden layer.
-    pub hidden_dim: usize,
-    /// Number of classes.
-    pub num_classes: usize,
-    /// Standard deviation of the initial weights.
-    pub weight_scale: f64,
-    /// L2 regularisation strength.
-    pub reg: f64,
-    /// Seed for the initial weights.
-    pub seed: u64,
+/// A 1-d parameter (a bias, `gamma`, `beta`) by name.
+pub(crate) fn p1<'a, T>(params: &'a Params<T>, name: &str) -> ArrayView1<'a, T> {
+    params[name]
+        .view()
+        .into_dimensionality::<Ix1>()
+        .expect("1-d parameter")
 }
 
-impl Default for TwoLayerConfig {
-    /// The course's defaults: `input_dim 3·32·32, hidden_dim 100, num_classes 10,
-    /// weight_scale 1e-3, reg 0`.
-    fn default() -> Self {
-        TwoLayerConfig {
-            input_dim: 3 * 32 * 32,
-            hidden_dim: 100,
-            num_classes: 10,
-            weight_scale: 1e-3,
-            reg: 0.0,
-            seed: 0,
-        }
-    }
-}
-
-impl From<TwoLayerConfig> for FcConfig {
-    fn from(c: TwoLayerConfig) -> Self {
-        FcConfig {
-            input_dim: c.input_dim,
-            hidden_dims: vec![c.hidden_dim],
-            num_classes: c.num_classes,
-            reg: c.reg,
-            weight_scale: Some(c.weight_scale),
-            seed: c.seed,
-            ..FcConfig::default()
-        }
-    }
-}
-
-impl<T: Float> TwoLayerNet<T> {
-    /// A two-layer net; `TwoLayerNet::new(TwoLayerConfig::default())` is the course's
-    /// `TwoLayerNet()`.
-    ///
-    /// # Panics
-    /// On a zero dimension or a non-positive weight scale ([`try_new`](Self::try_new)
-    /// returns the error instead).
-    ///
-    /// ```
-    /// use nn::{TwoLayerNet, TwoLayerConfig};
-    /// use nn::Model;
-    /// let net = TwoLayerNet::<f32>::new(TwoLayerConfig::default());
-    /// assert_eq!(net.params()["W1"].shape(), &[3072, 100]);
-    /// ```
-    pub fn new(config: TwoLayerConfig) -> Self {
-        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// As [`new`](Self::new), with a typed error.
-    ///
-    /// ```
-    /// let bad = nn::TwoLayerConfig { hidden_dim: 0, ..Default::default() };
-    /// assert!(nn::TwoLayerNet::<f32>::try_new(bad).is_err());
-    /// ```
-    pub fn try_new(config: TwoLayerConfig) -> Result<Self> {
-        Ok(TwoLayerNet {
-            config,
-            net: FullyConnectedNet::try_new(config.into())?,
-        })
-    }
-
-    /// Sets the regularisation strength (the course's `model.reg = ...`).
-    ///
-    /// ```
-    /// let mut net = nn::TwoLayerNet::<f64>::new(Default::default());
-    /// net.set_reg(1.0);
-    /// ```
-    pub fn set_reg(&mut self, reg: f64) {
-        self.config.reg = reg;
-        self.net.set_reg(reg);
-    }
-}
-
-impl<T: Float> Model<T> for TwoLayerNet<T> {
-    fn params(&self) -> &Params<T> {
-        self.net.params()
-    }
-    fn params_mut(&mut self) -> &mut Params<T> {
-        self.net.params_mut()
-    }
-    fn loss(&mut self, x: &ArrayViewD<'_, T>, y: &ArrayView1<'_, usize>) -> (T, Params<T>) {
-        self.net.loss(x, y)
-    }
-    fn scores(&mut self, x: &ArrayViewD<'_, T>) -> Array2<T> {
-        self.net.scores(x)
-    }
-    fn config(&self) -> serde_json::Value {
-        let mut v = serde_json::to_value(self.config).expect("config serialises");
-        v["kind"] = "TwoLayerNet".into();
-        v["dtype"] = T::NAME.into();
-        v
-    }
-    fn input_shape(&self) -> Vec<usize> {
-        vec![self.config.input_dim]
-    }
-
-    fn num_classes(&self) -> usize {
-        self.config.num_classes
-    }
+/// A 2-d parameter (a weight matrix) by name.
+pub(crate) fn p2<'a, T>(params: &'a Params<T>, name: &str) -> ArrayView2<'a, T> {
+    params[name]
+        .view()
+        .into_dimensionality::<Ix2>()
+        .expect("2-d parameter")
 }

@@ -1,7 +1,12 @@
 //! The course's sandwich layers (`layer_utils.py`): common layer sequences as one
 //! forward/backward pair each (`affine_relu`, `affine_norm_relu`, `conv_relu`,
 //! `conv_relu_pool`, `conv_bn_relu`). The affine ones take inputs of any shape and
-//! flatten each example, as the course's `affine_forward` does.
+//! flatten each example, as the course's `affine_forward` does, and their caches
+//! refer to `x` and `W` as [`AffineCache`] does.
+//!
+//! The models call these, so each backward pass has a `_no_dx` form for the layer
+//! whose input is the data: nobody needs the data's gradient, and for the first
+//! layer of a net it is the largest product of the backward pass.
 //!
 //! ```
 //! use ndarray::array;
@@ -9,7 +14,7 @@
 //! let x = array![[1.0_f64, -2.0]];
 //! let w = array![[1.0_f64, 0.5], [1.0, -1.0]];
 //! let b = array![0.0_f64, 0.0];
-//! let (out, cache) = affine_relu_forward(&x.view(), &w.view(), &b.view());
+//! let (out, cache) = affine_relu_forward(&x, &w, &b.view());
 //! assert_eq!(out, array![[0.0, 2.5]]); // x·W = [-1, 2.5], relu clips the -1
 //! let (dx, dw, db) = affine_relu_backward(&array![[1.0, 1.0]].view(), &cache);
 //! assert_eq!(db, array![0.0, 1.0]); // no gradient flows through the clipped unit
@@ -21,46 +26,47 @@ use std::fmt;
 use std::str::FromStr;
 
 use ndarray::{
-    Array, Array1, Array2, Array4, ArrayView, ArrayView1, ArrayView2, ArrayView4, Dimension, Ix2,
+    Array, Array1, Array2, Array4, ArrayView, ArrayView1, ArrayView2, ArrayView4, CowArray,
+    Dimension, Ix2,
 };
 use numeric::Float;
 
 use crate::conv::{ConvCache, ConvParam};
 use crate::error::Result;
-use crate::im2col::{conv_backward_fast, conv_forward_fast};
+use crate::im2col::{conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
 use crate::spatial::{
     SpatialBatchNormCache, spatial_batchnorm_backward, spatial_batchnorm_forward,
 };
 
 use crate::activations::{relu_backward_from_output, relu_inplace};
-use crate::affine::{AffineCache, affine_backward, affine_forward};
+use crate::affine::{AffineCache, affine_backward, affine_backward_no_dx, affine_forward};
 use crate::layer::Mode;
 use crate::norm::{
     BatchNormParam, NormCache, batchnorm_backward, batchnorm_forward, layernorm_backward,
     layernorm_forward,
 };
 
-/// What [`affine_relu_backward`] needs.
+/// What [`affine_relu_backward`] needs: the affine cache and relu's output.
 #[derive(Debug, Clone)]
-pub struct AffineReluCache<T, D = Ix2> {
-    fc: AffineCache<T, D>,
+pub struct AffineReluCache<'a, T, D = Ix2> {
+    fc: AffineCache<'a, T, D>,
     out: Array2<T>,
 }
 
-/// The course's `affine_relu_forward`: affine followed by relu, fused (relu runs in
-/// place on the affine output and the output doubles as relu's cache).
+/// The course's `affine_relu_forward`: affine followed by relu. `x` and `w` are kept
+/// by the cache as [`affine_forward`] keeps them (borrowed, or moved in).
 ///
 /// ```
 /// let x = ndarray::array![[1.0_f64, -1.0]];
-/// let (out, _) = nn::affine_relu_forward(&x.view(), &ndarray::array![[1.0], [2.0]].view(), &ndarray::array![0.0].view());
+/// let (out, _) = nn::affine_relu_forward(&x, &ndarray::array![[1.0], [2.0]], &ndarray::array![0.0].view());
 /// assert_eq!(out, ndarray::array![[0.0]]);
 /// ```
-pub fn affine_relu_forward<T: Float, D: Dimension>(
-    x: &ArrayView<'_, T, D>,
-    w: &ArrayView2<'_, T>,
+pub fn affine_relu_forward<'a, T: Float, D: Dimension>(
+    x: impl Into<CowArray<'a, T, D>>,
+    w: impl Into<CowArray<'a, T, Ix2>>,
     b: &ArrayView1<'_, T>,
-) -> (Array2<T>, AffineReluCache<T, D>) {
+) -> (Array2<T>, AffineReluCache<'a, T, D>) {
     let (mut out, fc) = affine_forward(x, w, b);
     relu_inplace(&mut out.view_mut());
     (out.clone(), AffineReluCache { fc, out })
@@ -70,17 +76,42 @@ pub fn affine_relu_forward<T: Float, D: Dimension>(
 ///
 /// ```
 /// let x = ndarray::array![[1.0_f64, 1.0]];
-/// let (_, c) = nn::affine_relu_forward(&x.view(), &ndarray::array![[1.0], [2.0]].view(), &ndarray::array![0.0].view());
+/// let w = ndarray::array![[1.0], [2.0]];
+/// let (_, c) = nn::affine_relu_forward(&x, &w, &ndarray::array![0.0].view());
 /// let (dx, _, _) = nn::affine_relu_backward(&ndarray::array![[1.0]].view(), &c);
 /// assert_eq!(dx, ndarray::array![[1.0, 2.0]]);
 /// ```
 pub fn affine_relu_backward<T: Float, D: Dimension>(
     dout: &ArrayView2<'_, T>,
-    cache: &AffineReluCache<T, D>,
+    cache: &AffineReluCache<'_, T, D>,
 ) -> (Array<T, D>, Array2<T>, Array1<T>) {
-    let mut da = dout.to_owned();
-    relu_backward_from_output(&mut da.view_mut(), &cache.out.view());
+    let da = relu_grad(dout, &cache.out);
     affine_backward(&da.view(), &cache.fc)
+}
+
+/// [`affine_relu_backward`] without `dx`: `(dW, db)`, for the layer whose input is
+/// the data.
+///
+/// ```
+/// let x = ndarray::array![[1.0_f64, 1.0]];
+/// let w = ndarray::array![[1.0], [2.0]];
+/// let (_, c) = nn::affine_relu_forward(&x, &w, &ndarray::array![0.0].view());
+/// let (dw, db) = nn::affine_relu_backward_no_dx(&ndarray::array![[1.0]].view(), &c);
+/// assert_eq!((dw, db), (ndarray::array![[1.0], [1.0]], ndarray::array![1.0]));
+/// ```
+pub fn affine_relu_backward_no_dx<T: Float, D: Dimension>(
+    dout: &ArrayView2<'_, T>,
+    cache: &AffineReluCache<'_, T, D>,
+) -> (Array2<T>, Array1<T>) {
+    let da = relu_grad(dout, &cache.out);
+    affine_backward_no_dx(&da.view(), &cache.fc)
+}
+
+/// Relu's backward pass from its output: `dout` where `out > 0`, else 0.
+fn relu_grad<T: Float, D: Dimension>(dout: &ArrayView<'_, T, D>, out: &Array<T, D>) -> Array<T, D> {
+    let mut da = dout.to_owned();
+    relu_backward_from_output(&mut da.view_mut(), &out.view());
+    da
 }
 
 /// Which normalisation a fully connected layer uses (the course's `normalization`).
@@ -143,8 +174,8 @@ impl FromStr for Normalization {
 
 /// What [`affine_norm_relu_backward`] needs.
 #[derive(Debug, Clone)]
-pub struct AffineNormReluCache<T, D = Ix2> {
-    fc: AffineCache<T, D>,
+pub struct AffineNormReluCache<'a, T, D = Ix2> {
+    fc: AffineCache<'a, T, D>,
     norm: NormCache<T>,
     kind: Normalization,
     out: Array2<T>,
@@ -152,7 +183,8 @@ pub struct AffineNormReluCache<T, D = Ix2> {
 
 /// The course's affine–norm–relu sandwich: affine, then batchnorm or layernorm with
 /// `gamma`/`beta`, then relu. `bn` (running statistics) is used by batchnorm only;
-/// `mode` matters for batchnorm only.
+/// `mode` matters for batchnorm only. `x` and `w` are kept as [`affine_forward`]
+/// keeps them.
 ///
 /// # Panics
 /// If `kind` is [`Normalization::None`] (use [`affine_relu_forward`]).
@@ -161,21 +193,21 @@ pub struct AffineNormReluCache<T, D = Ix2> {
 /// use ndarray::array;
 /// use nn::{affine_norm_relu_forward, BatchNormParam, Mode, Normalization};
 /// let x = array![[1.0_f64], [3.0]];
-/// let (out, _) = affine_norm_relu_forward(&x.view(), &array![[1.0]].view(), &array![0.0].view(),
+/// let (out, _) = affine_norm_relu_forward(&x, &array![[1.0]], &array![0.0].view(),
 ///     &array![1.0].view(), &array![0.0].view(), Normalization::BatchNorm, &mut BatchNormParam::new(1), Mode::Train);
 /// assert_eq!(out[[0, 0]], 0.0); // normalised to -1, clipped
 /// assert!((out[[1, 0]] - 1.0).abs() < 1e-4);
 /// ```
-pub fn affine_norm_relu_forward<T: Float, D: Dimension>(
-    x: &ArrayView<'_, T, D>,
-    w: &ArrayView2<'_, T>,
+pub fn affine_norm_relu_forward<'a, T: Float, D: Dimension>(
+    x: impl Into<CowArray<'a, T, D>>,
+    w: impl Into<CowArray<'a, T, Ix2>>,
     b: &ArrayView1<'_, T>,
     gamma: &ArrayView1<'_, T>,
     beta: &ArrayView1<'_, T>,
     kind: Normalization,
     bn: &mut BatchNormParam<T>,
     mode: Mode,
-) -> (Array2<T>, AffineNormReluCache<T, D>) {
+) -> (Array2<T>, AffineNormReluCache<'a, T, D>) {
     let (a, fc) = affine_forward(x, w, b);
     let (mut out, norm) = match kind {
         Normalization::BatchNorm => batchnorm_forward(&a.view(), gamma, beta, bn, mode),
@@ -200,23 +232,52 @@ pub fn affine_norm_relu_forward<T: Float, D: Dimension>(
 /// use ndarray::array;
 /// use nn::*;
 /// let x = array![[1.0_f64], [3.0]];
-/// let (_, c) = affine_norm_relu_forward(&x.view(), &array![[1.0]].view(), &array![0.0].view(),
+/// let w = array![[1.0]];
+/// let (_, c) = affine_norm_relu_forward(&x, &w, &array![0.0].view(),
 ///     &array![1.0].view(), &array![0.0].view(), Normalization::LayerNorm, &mut BatchNormParam::new(1), Mode::Train);
 /// let (dx, dw, db, dgamma, dbeta) = affine_norm_relu_backward(&array![[1.0], [1.0]].view(), &c);
 /// assert_eq!((dx.dim(), dw.dim(), db.len(), dgamma.len(), dbeta.len()), ((2, 1), (1, 1), 1, 1, 1));
 /// ```
 pub fn affine_norm_relu_backward<T: Float, D: Dimension>(
     dout: &ArrayView2<'_, T>,
-    cache: &AffineNormReluCache<T, D>,
+    cache: &AffineNormReluCache<'_, T, D>,
 ) -> (Array<T, D>, Array2<T>, Array1<T>, Array1<T>, Array1<T>) {
-    let mut dn = dout.to_owned();
-    relu_backward_from_output(&mut dn.view_mut(), &cache.out.view());
-    let (da, dgamma, dbeta) = match cache.kind {
-        Normalization::LayerNorm => layernorm_backward(&dn.view(), &cache.norm),
-        _ => batchnorm_backward(&dn.view(), &cache.norm),
-    };
+    let (da, dgamma, dbeta) = norm_relu_backward(dout, cache);
     let (dx, dw, db) = affine_backward(&da.view(), &cache.fc);
     (dx, dw, db, dgamma, dbeta)
+}
+
+/// [`affine_norm_relu_backward`] without `dx`: `(dW, db, dgamma, dbeta)`, for the
+/// layer whose input is the data.
+///
+/// ```
+/// use ndarray::array;
+/// use nn::*;
+/// let (x, w) = (array![[1.0_f64], [3.0]], array![[1.0]]);
+/// let (_, c) = affine_norm_relu_forward(&x, &w, &array![0.0].view(),
+///     &array![1.0].view(), &array![0.0].view(), Normalization::BatchNorm, &mut BatchNormParam::new(1), Mode::Train);
+/// let (dw, db, dgamma, dbeta) = affine_norm_relu_backward_no_dx(&array![[1.0], [1.0]].view(), &c);
+/// assert_eq!((dw.dim(), db.len(), dgamma.len(), dbeta.len()), ((1, 1), 1, 1, 1));
+/// ```
+pub fn affine_norm_relu_backward_no_dx<T: Float, D: Dimension>(
+    dout: &ArrayView2<'_, T>,
+    cache: &AffineNormReluCache<'_, T, D>,
+) -> (Array2<T>, Array1<T>, Array1<T>, Array1<T>) {
+    let (da, dgamma, dbeta) = norm_relu_backward(dout, cache);
+    let (dw, db) = affine_backward_no_dx(&da.view(), &cache.fc);
+    (dw, db, dgamma, dbeta)
+}
+
+/// Back through the relu and the normalisation: `(da, dgamma, dbeta)`.
+fn norm_relu_backward<T: Float, D: Dimension>(
+    dout: &ArrayView2<'_, T>,
+    cache: &AffineNormReluCache<'_, T, D>,
+) -> (Array2<T>, Array1<T>, Array1<T>) {
+    let dn = relu_grad(dout, &cache.out);
+    match cache.kind {
+        Normalization::LayerNorm => layernorm_backward(&dn.view(), &cache.norm),
+        _ => batchnorm_backward(&dn.view(), &cache.norm),
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -267,19 +328,24 @@ pub fn conv_relu_backward<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvReluCache<T>,
 ) -> (Array4<T>, Array4<T>, Array1<T>) {
-    let mut da = dout.to_owned();
-    relu_backward_from_output(&mut da.view_mut(), &cache.out.view());
+    let da = relu_grad(dout, &cache.out);
     conv_backward_fast(&da.view(), &cache.conv)
 }
 
-/// What [`conv_relu_pool_backward`] needs.
+/// What [`conv_relu_pool_backward`] needs: the convolution's and the pool's caches
+/// and the output.
 #[derive(Debug, Clone)]
 pub struct ConvReluPoolCache<T> {
-    conv_relu: ConvReluCache<T>,
+    conv: ConvCache<T>,
     pool: FastPoolCache,
+    out: Array4<T>,
 }
 
 /// The course's `conv_relu_pool_forward`: convolution, relu, max pooling.
+///
+/// The relu runs after the pooling: relu and max commute (`relu(max(a)) =
+/// max(relu(a))`, both monotone), so the output and every gradient are the course's,
+/// and the relu touches a quarter of the values (2×2 pooling).
 ///
 /// # Errors
 /// As [`conv_forward_fast`] and [`max_pool_forward_fast`].
@@ -299,9 +365,10 @@ pub fn conv_relu_pool_forward<T: Float>(
     conv_param: ConvParam,
     pool_param: PoolParam,
 ) -> Result<(Array4<T>, ConvReluPoolCache<T>)> {
-    let (a, conv_relu) = conv_relu_forward(x, w, b, conv_param)?;
-    let (out, pool) = max_pool_forward_fast(&a.view(), pool_param)?;
-    Ok((out, ConvReluPoolCache { conv_relu, pool }))
+    let (a, conv) = conv_forward_fast(x, w, b, conv_param)?;
+    let (mut out, pool) = max_pool_forward_fast(&a.view(), pool_param)?;
+    relu_inplace(&mut out.view_mut());
+    Ok((out.clone(), ConvReluPoolCache { conv, pool, out }))
 }
 
 /// Backward pass of [`conv_relu_pool_forward`]: `(dx, dw, db)`.
@@ -319,8 +386,37 @@ pub fn conv_relu_pool_backward<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvReluPoolCache<T>,
 ) -> (Array4<T>, Array4<T>, Array1<T>) {
-    let da = max_pool_backward_fast(dout, &cache.pool);
-    conv_relu_backward(&da.view(), &cache.conv_relu)
+    let da = relu_pool_backward(dout, cache);
+    conv_backward_fast(&da.view(), &cache.conv)
+}
+
+/// [`conv_relu_pool_backward`] without `dx`: `(dw, db)`, for the layer whose input is
+/// the data.
+///
+/// ```
+/// use ndarray::{Array1, Array4};
+/// let x = Array4::<f32>::ones((1, 1, 4, 4));
+/// let (out, cache) = nn::conv_relu_pool_forward(&x.view(), &Array4::ones((1, 1, 3, 3)).view(), &Array1::zeros(1).view(),
+///     nn::ConvParam::new(1, 1), nn::PoolParam::square(2, 2))?;
+/// let (dw, db) = nn::conv_relu_pool_backward_no_dx(&Array4::ones(out.dim()).view(), &cache);
+/// assert_eq!((dw.dim(), db[0]), ((1, 1, 3, 3), 4.0));
+/// # Ok::<(), nn::Error>(())
+/// ```
+pub fn conv_relu_pool_backward_no_dx<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &ConvReluPoolCache<T>,
+) -> (Array4<T>, Array1<T>) {
+    let da = relu_pool_backward(dout, cache);
+    conv_backward_fast_no_dx(&da.view(), &cache.conv)
+}
+
+/// Back through the relu and the pooling: the gradient of the convolution's output.
+fn relu_pool_backward<T: Float>(
+    dout: &ArrayView4<'_, T>,
+    cache: &ConvReluPoolCache<T>,
+) -> Array4<T> {
+    let dpooled = relu_grad(dout, &cache.out);
+    max_pool_backward_fast(&dpooled.view(), &cache.pool)
 }
 
 /// What [`conv_bn_relu_backward`] needs.
@@ -378,8 +474,7 @@ pub fn conv_bn_relu_backward<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvBnReluCache<T>,
 ) -> (Array4<T>, Array4<T>, Array1<T>, Array1<T>, Array1<T>) {
-    let mut dn = dout.to_owned();
-    relu_backward_from_output(&mut dn.view_mut(), &cache.out.view());
+    let dn = relu_grad(dout, &cache.out);
     let (da, dgamma, dbeta) = spatial_batchnorm_backward(&dn.view(), &cache.bn);
     let (dx, dw, db) = conv_backward_fast(&da.view(), &cache.conv);
     (dx, dw, db, dgamma, dbeta)

@@ -13,7 +13,8 @@
 //! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
-//! | `fc.rs`, `three_layer_convnet.rs`, `sequential.rs`, `arch.rs` | `TwoLayerNet`, `FullyConnectedNet`, `ThreeLayerConvNet`, `SequentialNet` and its spec language |
+//! | `two_layer_net.rs`, `fc.rs`, `three_layer_convnet.rs` | `TwoLayerNet`, `FullyConnectedNet` (`fc_net.py`), `ThreeLayerConvNet` (`cnn.py`), built from the sandwich layers |
+//! | `sequential.rs`, `arch.rs` | `SequentialNet` and its spec language |
 //! | `optim.rs`, `solver.rs`, `augment.rs` | update rules, the `Solver`, data augmentation |
 //! | `tensor_file.rs`, `checkpoint.rs`, `registry.rs` | the safetensors codec, checkpoints, rebuilding a model from a file |
 //! | `gates.rs` | any layer as a `backprop` gate |
@@ -67,6 +68,7 @@ mod tensor_file;
 #[cfg(test)]
 mod test_util;
 mod three_layer_convnet;
+mod two_layer_net;
 
 pub use activations::*;
 pub use affine::*;
@@ -93,6 +95,7 @@ pub use solver::*;
 pub use spatial::*;
 pub use tensor_file::TensorFile;
 pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
+pub use two_layer_net::{TwoLayerConfig, TwoLayerNet};
 
 /// What a training script needs, in one `use nn::prelude::*;`.
 pub mod prelude {

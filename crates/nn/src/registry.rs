@@ -20,11 +20,12 @@ use serde_json::Value;
 
 use crate::Checkpoint;
 use crate::error::{Error, Result};
-use crate::fc::{FcConfig, FullyConnectedNet, TwoLayerConfig, TwoLayerNet};
+use crate::fc::{FcConfig, FullyConnectedNet};
 use crate::limits::{self, MAX_PARAMETERS};
 use crate::model::{Model, Params};
 use crate::sequential::SequentialNet;
 use crate::three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
+use crate::two_layer_net::{TwoLayerConfig, TwoLayerNet};
 
 /// The model kinds a file may hold.
 const KINDS: &str = "TwoLayerNet, FullyConnectedNet, ThreeLayerConvNet, SequentialNet";

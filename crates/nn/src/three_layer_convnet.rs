@@ -1,6 +1,8 @@
 //! The course's `ThreeLayerConvNet` (`classifiers/cnn.py`):
 //! `conv - relu - 2x2 max pool - affine - relu - affine - softmax`, with its defaults
-//! (32 filters of 7×7, hidden 100, weight scale 1e-3, no regularisation).
+//! (32 filters of 7×7, hidden 100, weight scale 1e-3, no regularisation), its loss
+//! written as the course writes it: `conv_relu_pool_forward`, `affine_relu_forward`,
+//! `affine_forward`, `softmax_loss`, then the backward passes in reverse.
 //!
 //! ```
 //! use ndarray::{Array4, Array1};
@@ -18,14 +20,16 @@ use numeric::Float;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::activations::{relu_backward_from_output, relu_inplace};
-use crate::affine::{affine, affine_input_grad, affine_param_grads};
-use crate::conv::{ConvCache, ConvParam};
+use crate::affine::{AffineCache, affine_backward, affine_forward};
+use crate::conv::ConvParam;
 use crate::error::{Error, Result};
-use crate::im2col::{conv_backward_fast_no_dx, conv_forward_fast};
+use crate::layer_utils::{
+    AffineReluCache, ConvReluPoolCache, affine_relu_backward, affine_relu_forward,
+    conv_relu_pool_backward_no_dx, conv_relu_pool_forward,
+};
 use crate::limits::{self, MAX_PARAMETERS};
 use crate::model::{Model, Params, check_kind, regularise};
-use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
+use crate::pool::PoolParam;
 
 /// Hyper-parameters of [`ThreeLayerConvNet`], with the course's defaults.
 ///
@@ -101,9 +105,7 @@ impl Default for ThreeLayerConvNetConfig {
 /// `conv (F filters, stride 1, same padding) - relu - 2x2 max pool - affine - relu - affine - softmax`.
 ///
 /// Parameters `W1` (F, C, HH, WW), `b1`, `W2` (F·H/2·W/2, hidden), `b2`, `W3` (hidden,
-/// classes), `b3`. Pooling runs before the relu (`relu(max(x)) = max(relu(x))`, and
-/// the relu then touches a quarter of the values), and the first layer skips the input
-/// gradient.
+/// classes), `b3`. The first layer skips the input gradient (nobody needs the data's).
 ///
 /// ```
 /// use nn::Model;
@@ -118,13 +120,13 @@ pub struct ThreeLayerConvNet<T> {
     params: Params<T>,
 }
 
-/// What the three-layer net's backward pass needs from its forward pass.
-struct ThreeLayerCache<T> {
-    conv: ConvCache<T>,
-    pool: FastPoolCache,
-    pooled: Array2<T>,
-    hidden: Array2<T>,
-}
+/// What the backward pass needs from each layer: `conv - relu - pool`,
+/// `affine - relu` (on the pooled images) and `affine`.
+type Caches<'a, T> = (
+    ConvReluPoolCache<T>,
+    AffineReluCache<'a, T, Ix4>,
+    AffineCache<'a, T>,
+);
 
 impl<T: Float> ThreeLayerConvNet<T> {
     /// A net with Gaussian weights of standard deviation `weight_scale` (seeded) and
@@ -266,33 +268,17 @@ impl<T: Float> ThreeLayerConvNet<T> {
             .expect("1-d bias")
     }
 
-    /// Scores and the caches of every layer.
-    fn forward(&self, x: &ArrayViewD<'_, T>) -> (Array2<T>, ThreeLayerCache<T>) {
+    /// The forward pass of `cnn.py`'s `loss`: the scores and each layer's cache.
+    fn forward<'a>(&'a self, x: &ArrayViewD<'a, T>) -> (Array2<T>, Caches<'a, T>) {
         let x = as_images(x, &self.input_shape());
         let pad = (self.config.filter_size - 1) / 2;
-        let (conv, conv_cache) =
-            conv_forward_fast(&x, &self.p4("W1"), &self.p1("b1"), ConvParam::new(1, pad))
+        let (conv_param, pool_param) = (ConvParam::new(1, pad), PoolParam::square(2, 2));
+        let (out1, cache1) =
+            conv_relu_pool_forward(&x, &self.p4("W1"), &self.p1("b1"), conv_param, pool_param)
                 .expect("shapes checked at construction");
-        let (pooled, pool_cache) = max_pool_forward_fast(&conv.view(), PoolParam::square(2, 2))
-            .expect("even sides checked at construction");
-        drop(conv);
-        let n = pooled.dim().0;
-        let mut pooled = pooled
-            .into_shape_with_order((n, self.p2("W2").nrows()))
-            .expect("F·H/2·W/2 per image");
-        relu_inplace(&mut pooled.view_mut());
-        let mut hidden = affine(&pooled.view(), &self.p2("W2"), &self.p1("b2"));
-        relu_inplace(&mut hidden.view_mut());
-        let scores = affine(&hidden.view(), &self.p2("W3"), &self.p1("b3"));
-        (
-            scores,
-            ThreeLayerCache {
-                conv: conv_cache,
-                pool: pool_cache,
-                pooled,
-                hidden,
-            },
-        )
+        let (out2, cache2) = affine_relu_forward(out1, self.p2("W2"), &self.p1("b2"));
+        let (scores, cache3) = affine_forward(out2, self.p2("W3"), &self.p1("b3"));
+        (scores, (cache1, cache2, cache3))
     }
 }
 
@@ -316,43 +302,24 @@ impl<T: Float> Model<T> for ThreeLayerConvNet<T> {
     }
 
     fn loss(&mut self, x: &ArrayViewD<'_, T>, y: &ArrayView1<'_, usize>) -> (T, Params<T>) {
-        let (scores, cache) = self.forward(x);
+        let (scores, (cache1, cache2, cache3)) = self.forward(x);
         let (data_loss, dscores) = linear::softmax_loss(&scores.view(), y);
-        let mut grads = Params::new();
-        let (dw3, db3) = affine_param_grads(&cache.hidden.view(), &dscores.view());
-        let mut dhidden = affine_input_grad(&dscores.view(), &self.p2("W3"));
-        relu_backward_from_output(&mut dhidden.view_mut(), &cache.hidden.view());
-        let (dw2, db2) = affine_param_grads(&cache.pooled.view(), &dhidden.view());
-        let mut dpooled = affine_input_grad(&dhidden.view(), &self.p2("W2"));
-        relu_backward_from_output(&mut dpooled.view_mut(), &cache.pooled.view());
-        let (n, f, h, w) = (
-            x.shape()[0],
-            self.config.num_filters,
-            self.config.input_dim[1],
-            self.config.input_dim[2],
-        );
-        let dpooled = dpooled
-            .into_shape_with_order((n, f, h / 2, w / 2))
-            .expect("F·H/2·W/2 per image");
-        let dconv = max_pool_backward_fast(&dpooled.view(), &cache.pool);
-        let (dw1, db1) = conv_backward_fast_no_dx(&dconv.view(), &cache.conv);
-        for (name, g) in [
-            ("W1", dw1.into_dyn()),
-            ("W2", dw2.into_dyn()),
-            ("W3", dw3.into_dyn()),
-        ] {
-            grads.insert(name.into(), g);
-        }
-        for (name, g) in [("b1", db1), ("b2", db2), ("b3", db3)] {
-            grads.insert(name.into(), g.into_dyn());
-        }
-        let penalty = regularise(
-            &self.params,
-            &mut grads,
-            self.config.reg,
-            &["W1", "W2", "W3"].map(String::from),
-        );
-        (data_loss + penalty, grads)
+
+        let (dout2, dw3, db3) = affine_backward(&dscores.view(), &cache3);
+        let (dout1, dw2, db2) = affine_relu_backward(&dout2.view(), &cache2);
+        // The data needs no gradient: the first layer skips dx.
+        let (dw1, db1) = conv_relu_pool_backward_no_dx(&dout1.view(), &cache1);
+        let mut grads = Params::from([
+            ("W1".to_string(), dw1.into_dyn()),
+            ("b1".to_string(), db1.into_dyn()),
+            ("W2".to_string(), dw2.into_dyn()),
+            ("b2".to_string(), db2.into_dyn()),
+            ("W3".to_string(), dw3.into_dyn()),
+            ("b3".to_string(), db3.into_dyn()),
+        ]);
+        let weights = ["W1", "W2", "W3"].map(String::from);
+        let reg_loss = regularise(&self.params, &mut grads, self.config.reg, &weights);
+        (data_loss + reg_loss, grads)
     }
 
     fn scores(&mut self, x: &ArrayViewD<'_, T>) -> Array2<T> {

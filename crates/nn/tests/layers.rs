@@ -21,7 +21,7 @@ fn affine_backward_matches_numerical() {
     let mut w = randn2(6, 5, 2);
     let mut b = randn1(5, 3);
     let dout = randn2(10, 5, 4);
-    let (_, cache) = affine_forward(&x.view(), &w.view(), &b.view());
+    let (_, cache) = affine_forward(&x, &w, &b.view());
     let (dx, dw, db) = affine_backward(&dout.view(), &cache);
     let (w0, b0) = (w.clone(), b.clone());
     let dx_num = eval_numerical_gradient_array(
@@ -110,7 +110,7 @@ fn sandwich_affine_relu_backward_matches_numerical() {
     let mut w = randn2(12, 10, 10);
     let mut b = randn1(10, 11);
     let dout = randn2(2, 10, 12);
-    let (_, cache) = affine_relu_forward(&x.view(), &w.view(), &b.view());
+    let (_, cache) = affine_relu_forward(&x, &w, &b.view());
     let (dx, dw, db) = affine_relu_backward(&dout.view(), &cache);
     let (x0, w0, b0) = (x.clone(), w.clone(), b.clone());
     let dx_num = eval_numerical_gradient_array(
@@ -313,8 +313,8 @@ fn affine_norm_relu_backward_matches_numerical() {
             .0
         };
         let (_, cache) = affine_norm_relu_forward(
-            &x.view(),
-            &w.view(),
+            &x,
+            &w,
             &b.view(),
             &gamma.view(),
             &beta.view(),

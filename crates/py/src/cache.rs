@@ -31,8 +31,8 @@ impl<T> FastPool<T> {
 pub struct BatchNorm<T>(pub NormCache<T>);
 /// The layernorm cache.
 pub struct LayerNorm<T>(pub NormCache<T>);
-/// The affine cache, for inputs of any number of axes.
-pub type Affine<T> = AffineCache<T, IxDyn>;
+/// The affine cache, for inputs of any number of axes (owning its `x` and `w`).
+pub type Affine<T> = AffineCache<'static, T, IxDyn>;
 /// The relu cache, for inputs of any number of axes.
 pub type Relu<T> = ReluCache<T, IxDyn>;
 /// The dropout cache, for inputs of any number of axes.

@@ -57,7 +57,9 @@ where
             b.len()
         )));
     }
-    let (out, c) = py.detach(|| engine::affine_forward(&x, &w, &b));
+    // The cache owns copies of x and w: Python may change its arrays before the
+    // backward pass.
+    let (out, c) = py.detach(|| engine::affine_forward(x.to_owned(), w.to_owned(), &b));
     let cache = Cache::new::<T, _>("affine_forward", out.shape(), c);
     Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
 }
