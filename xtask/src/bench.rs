@@ -8,6 +8,7 @@
 //! print the same line, so every implementation is measured the same way.
 
 mod bandwidth;
+mod layers;
 mod machine;
 mod micro;
 mod render;
@@ -53,6 +54,11 @@ pub struct Args {
     /// Skip the criterion micro-benchmarks.
     #[arg(long)]
     no_micro: bool,
+    /// Instead of the scenarios: the memory-bound layers' report (batchnorm, max-pool at
+    /// airbench94's shapes, batch 512; 8 with --quick) in GB/s against the measured
+    /// memory bandwidth, printed and written to target/xtask-bench/layers.md.
+    #[arg(long)]
+    layers: bool,
     /// Where the report goes [default: docs/benchmarks.md; target/xtask-bench/quick.md
     /// with --quick, target/xtask-bench/only.md for a filtered run].
     #[arg(long)]
@@ -82,6 +88,19 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
             threads,
         };
         return scenarios::child(name, &ctx);
+    }
+    if args.layers {
+        let report = layers::report(if args.quick { 8 } else { 512 }, threads)?;
+        println!("{report}");
+        let output = args
+            .output
+            .unwrap_or_else(|| root().join("target/xtask-bench/layers.md"));
+        if let Some(dir) = output.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&output, report)?;
+        eprintln!("wrote {}", output.display());
+        return Ok(());
     }
     let started = Instant::now();
     let load_at_start = machine::load_average();
