@@ -35,6 +35,9 @@ pub struct Args {
     /// with ours. The peers run without `OPENBLAS_CORETYPE` / `OPENBLAS_L2_SIZE`.
     #[arg(long)]
     peers: bool,
+    /// With --peers, only these peers (`numpy`, `torch`; repeatable) [default: both].
+    #[arg(long, value_name = "PEER")]
+    peer: Vec<String>,
     /// Folder holding cifar-10-batches-bin/ and fashion-mnist/ (see `cargo xtask fetch-data`).
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
@@ -130,11 +133,12 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         micro::run_all(&root)?
     };
 
-    let peers = if args.peers {
+    let mut peers = if args.peers {
         Peers::detect(&root)
     } else {
         Peers::none()
     };
+    peers.keep_only(&args.peer);
     if !peers.versions.is_empty() {
         eprintln!("peers: {}", peers.versions);
     }
