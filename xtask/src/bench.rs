@@ -8,6 +8,7 @@
 //! print the same line, so every implementation is measured the same way.
 
 mod bandwidth;
+mod layers;
 mod machine;
 mod micro;
 mod render;
@@ -34,6 +35,9 @@ pub struct Args {
     /// with ours. The peers run without `OPENBLAS_CORETYPE` / `OPENBLAS_L2_SIZE`.
     #[arg(long)]
     peers: bool,
+    /// With --peers, only these peers (`numpy`, `torch`; repeatable) [default: both].
+    #[arg(long, value_name = "PEER")]
+    peer: Vec<String>,
     /// Folder holding cifar-10-batches-bin/ and fashion-mnist/ (see `cargo xtask fetch-data`).
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
@@ -53,6 +57,11 @@ pub struct Args {
     /// Skip the criterion micro-benchmarks.
     #[arg(long)]
     no_micro: bool,
+    /// Instead of the scenarios: the memory-bound layers' report (batchnorm, max-pool at
+    /// airbench94's shapes, batch 512; 8 with --quick) in GB/s against the measured
+    /// memory bandwidth, printed and written to target/xtask-bench/layers.md.
+    #[arg(long)]
+    layers: bool,
     /// Where the report goes [default: docs/benchmarks.md; target/xtask-bench/quick.md
     /// with --quick, target/xtask-bench/only.md for a filtered run].
     #[arg(long)]
@@ -83,6 +92,19 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         return scenarios::child(name, &ctx);
     }
+    if args.layers {
+        let report = layers::report(if args.quick { 8 } else { 512 }, threads)?;
+        println!("{report}");
+        let output = args
+            .output
+            .unwrap_or_else(|| root().join("target/xtask-bench/layers.md"));
+        if let Some(dir) = output.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&output, report)?;
+        eprintln!("wrote {}", output.display());
+        return Ok(());
+    }
     let started = Instant::now();
     let load_at_start = machine::load_average();
     let root = root();
@@ -111,11 +133,12 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         micro::run_all(&root)?
     };
 
-    let peers = if args.peers {
+    let mut peers = if args.peers {
         Peers::detect(&root)
     } else {
         Peers::none()
     };
+    peers.keep_only(&args.peer);
     if !peers.versions.is_empty() {
         eprintln!("peers: {}", peers.versions);
     }

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use numeric::{Float, Rng};
 use rand::Rng as _;
 use rand::seq::SliceRandom;
 
 use crate::error::{LinearError, check_labels};
-use crate::vectorized::{ScoreLoss, loss_and_grad};
+use crate::vectorized::{Rows, ScoreLoss, loss_and_grad, loss_and_grad_rows};
 
 /// Scale of the random initial weights, `W = W_INIT_SCALE · randn(D, C)`: small
 /// enough that every initial score is ≈ 0 (softmax loss ≈ ln C, SVM loss ≈ C − 1,
@@ -318,22 +318,33 @@ impl<T: Float> LinearClassifier<T> {
         let X = X.as_standard_layout();
         let num_train = X.nrows();
         let mut sampler = Sampler::new(options.sampling, num_train, options.seed);
-        let mut X_batch = Array2::<T>::zeros((batch_size, X.ncols()));
         let mut y_batch = Array1::<usize>::zeros(batch_size);
         let mut idx = vec![0usize; batch_size];
+        let mut scratch = Vec::new();
         let iterations_per_epoch = (num_train / batch_size).max(1);
         let decay = T::cast(options.learning_rate_decay);
+        let score_loss = self.loss.score_loss();
         let mut lr = learning_rate;
         let mut history = Vec::with_capacity(num_iters);
         for it in 0..num_iters {
             sampler.fill(&mut idx);
-            gather_rows(&X.view(), &idx, &mut X_batch);
             for (yb, &i) in y_batch.iter_mut().zip(&idx) {
                 *yb = y[i];
             }
-            let (loss, dW) =
-                self.loss
-                    .loss_and_grad(&self.W.view(), &X_batch.view(), &y_batch.view(), reg);
+            // The drawn rows are copied by the threads that multiply them, inside the
+            // loss's one fork-join: a step hands work to the pool once, not twice.
+            let rows = Rows {
+                x: X.view(),
+                idx: Some(&idx),
+            };
+            let (loss, dW) = loss_and_grad_rows(
+                score_loss,
+                &self.W.view(),
+                rows,
+                &y_batch.view(),
+                reg,
+                &mut scratch,
+            );
             self.W.scaled_add(-lr, &dW);
             history.push(loss);
             on_iter(it, loss);
@@ -462,22 +473,6 @@ fn argmax_rows<T: Float>(scores: &ArrayView2<T>) -> Array1<usize> {
         .collect()
 }
 
-/// Copies below this many elements run on the calling thread (a thread hand-off
-/// costs more than copying a few hundred kilobytes).
-const MIN_PARALLEL_GATHER: usize = 1 << 19;
-
-/// Copies rows `idx` of `X` into `out` (which has `idx.len()` rows): one pass over the
-/// sampled rows into a buffer reused every iteration, in parallel when it is large.
-fn gather_rows<T: Float>(X: &ArrayView2<T>, idx: &[usize], out: &mut Array2<T>) {
-    let parallel = out.len() >= MIN_PARALLEL_GATHER;
-    let zip = Zip::from(out.rows_mut()).and(ArrayView1::from(idx));
-    if !parallel {
-        zip.for_each(|mut row, &i| row.assign(&X.row(i)));
-    } else {
-        zip.par_for_each(|mut row, &i| row.assign(&X.row(i)));
-    }
-}
-
 /// Draws minibatch indices.
 struct Sampler {
     sampling: Sampling,
@@ -556,16 +551,6 @@ mod tests {
             counts.iter().all(|&c| (850..1150).contains(&c)),
             "{counts:?}"
         );
-    }
-
-    #[test]
-    fn gather_copies_the_chosen_rows() {
-        let X = Array2::from_shape_fn((6, 3), |(i, j)| (10 * i + j) as f64);
-        let mut out = Array2::zeros((3, 3));
-        gather_rows(&X.view(), &[4, 0, 4], &mut out);
-        assert_eq!(out.row(0), X.row(4));
-        assert_eq!(out.row(1), X.row(0));
-        assert_eq!(out.row(2), X.row(4));
     }
 
     #[test]

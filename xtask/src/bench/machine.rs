@@ -33,6 +33,8 @@ pub struct Peers {
     pub notes: Vec<String>,
     /// Whether `--peers` was asked.
     pub asked: bool,
+    /// Peers that import but were left out by `--peer`.
+    pub not_chosen: Vec<Impl>,
 }
 
 impl Peers {
@@ -43,6 +45,20 @@ impl Peers {
             versions: String::new(),
             notes: Vec::new(),
             asked: false,
+            not_chosen: Vec::new(),
+        }
+    }
+
+    /// Keeps the available peers named in `names` (`numpy`, `torch`); all of them when
+    /// `names` is empty.
+    pub fn keep_only(&mut self, names: &[String]) {
+        if !names.is_empty() {
+            let (kept, left): (Vec<Impl>, Vec<Impl>) = self
+                .available
+                .iter()
+                .partition(|p| names.iter().any(|name| name == p.name()));
+            self.available = kept;
+            self.not_chosen.extend(left);
         }
     }
 
@@ -179,6 +195,22 @@ pub fn load_average() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keep_only_filters_the_available_peers() {
+        let mut peers = Peers {
+            available: vec![Impl::Numpy, Impl::Torch],
+            ..Peers::none()
+        };
+        peers.keep_only(&[]);
+        assert_eq!(peers.available, vec![Impl::Numpy, Impl::Torch]);
+        peers.keep_only(&["numpy".to_string()]);
+        assert_eq!(peers.available, vec![Impl::Numpy]);
+        assert_eq!(peers.not_chosen, vec![Impl::Torch]);
+        peers.keep_only(&["torch".to_string()]);
+        assert!(peers.available.is_empty());
+        assert_eq!(peers.not_chosen, vec![Impl::Torch, Impl::Numpy]);
+    }
 
     #[test]
     fn peers_run_without_the_kernel_pins() {

@@ -244,6 +244,8 @@ pub fn render(
             for imp in [Impl::Numpy, Impl::Torch] {
                 let cell = if peers.available.contains(&imp) {
                     peer_cell(row, imp, peak_gflops(rows))
+                } else if peers.not_chosen.contains(&imp) {
+                    "— (not run: `--peer`)".into()
                 } else {
                     "— (not installed)".into()
                 };
@@ -306,10 +308,27 @@ pub fn render(
         "\n## Reproduce\n\n```sh\ncargo xtask bench            # micro-benchmarks + scenarios, rewrites this file\n\
          cargo xtask bench --peers    # + numpy / PyTorch side by side (pip install numpy torch threadpoolctl)\n\
          cargo xtask bench --quick    # sub-minute smoke run on synthetic data (CI)\n\
-         cargo xtask bench knn        # only the scenarios named *knn* (table in target/xtask-bench/only.md)\n```\n\n\
+         cargo xtask bench knn        # only the scenarios named *knn* (table in target/xtask-bench/only.md)\n\
+         cargo xtask bench --peers --peer numpy knn   # one peer only\n\
+         cargo xtask bench --layers   # memory-bound layers in GB/s (target/xtask-bench/layers.md)\n```\n\n\
          Data: `cargo xtask fetch-data` (CIFAR-10) and `cargo xtask fetch-data --dataset fashion-mnist` \
          put the datasets in `data/`; `--data-dir` points elsewhere. `--threads N` (or `RAYON_NUM_THREADS`) \
-         sets the threads of every implementation. The GEMM choice behind these figures: [gemm.md](gemm.md)."
+         sets the threads of every implementation. The GEMM choice behind these figures: [gemm.md](gemm.md).\n\n\
+         ## Memory-bound layers\n\n\
+         `cargo xtask bench --layers` times batchnorm (spatial, training mode) and max-pooling (2×2 and 3×3 \
+         windows), forward and backward, at the shapes of airbench94's network at batch 512 (`--quick`: batch 8), \
+         in this process, and reads each as GB/s against the machine's streaming copy bandwidth, measured in \
+         the same run (STREAM-style copy and triad, as in the header above): the roof of a layer that does a \
+         few operations per element, as the square GEMM is the roof of the products. The bytes of a pass are \
+         every tensor it must read or write, once (batchnorm: x and out forward, x, dout and dx backward; \
+         max-pool: x, out and the u32 index of each maximum forward, dout, indices and dx backward); a pass \
+         that reads a tensor twice or copies it to another layout shows it as a lower share of the roof. \
+         The 2×2 pools of the network run on odd sizes in floor mode (31×31 → 15×15); nn's pool wants \
+         windows that tile the input, so the report gives it the part the windows cover (30×30), all a \
+         floor-mode pool reads. Tensors that fit in the last-level cache (the 256×3×3 cases: 4.7 MB at batch \
+         512) are not streamed from memory and can exceed the roof. The cases are one table in \
+         xtask/src/bench/layers.rs: a layer's pass, its shape, its bytes and the call; another layer (GELU, \
+         say) is one more entry."
     );
     s
 }
