@@ -29,6 +29,7 @@ use rayon::prelude::*;
 
 use crate::Params;
 use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
+use crate::conv_batched;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
 
@@ -203,6 +204,18 @@ pub fn conv_forward_fast<T: Float>(
     b: &ArrayView1<'_, T>,
     param: ConvParam,
 ) -> Result<(Array4<T>, ConvCache<T>)> {
+    forward_on(x, w, b, param, None)
+}
+
+/// [`conv_forward_fast`] on the path `chunked` asks for, or on the one the shapes
+/// choose (see [`conv_batched::chunked`]).
+fn forward_on<T: Float>(
+    x: &ArrayView4<'_, T>,
+    w: &ArrayView4<'_, T>,
+    b: &ArrayView1<'_, T>,
+    param: ConvParam,
+    chunked: Option<bool>,
+) -> Result<(Array4<T>, ConvCache<T>)> {
     check_shapes(x, w, b, param)?;
     let cache = ConvCache {
         x: x.as_standard_layout().into_owned(),
@@ -210,8 +223,22 @@ pub fn conv_forward_fast<T: Float>(
         param,
     };
     let g = Geometry::of(&cache);
-    let n = x.dim().0;
-    let f = w.dim().0;
+    let out = if chunked.unwrap_or_else(|| conv_batched::chunked(g.positions())) {
+        conv_batched::forward(&cache, &b.to_vec())
+    } else {
+        forward_per_image(&cache, b, &g)
+    };
+    Ok((out, cache))
+}
+
+/// The forward pass one image at a time: im2col, then one GEMM per image.
+fn forward_per_image<T: Float>(
+    cache: &ConvCache<T>,
+    b: &ArrayView1<'_, T>,
+    g: &Geometry,
+) -> Array4<T> {
+    let n = cache.x.dim().0;
+    let f = cache.w.dim().0;
     let (k, npos) = (g.k(), g.positions());
     let w_mat = cache
         .w
@@ -221,26 +248,27 @@ pub fn conv_forward_fast<T: Float>(
     let x_flat = cache.x.as_slice().expect("standard layout");
     let image = g.c * g.h * g.w;
     let mut out = Array4::<T>::zeros((n, f, g.h_out, g.w_out));
-    if npos > 0 {
-        out.as_slice_mut()
-            .expect("fresh array")
-            .par_chunks_mut(f * npos)
-            .enumerate()
-            .for_each_init(
-                || vec![T::zero(); k * npos],
-                |cols, (i, out_i)| {
-                    im2col(&x_flat[i * image..(i + 1) * image], &g, cols);
-                    for (row, &bias) in out_i.chunks_mut(npos).zip(b.iter()) {
-                        row.fill(bias);
-                    }
-                    let cols = ArrayView2::from_shape((k, npos), &cols[..]).expect("sized above");
-                    let mut out_i =
-                        ArrayViewMut2::from_shape((f, npos), out_i).expect("chunk of F·H'·W'");
-                    numeric::gemm(T::one(), &w_mat, &cols, T::one(), &mut out_i);
-                },
-            );
+    if out.is_empty() {
+        return out;
     }
-    Ok((out, cache))
+    out.as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(f * npos)
+        .enumerate()
+        .for_each_init(
+            || vec![T::zero(); k * npos],
+            |cols, (i, out_i)| {
+                im2col(&x_flat[i * image..(i + 1) * image], g, cols);
+                for (row, &bias) in out_i.chunks_mut(npos).zip(b.iter()) {
+                    row.fill(bias);
+                }
+                let cols = ArrayView2::from_shape((k, npos), &cols[..]).expect("sized above");
+                let mut out_i =
+                    ArrayViewMut2::from_shape((f, npos), out_i).expect("chunk of F·H'·W'");
+                numeric::gemm(T::one(), &w_mat, &cols, T::one(), &mut out_i);
+            },
+        );
+    out
 }
 
 /// Fast convolution backward pass (im2col/col2im + GEMM, parallel over images):
@@ -268,7 +296,7 @@ pub fn conv_backward_fast<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvCache<T>,
 ) -> (Array4<T>, Array4<T>, Array1<T>) {
-    let (dx, dw, db) = backward_fast(dout, cache, true);
+    let (dx, dw, db) = backward_fast(dout, cache, true, None);
     (dx.expect("asked for dx"), dw, db)
 }
 
@@ -293,7 +321,7 @@ pub fn conv_backward_fast_no_dx<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvCache<T>,
 ) -> (Array4<T>, Array1<T>) {
-    let (_, dw, db) = backward_fast(dout, cache, false);
+    let (_, dw, db) = backward_fast(dout, cache, false, None);
     (dw, db)
 }
 
@@ -307,18 +335,39 @@ struct Partial<T> {
     dcols: Vec<T>,
 }
 
+/// The backward pass on the path `chunked` asks for, or on the one the shapes choose
+/// (the forward pass's choice).
 fn backward_fast<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvCache<T>,
     need_dx: bool,
+    chunked: Option<bool>,
 ) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
     let g = Geometry::of(cache);
     let (n, _, _, _) = cache.x.dim();
     let (f, _, _, _) = cache.w.dim();
     check_dout(dout, (n, f, g.h_out, g.w_out));
-    let (k, npos) = (g.k(), g.positions());
     let dout = dout.as_standard_layout();
     let dout_flat = dout.as_slice().expect("standard layout");
+    if chunked.unwrap_or_else(|| conv_batched::chunked(g.positions())) {
+        let dx = need_dx.then(|| conv_batched::backward_data(dout_flat, cache));
+        let (dw, db) = conv_batched::backward_weights(dout_flat, cache);
+        return (dx, dw, db);
+    }
+    backward_per_image(dout_flat, cache, &g, need_dx)
+}
+
+/// The backward pass one image at a time (see [`forward_per_image`]).
+fn backward_per_image<T: Float>(
+    dout_flat: &[T],
+    cache: &ConvCache<T>,
+    g: &Geometry,
+    need_dx: bool,
+) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
+    let g = *g;
+    let (n, _, _, _) = cache.x.dim();
+    let (f, _, _, _) = cache.w.dim();
+    let (k, npos) = (g.k(), g.positions());
     let x_flat = cache.x.as_slice().expect("standard layout");
     let w_mat = cache
         .w
@@ -399,6 +448,33 @@ fn backward_fast<T: Float>(
         .into_shape_with_order(cache.w.dim())
         .expect("F·C·HH·WW elements");
     (dx, dw, total.db)
+}
+
+/// Both fast paths on demand, for the A/B runs of `benches/conv_layers.rs`.
+#[doc(hidden)]
+pub mod ab {
+    use super::*;
+
+    /// [`conv_forward_fast`] on the chunked path (`true`) or per image (`false`).
+    pub fn forward<T: Float>(
+        x: &ArrayView4<'_, T>,
+        w: &ArrayView4<'_, T>,
+        b: &ArrayView1<'_, T>,
+        param: ConvParam,
+        chunked: bool,
+    ) -> Result<(Array4<T>, ConvCache<T>)> {
+        forward_on(x, w, b, param, Some(chunked))
+    }
+
+    /// [`conv_backward_fast`] (or without dx) on the chunked path or per image.
+    pub fn backward<T: Float>(
+        dout: &ArrayView4<'_, T>,
+        cache: &ConvCache<T>,
+        need_dx: bool,
+        chunked: bool,
+    ) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
+        backward_fast(dout, cache, need_dx, Some(chunked))
+    }
 }
 
 /// A convolutional layer of a network (`conv{F}x{K}[s{S}]`): `F` filters of K×K over
@@ -518,5 +594,28 @@ impl<T: Float> Layer<T> for Conv {
             (self.b.clone(), db.into_dyn()),
         ]);
         (dx, grads)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Zero filters make an empty output and empty parameter gradients, on both the
+    /// per-image path (32×32 maps) and the chunked one (4×4 maps); dx is all zeros.
+    #[test]
+    fn zero_filters_give_empty_outputs() {
+        for side in [32, 4] {
+            let x = Array4::<f64>::ones((3, 2, side, side));
+            let w = Array4::<f64>::zeros((0, 2, 3, 3));
+            let b = Array1::<f64>::zeros(0);
+            let (out, cache) =
+                conv_forward_fast(&x.view(), &w.view(), &b.view(), ConvParam::new(1, 1)).unwrap();
+            assert_eq!(out.dim(), (3, 0, side, side));
+            let (dx, dw, db) = conv_backward_fast(&out.view(), &cache);
+            assert_eq!(dx.dim(), x.dim());
+            assert!(dx.iter().all(|&v| v == 0.0));
+            assert_eq!((dw.dim(), db.len()), ((0, 2, 3, 3), 0));
+        }
     }
 }

@@ -45,6 +45,7 @@ mod arch;
 mod augment;
 mod checkpoint;
 mod conv;
+mod conv_batched;
 pub mod defaults;
 mod dropout;
 mod error;
@@ -79,6 +80,8 @@ pub use error::{Error, Result};
 pub use fc::*;
 pub use flatten::Flatten;
 pub use gates::{LayerGate, LossGate};
+#[doc(hidden)]
+pub use im2col::ab;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
 pub use layer_utils::*;
