@@ -262,7 +262,9 @@ fn ab(filter: &[String], rounds: usize) {
     for l in LAYERS.iter().filter(|l| selected(l, filter)) {
         let (x, w, b, dout, p) = inputs(l);
         let (_, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
-        // [pass][path]: forward, full backward, backward-weights; per image, chunked.
+        // [pass][path]: forward, full backward, backward-weights; on each path.
+        use nn::ab::Path;
+        let paths = [Path::Wide, Path::Chunked];
         let mut t = vec![[Vec::new(), Vec::new()]; 3];
         for r in 0..rounds {
             for (pass, times) in t.iter_mut().enumerate() {
@@ -270,19 +272,19 @@ fn ab(filter: &[String], rounds: usize) {
                     continue;
                 }
                 for k in 0..2 {
-                    let chunked = (r + k) % 2 == 1;
+                    let which = (r + k) % 2;
+                    let path = paths[which];
                     let s = seconds(|| match pass {
                         0 => {
                             black_box(
-                                nn::ab::forward(&x.view(), &w.view(), &b.view(), p, chunked)
-                                    .unwrap(),
+                                nn::ab::forward(&x.view(), &w.view(), &b.view(), p, path).unwrap(),
                             );
                         }
                         _ => {
-                            black_box(nn::ab::backward(&dout.view(), &cache, pass == 1, chunked));
+                            black_box(nn::ab::backward(&dout.view(), &cache, pass == 1, path));
                         }
                     });
-                    times[usize::from(chunked)].push(s);
+                    times[which].push(s);
                 }
             }
         }
@@ -295,19 +297,76 @@ fn ab(filter: &[String], rounds: usize) {
             if t[pass][0].is_empty() {
                 continue;
             }
-            let (a, bm) = (median(t[pass][0].clone()), median(t[pass][1].clone()));
             let g = |m: f64| passes * flops(l) / m / 1e9;
+            let m: Vec<f64> = t[pass].iter().map(|v| median(v.clone())).collect();
             println!(
-                "  {name:<24} per image {:>8.2} ms {:>5.0} GFLOP/s   chunked {:>8.2} ms {:>5.0} GFLOP/s   B/A {:.2}",
-                a * 1e3,
-                g(a),
-                bm * 1e3,
-                g(bm),
-                bm / a
+                "  {name:<24} wide {:>8.2} ms {:>5.0} GFLOP/s   chunked {:>8.2} ms {:>5.0} GFLOP/s",
+                m[0] * 1e3,
+                g(m[0]),
+                m[1] * 1e3,
+                g(m[1]),
             );
         }
     }
     println!("load after: {}", uptime());
+}
+
+fn probe(rounds: usize) {
+    use rayon::prelude::*;
+    for dims in [
+        (512usize, 64usize, 31usize, 31usize),
+        (512, 24, 31, 31),
+        (512, 256, 7, 7),
+    ] {
+        let mut t = Vec::new();
+        for _ in 0..rounds {
+            t.push(seconds(|| {
+                let mut a = Array4::<f32>::zeros(dims);
+                a.as_slice_mut()
+                    .unwrap()
+                    .par_chunks_mut(4096)
+                    .for_each(|c| c.fill(1.0));
+                black_box(&a);
+            }));
+        }
+        let md = median(t);
+        println!("fresh output {dims:?} zeros + write: {:.2} ms", md * 1e3);
+    }
+    // (name, images, m, k, n, per-image cols orientation)
+    for &(name, imgs, m, k, n) in &[
+        (
+            "L1 W.cols 64x216x961",
+            512usize,
+            64usize,
+            216usize,
+            961usize,
+        ),
+        ("L2 W.cols 64x576x225", 512, 64, 576, 225),
+        ("L2 chunk rows.WT 675x576x64", 171, 675, 576, 64),
+        ("L2 chunk W.rowsT-as-rowmajor 64x576x675", 171, 64, 576, 675),
+        ("L3 chunk rows.WT 675x576x256", 171, 675, 576, 256),
+        ("L4 chunk rows.WT 490x2304x256", 52, 490, 2304, 256),
+    ] {
+        let a: Array2<f32> = numeric::randn((m, k), &mut numeric::rng(1));
+        let bm: Array2<f32> = numeric::randn((k, n), &mut numeric::rng(2));
+        let mut c = vec![0f32; imgs * m * n];
+        let mut t = Vec::new();
+        for _ in 0..rounds {
+            t.push(seconds(|| {
+                c.par_chunks_mut(m * n).for_each(|ci| {
+                    let mut cv = ndarray::ArrayViewMut2::from_shape((m, n), ci).unwrap();
+                    numeric::gemm(1.0, &a.view(), &bm.view(), 0.0, &mut cv);
+                })
+            }));
+        }
+        let md = median(t);
+        let fl = 2.0 * (imgs * m * k * n) as f64;
+        println!(
+            "{name:<44} {:>8.2} ms {:>6.0} GFLOP/s",
+            md * 1e3,
+            fl / md / 1e9
+        );
+    }
 }
 
 fn selected(l: &Layer, filter: &[String]) -> bool {
@@ -324,7 +383,9 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(7);
-    if args.first().is_some_and(|a| a == "ab") {
+    if args.first().is_some_and(|a| a == "probe") {
+        probe(rounds);
+    } else if args.first().is_some_and(|a| a == "ab") {
         ab(&args[1..], rounds);
     } else {
         report(&args, rounds);

@@ -116,14 +116,6 @@ impl Plan {
     }
 }
 
-/// Whether a layer whose images have `positions` output positions runs in chunks:
-/// an image with fewer than [`COLUMNS`] positions makes too narrow a product alone.
-/// Larger images run one GEMM each on the channel-first im2col (`im2col.rs`), which
-/// measured as fast or faster there (docs/conv.md).
-pub(crate) fn chunked(positions: usize) -> bool {
-    positions < COLUMNS
-}
-
 /// Images per chunk: enough for [`COLUMNS`] receptive fields per product, with the
 /// number of chunks a multiple of the thread count so that a free machine ends every
 /// thread's share together.

@@ -53,6 +53,7 @@ mod fc;
 mod flatten;
 mod gates;
 mod im2col;
+mod im2col_wide;
 mod layer;
 mod layer_utils;
 pub mod limits;
