@@ -2,11 +2,12 @@
 //! as a matrix, so that the convolution is matrix products (GEMM). Two layouts share
 //! the work, chosen by the layer's shape (docs/conv.md has the measurements):
 //!
-//! - large maps at stride 1 (31×31, 15×15, 32×32): one GEMM per image on "wide"
-//!   columns, each row of the column matrix one copy from the padded image
-//!   (`im2col_wide.rs`);
-//! - small maps (7×7, 3×3) and strided layers: one GEMM per chunk of images, whose
-//!   receptive fields are stacked into hundreds of rows (`conv_batched.rs`).
+//! - large maps (15×15 and up) with few filters (up to 64), at stride 1: one GEMM per
+//!   image on "wide" columns, each row of the column matrix one copy from the padded
+//!   image (`im2col_wide.rs`);
+//! - the rest (7×7 and 3×3 maps, 256 filters, strided layers): one GEMM per chunk of
+//!   images, whose receptive fields are stacked into hundreds of rows
+//!   (`conv_batched.rs`).
 //!
 //! Either way the products run on the rayon pool's threads, one image or chunk per
 //! task (the GEMM inside stays on its task's thread, so the cores are never
@@ -79,18 +80,25 @@ pub enum Path {
     Chunked,
 }
 
-/// Output positions per image below which a layer runs in chunks: a 7×7 map's
+/// Wide columns need at least this many output positions per image: a 7×7 map's
 /// per-image product has too few columns to run the GEMM near its peak, a 15×15
-/// map's (255 wide columns) already does (docs/conv.md).
-const CHUNKED_BELOW: usize = 128;
+/// map's (255 wide columns) already does.
+const WIDE_MIN_POSITIONS: usize = 128;
+
+/// ... and at most this many filters: every row of the chunked path's matrix serves
+/// `F` products, so its extra copies (channels-last images, 9× receptive fields,
+/// transposed scores) pay off with many filters, and its deeper `dW` product makes
+/// fewer passes over `dW` (F·K values). Measured: 64 filters run faster on wide
+/// columns, 256 in chunks (docs/conv.md).
+const WIDE_MAX_FILTERS: usize = 64;
 
 impl Path {
-    /// The path for a layer of this geometry and stride.
-    fn of(positions: usize, stride: usize) -> Self {
-        if stride != 1 || positions < CHUNKED_BELOW {
-            Path::Chunked
-        } else {
+    /// The path for a layer of this many output positions per image, filters and stride.
+    fn of(positions: usize, filters: usize, stride: usize) -> Self {
+        if stride == 1 && positions >= WIDE_MIN_POSITIONS && filters <= WIDE_MAX_FILTERS {
             Path::Wide
+        } else {
+            Path::Chunked
         }
     }
 
@@ -119,7 +127,7 @@ fn forward_on<T: Float>(
         param,
     };
     let b = b.to_vec();
-    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, param.stride));
+    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, w.dim().0, param.stride));
     let out = match path.for_layer(&cache) {
         Path::Wide => im2col_wide::forward(&cache, &b),
         Path::Chunked => conv_batched::forward(&cache, &b),
@@ -194,7 +202,7 @@ fn backward_fast<T: Float>(
     check_dout(dout, (n, f, h_out, w_out));
     let dout = dout.as_standard_layout();
     let dout = dout.as_slice().expect("standard layout");
-    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, cache.param.stride));
+    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, f, cache.param.stride));
     match path.for_layer(cache) {
         Path::Wide => im2col_wide::backward(dout, cache, need_dx),
         Path::Chunked => {
