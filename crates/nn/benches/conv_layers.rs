@@ -3,7 +3,9 @@
 //! ```text
 //! cargo bench -p nn --bench conv_layers              # the per-layer table
 //! cargo bench -p nn --bench conv_layers -- 7x7       # only layers whose name contains "7x7"
-//! cargo bench -p nn --bench conv_layers -- ab        # per-image GEMMs vs chunked, interleaved
+//! cargo bench -p nn --bench conv_layers -- ab        # wide columns vs chunks, interleaved
+//! CONV_TIME=cpu cargo bench -p nn --bench conv_layers # CPU time: the cost on idle cores
+//! CONV_ROUNDS=11 cargo bench -p nn --bench conv_layers  # more rounds (default 7)
 //! ```
 //!
 //! The layers are the convolutions of airbench94's network at batch 512 (the frozen
@@ -12,9 +14,14 @@
 //! measured once) and ThreeLayerConvNet's 7×7 conv at batch 50.
 //!
 //! Every pass counts `2·N·F·C·HH·WW·H'·W'` floating-point operations; the peak is a
-//! 2048³ f32 GEMM on the whole pool, measured in the same run (best of its rounds,
-//! as is each layer's figure's median against it). Times are medians of interleaved
-//! rounds: each round runs every pass once, so a busy neighbour slows all of them alike.
+//! 2048³ f32 GEMM on the whole pool, measured in the same run (the best of 5). Times
+//! are medians of rounds in which every pass runs once, so a busy neighbour slows all
+//! of them alike. Backward-data is the full backward pass less backward-weights, both
+//! timed in the same round.
+//!
+//! On a shared machine, wall time charges the neighbours' time slices to whatever
+//! runs; `CONV_TIME=cpu` times the process's CPU time divided by the thread count
+//! instead (its own work only, the peak measured the same way).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -311,64 +318,6 @@ fn ab(filter: &[String], rounds: usize) {
     println!("load after: {}", uptime());
 }
 
-fn probe(rounds: usize) {
-    use rayon::prelude::*;
-    for dims in [
-        (512usize, 64usize, 31usize, 31usize),
-        (512, 24, 31, 31),
-        (512, 256, 7, 7),
-    ] {
-        let mut t = Vec::new();
-        for _ in 0..rounds {
-            t.push(seconds(|| {
-                let mut a = Array4::<f32>::zeros(dims);
-                a.as_slice_mut()
-                    .unwrap()
-                    .par_chunks_mut(4096)
-                    .for_each(|c| c.fill(1.0));
-                black_box(&a);
-            }));
-        }
-        let md = median(t);
-        println!("fresh output {dims:?} zeros + write: {:.2} ms", md * 1e3);
-    }
-    // (name, images, m, k, n, per-image cols orientation)
-    for &(name, imgs, m, k, n) in &[
-        (
-            "L1 W.cols 64x216x961",
-            512usize,
-            64usize,
-            216usize,
-            961usize,
-        ),
-        ("L2 W.cols 64x576x225", 512, 64, 576, 225),
-        ("L2 chunk rows.WT 675x576x64", 171, 675, 576, 64),
-        ("L2 chunk W.rowsT-as-rowmajor 64x576x675", 171, 64, 576, 675),
-        ("L3 chunk rows.WT 675x576x256", 171, 675, 576, 256),
-        ("L4 chunk rows.WT 490x2304x256", 52, 490, 2304, 256),
-    ] {
-        let a: Array2<f32> = numeric::randn((m, k), &mut numeric::rng(1));
-        let bm: Array2<f32> = numeric::randn((k, n), &mut numeric::rng(2));
-        let mut c = vec![0f32; imgs * m * n];
-        let mut t = Vec::new();
-        for _ in 0..rounds {
-            t.push(seconds(|| {
-                c.par_chunks_mut(m * n).for_each(|ci| {
-                    let mut cv = ndarray::ArrayViewMut2::from_shape((m, n), ci).unwrap();
-                    numeric::gemm(1.0, &a.view(), &bm.view(), 0.0, &mut cv);
-                })
-            }));
-        }
-        let md = median(t);
-        let fl = 2.0 * (imgs * m * k * n) as f64;
-        println!(
-            "{name:<44} {:>8.2} ms {:>6.0} GFLOP/s",
-            md * 1e3,
-            fl / md / 1e9
-        );
-    }
-}
-
 fn selected(l: &Layer, filter: &[String]) -> bool {
     filter.is_empty() || filter.iter().any(|f| l.name.contains(f.as_str()))
 }
@@ -383,9 +332,7 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(7);
-    if args.first().is_some_and(|a| a == "probe") {
-        probe(rounds);
-    } else if args.first().is_some_and(|a| a == "ab") {
+    if args.first().is_some_and(|a| a == "ab") {
         ab(&args[1..], rounds);
     } else {
         report(&args, rounds);

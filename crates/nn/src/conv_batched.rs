@@ -2,9 +2,9 @@
 //! out as one matrix of receptive fields, and one product per chunk does the work.
 //!
 //! Per image, a 3×3 convolution on a 7×7 or 3×3 map is a product with only 49 or 9
-//! columns: the GEMM spends its time packing the filters, not multiplying. Stacking
-//! the receptive fields of a chunk of images gives it hundreds of columns instead
-//! (docs/conv.md has the measurements).
+//! receptive fields, too few for the GEMM to run near its peak (one GEMM per image
+//! ran at half the speed on the 3×3 map). Stacking the receptive fields of a chunk
+//! of images gives it hundreds instead (docs/conv.md has the measurements).
 //!
 //! The receptive fields are rows ("im2row"), read from a zero-padded channels-last
 //! copy of each image (`Hp, Wp, C`): a filter row of a field is then `WW·C`
@@ -13,8 +13,9 @@
 //! activations stay (N, C, H, W) for the rest of the network. For a chunk of `b`
 //! images with `P = H'·W'` positions and `K = HH·WW·C`:
 //!
-//! - forward: `out (F, b·P) = W (F, K) · rowsᵀ`, then each image's (F, P) block is
-//!   copied to its place in (N, F, H', W') with the bias added;
+//! - forward: `scores (b·P, F) = rows · Wᵀ`, with `Wᵀ` (K, F) stored contiguously
+//!   (the GEMM packs a transposed operand about twice as slowly); each image's
+//!   (P, F) block is then transposed into its place in (N, F, H', W'), bias added;
 //! - backward-data: `drows (b·P, K) = doutᵀ · W`, then each row is added back onto
 //!   its receptive field (the adjoint of im2row) and the image returned to (C, H, W);
 //! - backward-weights: `dW (F, K) += dout (F, b·P) · rows`, summed over chunks in a
@@ -33,13 +34,13 @@ use rayon::prelude::*;
 
 use crate::conv::ConvCache;
 
-/// Columns (receptive fields) a chunk's product aims for: enough that the filters,
+/// Receptive fields (rows) a chunk's product aims for: enough that the filters,
 /// packed once per product, are reused many times.
 const COLUMNS: usize = 512;
 
 /// The sizes of one convolution and how its batch is cut into chunks.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Plan {
+struct Plan {
     n: usize,
     c: usize,
     h: usize,
@@ -56,7 +57,7 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    pub(crate) fn of<T: Float>(cache: &ConvCache<T>) -> Self {
+    fn of<T: Float>(cache: &ConvCache<T>) -> Self {
         let (n, c, h, w) = cache.x.dim();
         let (f, _, hh, ww) = cache.w.dim();
         let (h_out, w_out) = cache.out_hw();

@@ -9,7 +9,7 @@
 //! |------|------|
 //! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
-//! | `conv.rs`, `im2col.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) |
+//! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
 //! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
