@@ -13,9 +13,9 @@
 //! activations stay (N, C, H, W) for the rest of the network. For a chunk of `b`
 //! images with `P = H'·W'` positions and `K = HH·WW·C`:
 //!
-//! - forward: `scores (b·P, F) = rows · Wᵀ`, with `Wᵀ` (K, F) stored contiguously
-//!   (the GEMM packs a transposed operand about twice as slowly); each image's
-//!   (P, F) block is then transposed into its place in (N, F, H', W'), bias added;
+//! - forward: `scores (b·P, F) = rows · Wᵀ`, with `Wᵀ` (K, F) stored contiguously;
+//!   each image's (P, F) block is then transposed into its place in (N, F, H', W'),
+//!   bias added;
 //! - backward-data: `drows (b·P, K) = doutᵀ · W`, then each row is added back onto
 //!   its receptive field (the adjoint of im2row) and the image returned to (C, H, W);
 //! - backward-weights: `dW (F, K) += dout (F, b·P) · rows`, summed over chunks in a
@@ -281,7 +281,7 @@ pub(crate) fn forward<T: Float>(cache: &ConvCache<T>, b: &[T]) -> Array4<T> {
         return out;
     }
     // (K, F) in memory, so that the product `rows · w_rows_t` reads both operands
-    // along their rows: GEMM packs a transposed view about twice as slowly.
+    // along their rows.
     let w_rows_t = filters_by_row(&cache.w)
         .reversed_axes()
         .as_standard_layout()
