@@ -465,6 +465,23 @@ mod tests {
         );
     }
 
+    /// Both layouts of the fast path: a 5×5 map runs in chunks of images, a 12×12 map
+    /// (144 positions) on wide columns, one image at a time.
+    #[test]
+    fn fast_backward_matches_numerical_gradients_on_both_layouts() {
+        for (seed, x_shape) in [(6, (3, 3, 5, 5)), (7, (2, 2, 12, 12))] {
+            check_gradients(
+                conv_forward_fast,
+                conv_backward_fast,
+                seed,
+                x_shape,
+                (3, x_shape.1, 3, 3),
+                ConvParam::new(1, 1),
+                9,
+            );
+        }
+    }
+
     #[test]
     fn fast_agrees_with_naive_on_awkward_geometries() {
         // (x shape, w shape, stride, pad): padding wider than the filter's reach,

@@ -9,7 +9,7 @@
 //! |------|------|
 //! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
-//! | `conv.rs`, `im2col.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) |
+//! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
 //! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
@@ -46,6 +46,7 @@ mod arch;
 mod augment;
 mod checkpoint;
 mod conv;
+mod conv_batched;
 pub mod defaults;
 mod dropout;
 mod error;
@@ -53,6 +54,7 @@ mod fc;
 mod flatten;
 mod gates;
 mod im2col;
+mod im2col_wide;
 mod layer;
 mod layer_utils;
 pub mod limits;
@@ -81,6 +83,8 @@ pub use error::{Error, Result};
 pub use fc::*;
 pub use flatten::Flatten;
 pub use gates::{LayerGate, LossGate};
+#[doc(hidden)]
+pub use im2col::ab;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
 pub use layer_utils::*;
