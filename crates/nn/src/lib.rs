@@ -8,6 +8,7 @@
 //! | file | what |
 //! |------|------|
 //! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
+//! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
 //! | `conv.rs`, `im2col.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) |
 //! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
@@ -51,6 +52,7 @@ mod error;
 mod fc;
 mod flatten;
 mod gates;
+mod gelu;
 mod im2col;
 mod layer;
 mod layer_utils;
@@ -79,6 +81,7 @@ pub use error::{Error, Result};
 pub use fc::*;
 pub use flatten::Flatten;
 pub use gates::{LayerGate, LossGate};
+pub use gelu::*;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
 pub use layer_utils::*;
