@@ -16,6 +16,9 @@
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
 //! | `fc.rs`, `three_layer_convnet.rs`, `sequential.rs`, `arch.rs` | `TwoLayerNet`, `FullyConnectedNet`, `ThreeLayerConvNet`, `SequentialNet` and its spec language |
 //! | `optim.rs`, `solver.rs`, `augment.rs` | update rules, the `Solver`, data augmentation |
+//! | `airbench.rs`, `recipe.rs` | the fast-training recipe's network (airbench94) and its training loop |
+//! | `whitening.rs`, `floor_pool.rs`, `scaled_linear.rs`, `label_smoothing.rs` | the recipe's layers and loss |
+//! | `nesterov.rs`, `schedule.rs`, `lookahead.rs`, `tta.rs` | its optimiser, schedules, weight averaging and test-time augmentation |
 //! | `tensor_file.rs`, `checkpoint.rs`, `registry.rs` | the safetensors codec, checkpoints, rebuilding a model from a file |
 //! | `gates.rs` | any layer as a `backprop` gate |
 //! | `error.rs`, `limits.rs` | the one [`Error`] type; the limits on sizes from files and specs |
@@ -42,6 +45,7 @@
 
 mod activations;
 mod affine;
+mod airbench;
 mod arch;
 mod augment;
 mod checkpoint;
@@ -51,17 +55,23 @@ mod dropout;
 mod error;
 mod fc;
 mod flatten;
+mod floor_pool;
 mod gates;
 mod gelu;
 mod im2col;
+mod label_smoothing;
 mod layer;
 mod layer_utils;
 pub mod limits;
+mod lookahead;
 mod model;
+mod nesterov;
 mod norm;
 mod optim;
 mod pool;
 mod registry;
+mod scaled_linear;
+mod schedule;
 mod sequential;
 mod solver;
 mod spatial;
@@ -69,9 +79,12 @@ mod tensor_file;
 #[cfg(test)]
 mod test_util;
 mod three_layer_convnet;
+mod tta;
+mod whitening;
 
 pub use activations::*;
 pub use affine::*;
+pub use airbench::{Airbench94, Airbench94Config, ParamRole};
 pub use arch::{LayerSpec, build as build_layers, parse_arch};
 pub use augment::*;
 pub use checkpoint::*;
@@ -80,22 +93,30 @@ pub use dropout::*;
 pub use error::{Error, Result};
 pub use fc::*;
 pub use flatten::Flatten;
+pub use floor_pool::FloorMaxPool;
 pub use gates::{LayerGate, LossGate};
 pub use gelu::*;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
+pub use label_smoothing::softmax_loss_smoothed;
 pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
 pub use layer_utils::*;
 pub use linear::{Loss, softmax_loss, svm_loss};
+pub use lookahead::{LOOKAHEAD_EVERY, Lookahead};
 pub use model::{Model, Params, accuracy, argmax};
+pub use nesterov::{RecipeRates, StepRates, nesterov_sgd};
 pub use norm::*;
 pub use optim::*;
 pub use pool::*;
 pub use registry::{build_model, load_model, load_weights, parameter_count, rebuild_model};
+pub use scaled_linear::ScaledLinear;
+pub use schedule::{WARMUP_FRACTION, lookahead_decay, triangle_lr};
 pub use sequential::{SequentialNet, SequentialNetConfig};
 pub use solver::*;
 pub use spatial::*;
 pub use tensor_file::TensorFile;
 pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
+pub use tta::{TtaView, tta_scores, tta_views};
+pub use whitening::{patch_covariance, symmetric_eigen, whitening_filters};
 
 /// What a training script needs, in one `use nn::prelude::*;`.
 pub mod prelude {
