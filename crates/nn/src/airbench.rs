@@ -336,6 +336,11 @@ impl<T: Float> Airbench94<T> {
         )
     }
 
+    /// The parameters and the buffers at once (for weight averaging).
+    pub fn state_mut(&mut self) -> (&mut Params<T>, &mut Params<T>) {
+        (&mut self.params, &mut self.buffers)
+    }
+
     /// Rebuilds a net (fresh weights) from [`Model::config`]'s JSON.
     ///
     /// # Errors

@@ -9,7 +9,7 @@
 //! let mut pool = FloorMaxPool { size: 2 };
 //! let (out, cache) = pool.forward(x.into_dyn(), &Params::new(), &mut Params::new(), Mode::Test);
 //! assert_eq!(out.into_raw_vec_and_offset().0, vec![4.0]); // max of [[0, 1], [3, 4]]
-//! let (dx, _) = pool.backward(ndarray::Array4::ones((1, 1, 1, 1)).into_dyn(), &cache, &Params::new(), true);
+//! let (dx, _) = pool.backward(ndarray::Array4::<f32>::ones((1, 1, 1, 1)).into_dyn(), &cache, &Params::new(), true);
 //! assert_eq!(dx.shape(), &[1, 1, 3, 3]);
 //! assert_eq!(dx[[0, 0, 1, 1]], 1.0);
 //! ```
