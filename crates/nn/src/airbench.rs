@@ -143,10 +143,11 @@ impl<T: Float> Airbench94<T> {
                 config.widths
             )));
         }
-        if !(0.0..=1.0).contains(&config.bn_momentum)
-            || !(config.bn_eps >= 0.0 && config.scaling.is_finite())
-            || !(0.0..=1.0).contains(&config.label_smoothing)
-        {
+        let in_range = (0.0..=1.0).contains(&config.bn_momentum)
+            && config.bn_eps >= 0.0
+            && config.scaling.is_finite()
+            && (0.0..=1.0).contains(&config.label_smoothing);
+        if !in_range {
             return Err(bad(
                 "bn_momentum and label_smoothing must be in [0, 1], bn_eps ≥ 0".into(),
             ));
@@ -510,8 +511,10 @@ mod tests {
         assert_eq!(copy.settings(), net.settings());
         let count: usize = net.params.values().map(|v| v.len()).sum();
         assert_eq!(net.settings().parameter_count(), Some(count));
-        let mut small = Airbench94Config::default();
-        small.input_shape = vec![3, 24, 24];
+        let small = Airbench94Config {
+            input_shape: vec![3, 24, 24],
+            ..Airbench94Config::default()
+        };
         assert!(Airbench94::<f32>::new(small).is_err());
     }
 
