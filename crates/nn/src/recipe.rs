@@ -274,10 +274,14 @@ impl<'a, T: Float> Recipe<'a, T> {
         }
     }
 
-    /// Ends the run: the final lookahead sync (the network takes the slow weights),
-    /// and the trained network.
+    /// Ends the run: the final lookahead sync (the network takes the slow weights, as
+    /// airbench94 ends), and the trained network. A run too short for any lookahead
+    /// update (under 5 steps) keeps its fast weights: its slow copy is still the
+    /// initialisation.
     pub fn finish(mut self) -> Airbench94<T> {
-        if let Some(la) = &mut self.lookahead {
+        if let Some(la) = &mut self.lookahead
+            && self.step >= LOOKAHEAD_EVERY
+        {
             let (params, buffers) = self.net.state_mut();
             la.update(params, buffers, 1.0);
         }
@@ -343,6 +347,32 @@ mod tests {
             run.finish().params().clone()
         };
         assert_eq!(train(), train());
+    }
+
+    #[test]
+    fn the_final_sync_takes_the_slow_weights_once_there_are_any() {
+        let (x, y) = data(64);
+        let run = |epochs: f64| {
+            let cfg = RecipeConfig {
+                epochs,
+                batch_size: 16,
+                ..RecipeConfig::default()
+            };
+            let mut run = Recipe::new(net(), x.view(), y.view(), cfg).unwrap();
+            while run.steps_done() < run.total_steps() {
+                run.run_epoch(|_, _| {});
+            }
+            let fast = run.net.params()["W8"].clone();
+            (fast, run.finish().params()["W8"].clone())
+        };
+        // 3 steps: no lookahead update yet, the fast weights stay.
+        let (fast, last) = run(0.75);
+        assert_eq!(fast, last);
+        // 7 steps: the net ends at the slow weights of step 5, not the fast ones.
+        let (fast, last) = run(1.75);
+        assert_ne!(fast, last);
+        let initial = net().params()["W8"].clone();
+        assert_ne!(last, initial);
     }
 
     #[test]
