@@ -456,7 +456,7 @@ fn convnet_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
 /// come from the batch itself, so no layer starts at zero. FLOPs: 3× the forward's
 /// 236.3 M per image ([`airbench_flops`]).
 fn airbench_step(ctx: &Ctx) -> Result<Outcome, Fail> {
-    use nn::{Model as _, ParamRole};
+    use nn::Model as _;
     let (batch, steps) = if ctx.quick { (16, 1) } else { (512, 2) };
     let mut rng = numeric::rng(0);
     let x: Array4<f32> = numeric::randn((batch, 3, 32, 32), &mut rng);
@@ -466,14 +466,14 @@ fn airbench_step(ctx: &Ctx) -> Result<Outcome, Fail> {
     let x = x.into_dyn();
     let mut step = || {
         let (loss, grads, _) = net.loss_and_scores(&x.view(), &y.view());
+        // Gradients come for the trained tensors only (not the frozen whitening
+        // filters, block conv biases and batchnorm scales).
         for (name, dw) in &grads {
-            if net.role(name) != ParamRole::Fixed {
-                let w = net
-                    .params_mut()
-                    .get_mut(name)
-                    .expect("a gradient per parameter");
-                w.scaled_add(-0.01, dw);
-            }
+            let w = net
+                .params_mut()
+                .get_mut(name)
+                .expect("a gradient per parameter");
+            w.scaled_add(-0.01, dw);
         }
         loss
     };
