@@ -74,6 +74,8 @@ pub enum Command {
     Nn(NnArgs),
     /// Convolutional network (lecture 5).
     Cnn(CnnArgs),
+    /// The fast-training recipe (airbench94): CIFAR-10 to ~90% in ten epochs (docs/speedrun.md).
+    Speedrun(SpeedrunArgs),
     /// The lecture's backpropagation examples: forward and backward tables and the graph.
     Backprop(BackpropArgs),
     /// Classify PNG/JPEG images with a model written by svm, softmax, nn or cnn.
@@ -327,6 +329,41 @@ pub struct CnnArgs {
     /// The Solver's options.
     #[command(flatten)]
     pub train: TrainArgs,
+}
+
+/// `cs231n speedrun`: airbench94's settings unless told otherwise.
+#[derive(Debug, Clone, Args)]
+pub struct SpeedrunArgs {
+    /// Epochs, fractional: the last one stops part-way.
+    #[arg(long, default_value_t = 9.9)]
+    pub epochs: f64,
+    /// Images per step (the rates are per 1024 images, so they follow).
+    #[arg(long, default_value_t = 1024)]
+    pub batch: usize,
+    /// Independent runs (seeds --seed, --seed + 1, ...), reported as mean ± std.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub runs: u32,
+    /// Training images (the first N), or `all`.
+    #[arg(long, default_value = "all", value_name = "N|all")]
+    pub num_train: Count,
+    /// Test images evaluated (the first N), or `all`.
+    #[arg(long, default_value = "all", value_name = "N|all")]
+    pub num_test: Count,
+    /// Test-time augmentation level: 0 none, 1 mirror, 2 mirror and ±1 px shifts.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    pub tta: u8,
+    /// Label smoothing of the loss.
+    #[arg(long, default_value_t = 0.2)]
+    pub label_smoothing: f64,
+    /// Random translation in pixels (0: none).
+    #[arg(long, default_value_t = 2)]
+    pub translate: usize,
+    /// No alternating flips.
+    #[arg(long)]
+    pub no_flip: bool,
+    /// No lookahead.
+    #[arg(long)]
+    pub no_lookahead: bool,
 }
 
 /// `cs231n backprop`.

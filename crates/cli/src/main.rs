@@ -55,5 +55,6 @@ fn dispatch(ctx: &mut Ctx, command: &Command) -> Result<()> {
         Command::Backprop(a) => commands::backprop::run(ctx, a),
         Command::Nn(a) => commands::net::run_nn(ctx, a),
         Command::Cnn(a) => commands::net::run_cnn(ctx, a),
+        Command::Speedrun(a) => commands::speedrun::run(ctx, a),
     }
 }

@@ -62,6 +62,8 @@ pub enum LayerSpec {
     },
     /// `relu`.
     Relu,
+    /// `gelu`: the exact (erf) GELU, see [`crate::Gelu`].
+    Gelu,
     /// `fc{M}`: affine layer with M outputs (the input is flattened first).
     Fc {
         /// Output units.
@@ -75,7 +77,7 @@ pub enum LayerSpec {
 }
 
 /// Parses an architecture spec: layers separated by `,` or `-` (commas conventionally
-/// end a block), each one of `conv{F}x{K}[s{S}]`, `pool[{K}]`, `bn`, `gn{G}`, `relu`,
+/// end a block), each one of `conv{F}x{K}[s{S}]`, `pool[{K}]`, `bn`, `gn{G}`, `relu`, `gelu`,
 /// `fc{M}`, `drop{p}` (see [`LayerSpec`]). The last layer must be `fc{classes}`.
 ///
 /// # Errors
@@ -129,6 +131,8 @@ pub fn parse_arch(arch: &str) -> Result<Vec<LayerSpec>> {
             }
         } else if tok == "relu" {
             LayerSpec::Relu
+        } else if tok == "gelu" {
+            LayerSpec::Gelu
         } else if let Some(rest) = tok.strip_prefix("fc") {
             LayerSpec::Fc {
                 units: number(tok, rest)?,
@@ -148,7 +152,7 @@ pub fn parse_arch(arch: &str) -> Result<Vec<LayerSpec>> {
         } else {
             return Err(err(
                 tok,
-                "unknown layer (expected convFxK, pool, bn, gnG, relu, fcM, dropP)",
+                "unknown layer (expected convFxK, pool, bn, gnG, relu, gelu, fcM, dropP)",
             ));
         };
         layers.push(layer);
@@ -181,6 +185,7 @@ impl std::fmt::Display for LayerSpec {
             LayerSpec::BatchNorm => write!(f, "bn"),
             LayerSpec::GroupNorm { groups } => write!(f, "gn{groups}"),
             LayerSpec::Relu => write!(f, "relu"),
+            LayerSpec::Gelu => write!(f, "gelu"),
             LayerSpec::Fc { units } => write!(f, "fc{units}"),
             LayerSpec::Dropout { keep } => write!(f, "drop{keep}"),
         }
@@ -290,6 +295,7 @@ pub fn build<T: Float>(
                 Box::new(GroupNorm::new(norm_names()?, shape[0], groups))
             }
             LayerSpec::Relu => Box::new(Relu),
+            LayerSpec::Gelu => Box::new(crate::Gelu::default()),
             LayerSpec::Fc { units } => {
                 k += 1;
                 let d = limits::product(&shape).expect("checked as the previous output");

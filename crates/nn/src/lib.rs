@@ -8,6 +8,7 @@
 //! | file | what |
 //! |------|------|
 //! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
+//! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
 //! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
 //! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
@@ -16,6 +17,9 @@
 //! | `two_layer_net.rs`, `fc.rs`, `three_layer_convnet.rs` | `TwoLayerNet`, `FullyConnectedNet` (`fc_net.py`), `ThreeLayerConvNet` (`cnn.py`), built from the sandwich layers |
 //! | `sequential.rs`, `arch.rs` | `SequentialNet` and its spec language |
 //! | `optim.rs`, `solver.rs`, `augment.rs` | update rules, the `Solver`, data augmentation |
+//! | `airbench.rs`, `recipe.rs` | the fast-training recipe's network (airbench94) and its training loop |
+//! | `whitening.rs`, `floor_pool.rs`, `scaled_linear.rs`, `label_smoothing.rs` | the recipe's layers and loss |
+//! | `nesterov.rs`, `schedule.rs`, `lookahead.rs`, `tta.rs` | its optimiser, schedules, weight averaging and test-time augmentation |
 //! | `tensor_file.rs`, `checkpoint.rs`, `registry.rs` | the safetensors codec, checkpoints, rebuilding a model from a file |
 //! | `gates.rs` | any layer as a `backprop` gate |
 //! | `error.rs`, `limits.rs` | the one [`Error`] type; the limits on sizes from files and specs |
@@ -42,6 +46,7 @@
 
 mod activations;
 mod affine;
+mod airbench;
 mod arch;
 mod augment;
 mod checkpoint;
@@ -52,17 +57,25 @@ mod dropout;
 mod error;
 mod fc;
 mod flatten;
+mod floor_pool;
 mod gates;
+mod gelu;
 mod im2col;
 mod im2col_wide;
+mod label_smoothing;
 mod layer;
 mod layer_utils;
 pub mod limits;
+mod lookahead;
 mod model;
+mod nesterov;
 mod norm;
 mod optim;
 mod pool;
+mod recipe;
 mod registry;
+mod scaled_linear;
+mod schedule;
 mod sequential;
 mod solver;
 mod spatial;
@@ -71,9 +84,12 @@ mod tensor_file;
 mod test_util;
 mod three_layer_convnet;
 mod two_layer_net;
+mod tta;
+mod whitening;
 
 pub use activations::*;
 pub use affine::*;
+pub use airbench::{Airbench94, Airbench94Config, ParamRole};
 pub use arch::{LayerSpec, build as build_layers, parse_arch};
 pub use augment::*;
 pub use checkpoint::*;
@@ -82,24 +98,34 @@ pub use dropout::*;
 pub use error::{Error, Result};
 pub use fc::*;
 pub use flatten::Flatten;
+pub use floor_pool::FloorMaxPool;
 pub use gates::{LayerGate, LossGate};
 #[doc(hidden)]
 pub use im2col::ab;
+pub use gelu::*;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
+pub use label_smoothing::softmax_loss_smoothed;
 pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
 pub use layer_utils::*;
 pub use linear::{Loss, softmax_loss, svm_loss};
+pub use lookahead::{LOOKAHEAD_EVERY, Lookahead};
 pub use model::{Model, Params, accuracy, argmax};
+pub use nesterov::{RecipeRates, StepRates, nesterov_sgd};
 pub use norm::*;
 pub use optim::*;
 pub use pool::*;
+pub use recipe::{EpochStats, Recipe, RecipeConfig};
 pub use registry::{build_model, load_model, load_weights, parameter_count, rebuild_model};
+pub use scaled_linear::ScaledLinear;
+pub use schedule::{WARMUP_FRACTION, lookahead_decay, triangle_lr};
 pub use sequential::{SequentialNet, SequentialNetConfig};
 pub use solver::*;
 pub use spatial::*;
 pub use tensor_file::TensorFile;
 pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
 pub use two_layer_net::{TwoLayerConfig, TwoLayerNet};
+pub use tta::{TtaView, tta_scores, tta_views};
+pub use whitening::{patch_covariance, symmetric_eigen, whitening_filters};
 
 /// What a training script needs, in one `use nn::prelude::*;`.
 pub mod prelude {

@@ -19,6 +19,7 @@ use numeric::Float;
 use serde_json::Value;
 
 use crate::Checkpoint;
+use crate::airbench::Airbench94;
 use crate::error::{Error, Result};
 use crate::fc::{FcConfig, FullyConnectedNet};
 use crate::limits::{self, MAX_PARAMETERS};
@@ -28,7 +29,7 @@ use crate::three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
 use crate::two_layer_net::{TwoLayerConfig, TwoLayerNet};
 
 /// The model kinds a file may hold.
-const KINDS: &str = "TwoLayerNet, FullyConnectedNet, ThreeLayerConvNet, SequentialNet";
+const KINDS: &str = "TwoLayerNet, FullyConnectedNet, ThreeLayerConvNet, SequentialNet, Airbench94";
 
 /// The `"kind"` of a stored configuration.
 fn kind_of(config: &Value) -> Result<&str> {
@@ -73,6 +74,7 @@ pub fn parameter_count(config: &Value) -> Result<usize> {
         "FullyConnectedNet" => parse::<FcConfig>(kind, config)?.parameter_count(),
         "ThreeLayerConvNet" => parse::<ThreeLayerConvNetConfig>(kind, config)?.parameter_count(),
         "SequentialNet" => Some(SequentialNet::<f32>::parse_config(config)?.parameter_count()?),
+        "Airbench94" => Airbench94::<f32>::parse_config(config)?.parameter_count(),
         other => {
             return Err(Error::config(
                 "model",
@@ -101,6 +103,7 @@ pub fn build_model<T: Float>(config: &Value) -> Result<Box<dyn Model<T>>> {
         "FullyConnectedNet" => Box::new(FullyConnectedNet::<T>::try_new(parse(kind, config)?)?),
         "ThreeLayerConvNet" => Box::new(ThreeLayerConvNet::<T>::from_config(config)?),
         "SequentialNet" => Box::new(SequentialNet::<T>::from_config(config)?),
+        "Airbench94" => Box::new(Airbench94::<T>::from_config(config)?),
         other => unreachable!("parameter_count accepted kind {other:?}"),
     })
 }

@@ -317,12 +317,41 @@ fn check_images<T: Float>(layer: &dyn Layer<T>, input: &[usize], c: usize) -> Re
 pub struct SpatialBatchNorm {
     names: NormNames,
     c: usize,
+    momentum: f64,
+    eps: f64,
 }
 
 impl SpatialBatchNorm {
-    /// Spatial batchnorm of `c` channels with tensors named by `names`.
+    /// Spatial batchnorm of `c` channels with tensors named by `names`, the course's
+    /// momentum 0.9 and eps 1e-5.
     pub fn new(names: NormNames, c: usize) -> Self {
-        Self { names, c }
+        Self {
+            names,
+            c,
+            momentum: 0.9,
+            eps: 1e-5,
+        }
+    }
+
+    /// The same with the running statistics' `momentum` (the course's convention: the
+    /// weight of the *old* value; PyTorch's momentum `m` is `1 − m` here) and `eps`.
+    /// The fast-training recipe uses PyTorch's 0.6, i.e. 0.4, and eps 1e-12.
+    ///
+    /// ```
+    /// use nn::{Layer, Mode, NormNames, Params, SpatialBatchNorm};
+    /// let mut bn = SpatialBatchNorm::new(NormNames::numbered("1"), 1).with_stats(0.4, 1e-12);
+    /// let params = Params::from([("gamma1".into(), ndarray::arr1(&[1.0_f64]).into_dyn()), ("beta1".into(), ndarray::arr1(&[0.0]).into_dyn())]);
+    /// let mut buffers = Params::from([("running_mean1".into(), ndarray::arr1(&[0.0_f64]).into_dyn()), ("running_var1".into(), ndarray::arr1(&[0.0]).into_dyn())]);
+    /// let x = ndarray::Array4::<f64>::from_elem((2, 1, 1, 1), 5.0).into_dyn();
+    /// bn.forward(x, &params, &mut buffers, Mode::Train);
+    /// assert!((buffers["running_mean1"][[0]] - 3.0).abs() < 1e-12); // 0.4·0 + 0.6·5
+    /// ```
+    pub fn with_stats(self, momentum: f64, eps: f64) -> Self {
+        Self {
+            momentum,
+            eps,
+            ..self
+        }
     }
 }
 
@@ -348,6 +377,7 @@ impl<T: Float> Layer<T> for SpatialBatchNorm {
     ) -> (ArrayD<T>, Cache) {
         let x = batch::<T, Ix4>(x, "bn");
         let mut bn = self.names.take_running(buffers);
+        (bn.momentum, bn.eps) = (self.momentum, self.eps);
         let (out, cache) = spatial_batchnorm_forward(
             &x.view(),
             &view(params, &self.names.gamma),

@@ -449,16 +449,62 @@ fn convnet_epoch(ctx: &Ctx) -> Result<Outcome, Fail> {
     })
 }
 
-/// One training step of airbench94's network at batch 512 (batch 16 with `--quick`)
-/// on random images: loss, backward and an SGD update, as bench/peers/airbench.py
-/// times PyTorch. Its FLOPs are 3× the forward's 236.3 M per image (the peer's
-/// `airbench_flops`). Not yet ours: the network needs GELU, convolution with 'same'
-/// padding and with a 2×2 kernel, and 3×3 max-pooling, which `nn` does not have yet;
-/// until then the harness runs the peer and reports our side as not yet built.
-fn airbench_step(_ctx: &Ctx) -> Result<Outcome, Fail> {
-    Err(Fail::Skip(
-        "not yet: needs GELU, same/2×2 conv, 3×3 max-pool in nn".into(),
-    ))
+/// Training steps of airbench94's network (`nn::Airbench94`) at batch 512 (batch 16
+/// with `--quick`) on random images: loss, backward and a plain SGD update (lr 0.01,
+/// as the peer) of every trained tensor. As bench/peers/airbench.py times PyTorch:
+/// one untimed step, then 2 timed steps (1 with `--quick`). The whitening filters
+/// come from the batch itself, so no layer starts at zero. FLOPs: 3× the forward's
+/// 236.3 M per image ([`airbench_flops`]).
+fn airbench_step(ctx: &Ctx) -> Result<Outcome, Fail> {
+    use nn::Model as _;
+    let (batch, steps) = if ctx.quick { (16, 1) } else { (512, 2) };
+    let mut rng = numeric::rng(0);
+    let x: Array4<f32> = numeric::randn((batch, 3, 32, 32), &mut rng);
+    let y = Array1::from_shape_fn(batch, |i| i % 10);
+    let mut net = nn::Airbench94::<f32>::new(nn::Airbench94Config::default())?;
+    net.init_whitening(&x.view(), 5e-4)?;
+    let x = x.into_dyn();
+    let mut step = || {
+        let (loss, grads, _) = net.loss_and_scores(&x.view(), &y.view());
+        // Gradients come for the trained tensors only (not the frozen whitening
+        // filters, block conv biases and batchnorm scales).
+        for (name, dw) in &grads {
+            let w = net
+                .params_mut()
+                .get_mut(name)
+                .expect("a gradient per parameter");
+            w.scaled_add(-0.01, dw);
+        }
+        loss
+    };
+    std::hint::black_box(step());
+    let (_, seconds) = timed(|| {
+        for _ in 0..steps {
+            std::hint::black_box(step());
+        }
+    });
+    let images = (batch * steps) as f64;
+    Ok(Outcome {
+        seconds,
+        images,
+        flops: airbench_flops(images),
+    })
+}
+
+/// Multiply-add FLOPs of airbench94 training steps on `images` images: 3× the
+/// forward (forward, backward-data, backward-weights) of its conv and linear layers,
+/// as the peer's `airbench_flops` counts them.
+fn airbench_flops(images: f64) -> f64 {
+    let mut forward = 2.0 * 3.0 * 4.0 * 24.0 * 31.0 * 31.0; // whitening 2×2, 31×31 out
+    let (mut side, mut c) = (31.0, 24.0);
+    for w in [64.0, 256.0, 256.0] {
+        forward += 2.0 * c * 9.0 * w * side * side;
+        side = (side / 2.0_f64).floor();
+        forward += 2.0 * w * 9.0 * w * side * side;
+        c = w;
+    }
+    forward += 2.0 * c * 10.0;
+    3.0 * forward * images
 }
 
 /// Writes small synthetic CIFAR-10 and Fashion-MNIST copies (random pixels) in the

@@ -9,6 +9,7 @@ pub mod linear;
 pub mod net;
 pub mod predict;
 pub mod show;
+pub mod speedrun;
 
 use crate::ctx::Ctx;
 use crate::error::Result;
