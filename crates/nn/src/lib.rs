@@ -83,8 +83,8 @@ mod tensor_file;
 #[cfg(test)]
 mod test_util;
 mod three_layer_convnet;
-mod two_layer_net;
 mod tta;
+mod two_layer_net;
 mod whitening;
 
 pub use activations::*;
@@ -100,9 +100,9 @@ pub use fc::*;
 pub use flatten::Flatten;
 pub use floor_pool::FloorMaxPool;
 pub use gates::{LayerGate, LossGate};
+pub use gelu::*;
 #[doc(hidden)]
 pub use im2col::ab;
-pub use gelu::*;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 pub use label_smoothing::softmax_loss_smoothed;
 pub use layer::{Cache, Init, Layer, Mode, ParamSpec};
@@ -123,8 +123,8 @@ pub use solver::*;
 pub use spatial::*;
 pub use tensor_file::TensorFile;
 pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
-pub use two_layer_net::{TwoLayerConfig, TwoLayerNet};
 pub use tta::{TtaView, tta_scores, tta_views};
+pub use two_layer_net::{TwoLayerConfig, TwoLayerNet};
 pub use whitening::{patch_covariance, symmetric_eigen, whitening_filters};
 
 /// What a training script needs, in one `use nn::prelude::*;`.
