@@ -85,10 +85,17 @@ def test_conv_backward_numerical_gradient(xs, ws, stride, pad):
     out, cache = conv_forward_fast(x, w, b, conv_param)  # noqa: F405
     dout = np.random.default_rng(3).standard_normal(out.shape)
     dx, dw, db = conv_backward_fast(dout, cache)  # noqa: F405
+    # The fast path is the naive one to rounding ...
+    _, naive_cache = layers.conv_forward_naive(x, w, b, conv_param)  # noqa: F405
+    for fast, naive in zip((dx, dw, db), layers.conv_backward_naive(dout, naive_cache)):  # noqa: F405
+        assert rel_error(fast, naive) < 1e-10
+    # ... and both match centred differences as closely as those can tell: "around
+    # 1e-8 or less", as the course's notebook says (the naive layer itself gives
+    # 1.3e-8 on the first case).
     f = lambda _: conv_forward_fast(x, w, b, conv_param)[0]  # noqa: E731, F405
-    assert rel_error(dx, eval_numerical_gradient_array(f, x, dout)) < 1e-8
-    assert rel_error(dw, eval_numerical_gradient_array(f, w, dout)) < 1e-8
-    assert rel_error(db, eval_numerical_gradient_array(f, b, dout)) < 1e-8
+    assert rel_error(dx, eval_numerical_gradient_array(f, x, dout)) < 1e-7
+    assert rel_error(dw, eval_numerical_gradient_array(f, w, dout)) < 1e-7
+    assert rel_error(db, eval_numerical_gradient_array(f, b, dout)) < 1e-7
 
 
 def test_conv_caches_are_interchangeable():
