@@ -364,6 +364,22 @@ pub struct SpeedrunArgs {
     /// No lookahead.
     #[arg(long)]
     pub no_lookahead: bool,
+    /// Nesterov momentum (0: plain SGD; the per-1024 rates keep the step size).
+    #[arg(long, default_value_t = 0.85, value_parser = momentum)]
+    pub momentum: f64,
+    /// No learning-rate schedule: every step at the full rate, no warm-up or decay.
+    #[arg(long)]
+    pub no_schedule: bool,
+}
+
+/// A momentum in [0, 1).
+fn momentum(s: &str) -> Result<f64, String> {
+    let m: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..1.0).contains(&m) {
+        Ok(m)
+    } else {
+        Err(format!("momentum {m} must be in [0, 1)"))
+    }
 }
 
 /// `cs231n backprop`.

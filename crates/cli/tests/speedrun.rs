@@ -23,6 +23,10 @@ fn speedrun_trains_reports_runs_and_predicts() {
     );
     assert_eq!(v["model"]["kind"], "Airbench94");
     assert_eq!(v["tta_level"], 2);
+    assert_eq!(
+        (v["momentum"].as_f64(), v["schedule"].as_bool()),
+        (Some(0.85), Some(true))
+    );
     let tta = v["tta_accuracy"].as_array().unwrap();
     assert_eq!(tta.len(), 2);
     for a in tta.iter().chain(v["accuracy"].as_array().unwrap()) {
@@ -87,4 +91,8 @@ fn bad_settings_fail_with_a_clear_message() {
         "--label-smoothing",
     );
     assert!(!run(&d.args("speedrun", &["--tta", "3"])).status.success());
+    assert_fails_naming(
+        &run(&d.args("speedrun", &["--momentum", "1"])),
+        "momentum 1 must be in [0, 1)",
+    );
 }

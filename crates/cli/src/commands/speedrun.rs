@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use cifar_data::{Preprocess, SplitSizes, preprocess};
 use ndarray::{Array1, Array4};
-use nn::{Airbench94, Airbench94Config, Model, Recipe, RecipeConfig};
+use nn::{Airbench94, Airbench94Config, Model, Recipe, RecipeConfig, RecipeRates};
 
 use crate::args::SpeedrunArgs;
 use crate::ctx::Ctx;
@@ -138,6 +138,11 @@ fn train_once(ctx: &Ctx, args: &SpeedrunArgs, data: &Data, seed: u64) -> Result<
         translate: args.translate,
         flip: !args.no_flip,
         lookahead: !args.no_lookahead,
+        schedule: !args.no_schedule,
+        rates: RecipeRates {
+            momentum: args.momentum,
+            ..RecipeRates::default()
+        },
         seed,
         ..RecipeConfig::default()
     };
@@ -295,6 +300,8 @@ fn summarise(
     r.set("translate", args.translate);
     r.set("flip", !args.no_flip);
     r.set("lookahead", !args.no_lookahead);
+    r.set("momentum", args.momentum);
+    r.set("schedule", !args.no_schedule);
     r.set("num_train", data.y_train.len());
     r.set("num_test", data.y_test.len());
     r.set("runs", results.len());
