@@ -11,7 +11,7 @@
 //! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
 //! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
-//! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
+//! | `pool.rs`, `floor_pool.rs`, `spatial.rs`, `group_norm.rs`, `planes.rs` | max pooling; spatial batch norm, group norm; plane-wise passes over NCHW |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
 //! | `two_layer_net.rs`, `fc.rs`, `three_layer_convnet.rs` | `TwoLayerNet`, `FullyConnectedNet` (`fc_net.py`), `ThreeLayerConvNet` (`cnn.py`), built from the sandwich layers |
@@ -60,6 +60,7 @@ mod flatten;
 mod floor_pool;
 mod gates;
 mod gelu;
+mod group_norm;
 mod im2col;
 mod im2col_wide;
 mod label_smoothing;
@@ -71,6 +72,7 @@ mod model;
 mod nesterov;
 mod norm;
 mod optim;
+mod planes;
 mod pool;
 mod recipe;
 mod registry;
@@ -101,6 +103,7 @@ pub use flatten::Flatten;
 pub use floor_pool::FloorMaxPool;
 pub use gates::{LayerGate, LossGate};
 pub use gelu::*;
+pub use group_norm::*;
 #[doc(hidden)]
 pub use im2col::ab;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
