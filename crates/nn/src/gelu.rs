@@ -39,6 +39,7 @@ use numeric::{Dtype, Float};
 
 use crate::Params;
 use crate::layer::{Cache, Layer, Mode, cache_of};
+use crate::planes::{map_slice, zip_in_place};
 
 /// Which GELU: the exact erf form or the tanh approximation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,7 +131,13 @@ pub fn erf_f32(x: f32) -> f32 {
 #[inline]
 pub fn exp_f32(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    // n = round(x·log₂e) by the magic-number trick: adding 1.5·2²³ leaves n in the
+    // low mantissa bits (|n| < 2²²), which also give 2ⁿ's exponent field below.
+    // Plain float arithmetic and bit moves, where `round` and `as i32` would not
+    // vectorise.
+    const MAGIC: f32 = 12_582_912.0;
+    let t = x.mul_add(std::f32::consts::LOG2_E, MAGIC);
+    let n = t - MAGIC;
     let r = n.mul_add(-0.693_359_4, x);
     let r = n.mul_add(2.121_944_4e-4, r);
     let mut p = r.mul_add(1.987_569_1e-4, 1.398_199_9e-3);
@@ -139,7 +146,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = r.mul_add(p, 0.166_666_65);
     p = r.mul_add(p, 0.5);
     p = (r * r).mul_add(p, r) + 1.0;
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    p * f32::from_bits(t.to_bits().wrapping_add(127) << 23)
 }
 
 /// `1/√(2π)`, the normal density's peak.
@@ -154,26 +161,46 @@ fn gelu_and_grad_f32(x: f32) -> (f32, f32) {
     (x * cdf, x.mul_add(pdf, cdf))
 }
 
-/// GELU at `x` as the array functions compute it (module docs).
+/// Whether the array functions take the fast `f32` path (module docs).
+fn fast_path<T: Float>(approx: GeluApprox) -> bool {
+    T::DTYPE == Dtype::F32 && approx == GeluApprox::Exact
+}
+
+/// GELU of `x` in `f32` through the fast path, for any `T` that is `f32`.
 #[inline]
-fn gelu_value<T: Float>(x: T, approx: GeluApprox) -> T {
-    match (T::DTYPE, approx) {
-        (Dtype::F32, GeluApprox::Exact) => {
-            T::cast(f64::from(gelu_and_grad_f32(x.as_f64() as f32).0))
-        }
-        _ => T::cast(gelu_naive(x.as_f64(), approx)),
+fn fast_value<T: Float>(x: T) -> T {
+    T::cast(f64::from(gelu_and_grad_f32(x.as_f64() as f32).0))
+}
+
+/// GELU's derivative at `x` through the fast path.
+#[inline]
+fn fast_grad<T: Float>(x: T) -> T {
+    T::cast(f64::from(gelu_and_grad_f32(x.as_f64() as f32).1))
+}
+
+/// `f` of every element, in parallel. The callers choose the form outside, so the
+/// loop is one straight-line body that vectorises.
+fn map_elements<T: Float, D: Dimension>(
+    x: &Array<T, D>,
+    f: impl Fn(T) -> T + Sync + Send,
+) -> Array<T, D> {
+    match x.as_slice() {
+        Some(xs) => Array::from_shape_vec(x.raw_dim(), map_slice(xs, f)).expect("x's shape"),
+        None => Zip::from(x).par_map_collect(|&v| f(v)),
     }
 }
 
-/// GELU's derivative at `x` as the array functions compute it.
-#[inline]
-fn gelu_grad<T: Float>(x: T, approx: GeluApprox) -> T {
-    match (T::DTYPE, approx) {
-        (Dtype::F32, GeluApprox::Exact) => {
-            T::cast(f64::from(gelu_and_grad_f32(x.as_f64() as f32).1))
-        }
-        _ => T::cast(gelu_grad_naive(x.as_f64(), approx)),
+/// `d ← d·g(x)` element by element, in parallel.
+fn scale_elements<T: Float, D: Dimension>(
+    d: &mut ArrayViewMut<'_, T, D>,
+    x: &Array<T, D>,
+    g: impl Fn(T) -> T + Sync + Send,
+) {
+    if let (Some(ds), Some(xs)) = (d.as_slice_mut(), x.as_slice()) {
+        zip_in_place(ds, xs, |d, x| d * g(x));
+        return;
     }
+    Zip::from(d).and(x).par_for_each(|d, &x| *d *= g(x));
 }
 
 /// What [`gelu_backward`] needs: the input and the form.
@@ -204,7 +231,11 @@ pub(crate) fn gelu_forward_owned<T: Float, D: Dimension>(
     x: Array<T, D>,
     approx: GeluApprox,
 ) -> (Array<T, D>, GeluCache<T, D>) {
-    let out = Zip::from(&x).par_map_collect(|&v| gelu_value(v, approx));
+    let out = if fast_path::<T>(approx) {
+        map_elements(&x, fast_value)
+    } else {
+        map_elements(&x, |v| T::cast(gelu_naive(v.as_f64(), approx)))
+    };
     (out, GeluCache { x, approx })
 }
 
@@ -231,9 +262,13 @@ pub(crate) fn gelu_backward_in_place<T: Float, D: Dimension>(
     cache: &GeluCache<T, D>,
 ) {
     let approx = cache.approx;
-    Zip::from(dout)
-        .and(&cache.x)
-        .par_for_each(|d, &x| *d *= gelu_grad(x, approx));
+    if fast_path::<T>(approx) {
+        scale_elements(dout, &cache.x, fast_grad);
+    } else {
+        scale_elements(dout, &cache.x, |x| {
+            T::cast(gelu_grad_naive(x.as_f64(), approx))
+        });
+    }
 }
 
 /// GELU as a [`Layer`] (spec token `gelu`, the exact form; `gelu_tanh` for the

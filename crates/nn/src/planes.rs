@@ -75,6 +75,43 @@ pub(crate) fn map_planes<T: Float, F: Fn(T) -> T>(
     unsafe { out.assume_init() }
 }
 
+/// Elements per task of the element-wise passes: enough to amortise the scheduling,
+/// few enough that a batch splits over every thread.
+const CHUNK: usize = 1 << 14;
+
+/// `f` of every element of `x`, into a new vector; chunks in parallel, each a plain
+/// loop over slices that the compiler vectorises.
+pub(crate) fn map_slice<T: Float>(x: &[T], f: impl Fn(T) -> T + Sync + Send) -> Vec<T> {
+    let mut out = Vec::with_capacity(x.len());
+    out.spare_capacity_mut()[..x.len()]
+        .par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(o, x)| {
+            for (o, &v) in o.iter_mut().zip(x) {
+                o.write(f(v));
+            }
+        });
+    // SAFETY: the chunks cover the first x.len() elements, and the loop wrote each.
+    unsafe { out.set_len(x.len()) };
+    out
+}
+
+/// `d[i] = f(d[i], x[i])` for slices of the same length; chunks in parallel.
+pub(crate) fn zip_in_place<T: Float>(d: &mut [T], x: &[T], f: impl Fn(T, T) -> T + Sync + Send) {
+    assert_eq!(
+        d.len(),
+        x.len(),
+        "element-wise pass over slices of different lengths"
+    );
+    d.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(d, x)| {
+            for (d, &v) in d.iter_mut().zip(x) {
+                *d = f(*d, v);
+            }
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +130,16 @@ mod tests {
         let a: Vec<u32> = (0..6).flat_map(|p| [10 * p, 10 * p + 1]).collect();
         let got: Vec<&[u32]> = channel_planes(&a, 3, 2, 1).collect();
         assert_eq!(got, [&[10, 11][..], &[40, 41][..]]);
+    }
+
+    #[test]
+    fn element_wise_passes_visit_every_element() {
+        let x: Vec<f64> = (0..40_000).map(f64::from).collect();
+        let doubled = map_slice(&x, |v| 2.0 * v);
+        assert!(doubled.iter().zip(&x).all(|(&d, &v)| d == 2.0 * v));
+        let mut d = vec![1.0; x.len()];
+        zip_in_place(&mut d, &x, |d, v| d + v);
+        assert!(d.iter().zip(&x).all(|(&d, &v)| d == 1.0 + v));
     }
 
     #[test]

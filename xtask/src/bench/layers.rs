@@ -1,20 +1,18 @@
-//! The memory-bound layers' report (`cargo xtask bench --layers`): batchnorm and
-//! max-pooling at the shapes of airbench94's network, timed in this process and read
+//! The memory-bound layers' report (`cargo xtask bench --layers`): batchnorm, GELU
+//! and max-pooling at the shapes of airbench94's network, timed in this process and read
 //! as GB/s against the machine's streaming bandwidth ([`super::bandwidth`]), the roof
 //! of a layer that does a few operations per element, as the square GEMM is the roof
 //! of the products.
 //!
 //! The report is a table of [`Case`]s: a layer's pass, its input shape, the bytes it
-//! must move and the call. Another layer is one more line in [`cases`]: a GELU, say,
-//! reads x and writes its output (2 tensors forward), and reads x and dout and writes
-//! dx (3 tensors backward).
+//! must move and the call. Another layer is one more line in [`cases`].
 
 use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
 
 use ndarray::{Array1, Array4};
-use nn::{BatchNormParam, Mode, PoolParam};
+use nn::{BatchNormParam, GeluApprox, Mode, PoolParam};
 
 use super::bandwidth::{self, Bandwidth};
 
@@ -67,6 +65,26 @@ pub fn cases(n: usize) -> Vec<Case> {
             // Reads dout and x (or its normalised copy), writes dx.
             bytes: tensors(shape, 3.0),
             setup: batchnorm_backward,
+        });
+    }
+    // GELU follows the whitening conv (24×31×31) and each batchnorm.
+    for (c, hw) in [(24, 31), (64, 15), (256, 7), (256, 3)] {
+        let shape = (n, c, hw, hw);
+        v.push(Case {
+            name: "GELU forward",
+            shape,
+            note: "",
+            // Reads x, writes out.
+            bytes: tensors(shape, 2.0),
+            setup: gelu_forward,
+        });
+        v.push(Case {
+            name: "GELU backward",
+            shape,
+            note: "",
+            // Reads dout and x, writes dx.
+            bytes: tensors(shape, 3.0),
+            setup: gelu_backward,
         });
     }
     // Each block's pool: 2×2 windows on odd sizes, whose last row and column PyTorch's
@@ -140,6 +158,21 @@ fn batchnorm_backward(shape: Shape) -> Result<Call, nn::Error> {
         nn::spatial_batchnorm_forward(&x.view(), &gamma.view(), &beta.view(), &mut bn, Mode::Train);
     Ok(Box::new(move || {
         black_box(nn::spatial_batchnorm_backward(&dout.view(), &cache));
+    }))
+}
+
+fn gelu_forward(shape: Shape) -> Result<Call, nn::Error> {
+    let x = random(shape, 1);
+    Ok(Box::new(move || {
+        black_box(nn::gelu_forward(&x.view(), GeluApprox::Exact));
+    }))
+}
+
+fn gelu_backward(shape: Shape) -> Result<Call, nn::Error> {
+    let (x, dout) = (random(shape, 1), random(shape, 2));
+    let (_, cache) = nn::gelu_forward(&x.view(), GeluApprox::Exact);
+    Ok(Box::new(move || {
+        black_box(nn::gelu_backward(&dout.view(), &cache));
     }))
 }
 
@@ -293,7 +326,7 @@ mod tests {
     #[test]
     fn every_case_runs_at_batch_two() {
         let cases = cases(2);
-        assert_eq!(cases.len(), 14);
+        assert_eq!(cases.len(), 22);
         for case in cases {
             let mut call =
                 (case.setup)(case.shape).unwrap_or_else(|e| panic!("{}: {e}", case.name));
