@@ -162,19 +162,19 @@ fn gelu_and_grad_f32(x: f32) -> (f32, f32) {
 }
 
 /// Whether the array functions take the fast `f32` path (module docs).
-fn fast_path<T: Float>(approx: GeluApprox) -> bool {
+pub(crate) fn fast_path<T: Float>(approx: GeluApprox) -> bool {
     T::DTYPE == Dtype::F32 && approx == GeluApprox::Exact
 }
 
 /// GELU of `x` in `f32` through the fast path, for any `T` that is `f32`.
 #[inline]
-fn fast_value<T: Float>(x: T) -> T {
+pub(crate) fn fast_value<T: Float>(x: T) -> T {
     T::cast(f64::from(gelu_and_grad_f32(x.as_f64() as f32).0))
 }
 
 /// GELU's derivative at `x` through the fast path.
 #[inline]
-fn fast_grad<T: Float>(x: T) -> T {
+pub(crate) fn fast_grad<T: Float>(x: T) -> T {
     T::cast(f64::from(gelu_and_grad_f32(x.as_f64() as f32).1))
 }
 

@@ -149,11 +149,11 @@ pub fn spatial_batchnorm_backward_naive<T: Float>(
 #[derive(Debug, Clone)]
 pub struct SpatialBatchNormCache<T> {
     /// The input, standard layout.
-    x: Array4<T>,
-    mean: Array1<T>,
-    inv_std: Array1<T>,
-    gamma: Array1<T>,
-    batch_stats: bool,
+    pub(crate) x: Array4<T>,
+    pub(crate) mean: Array1<T>,
+    pub(crate) inv_std: Array1<T>,
+    pub(crate) gamma: Array1<T>,
+    pub(crate) batch_stats: bool,
 }
 
 /// Spatial batch normalisation of `x` (N, C, H, W): per-channel statistics over N, H
@@ -390,10 +390,10 @@ pub(crate) fn check_images<T: Float>(
 /// conv layer).
 #[derive(Debug, Clone)]
 pub struct SpatialBatchNorm {
-    names: NormNames,
-    c: usize,
-    momentum: f64,
-    eps: f64,
+    pub(crate) names: NormNames,
+    pub(crate) c: usize,
+    pub(crate) momentum: f64,
+    pub(crate) eps: f64,
 }
 
 impl SpatialBatchNorm {
