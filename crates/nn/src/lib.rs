@@ -11,7 +11,7 @@
 //! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
 //! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
-//! | `pool.rs`, `floor_pool.rs`, `spatial.rs`, `group_norm.rs`, `planes.rs` | max pooling; spatial batch norm, group norm; plane-wise passes over NCHW |
+//! | `pool.rs`, `floor_pool.rs`, `spatial.rs`, `spatial_naive.rs`, `bn_gelu.rs`, `group_norm.rs`, `planes.rs` | max pooling; spatial batch norm, group norm; plane-wise passes over NCHW |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
 //! | `two_layer_net.rs`, `fc.rs`, `three_layer_convnet.rs` | `TwoLayerNet`, `FullyConnectedNet` (`fc_net.py`), `ThreeLayerConvNet` (`cnn.py`), built from the sandwich layers |
@@ -82,6 +82,7 @@ mod schedule;
 mod sequential;
 mod solver;
 mod spatial;
+mod spatial_naive;
 mod tensor_file;
 #[cfg(test)]
 mod test_util;
@@ -126,6 +127,7 @@ pub use schedule::{WARMUP_FRACTION, lookahead_decay, triangle_lr};
 pub use sequential::{SequentialNet, SequentialNetConfig};
 pub use solver::*;
 pub use spatial::*;
+pub use spatial_naive::*;
 pub use tensor_file::TensorFile;
 pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
 pub use tta::{TtaView, tta_scores, tta_views};

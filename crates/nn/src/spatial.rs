@@ -4,8 +4,8 @@
 //! fires.
 //!
 //! Two ways, as the course's naive and fast layers:
-//! - [`spatial_batchnorm_forward_naive`] / [`spatial_batchnorm_backward_naive`]: as
-//!   the course does it, plain batchnorm ([`crate::batchnorm_forward`]) on the
+//! - [`spatial_batchnorm_forward_naive`] / [`spatial_batchnorm_backward_naive`]
+//!   (in `spatial_naive.rs`): as the course does it, plain batchnorm ([`crate::batchnorm_forward`]) on the
 //!   activations reshaped to rows of C features, (N, C, H, W) → (N·H·W, C), and back.
 //!   Clear, but the two transposes each way cost more than the normalisation.
 //! - [`spatial_batchnorm_forward`] / [`spatial_batchnorm_backward`]: the same
@@ -26,44 +26,17 @@
 //! assert!(channel_mean.abs() < 1e-12);
 //! ```
 
-use ndarray::{Array1, Array2, Array4, ArrayD, ArrayView1, ArrayView4, Ix4, Zip};
+use ndarray::{Array1, Array4, ArrayD, ArrayView1, ArrayView4, Ix4, Zip};
 use numeric::Float;
 use rayon::prelude::*;
 
 use crate::Params;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of, view};
-use crate::norm::{BatchNormParam, NormCache, NormNames, batchnorm_backward, batchnorm_forward};
+use crate::norm::{BatchNormParam, NormNames};
 use crate::planes::{channel_planes, lane_sum, map_planes, per_channel};
 
-/// (N, C, H, W) → (N·H·W, C): one row per (image, position), one column per channel.
-fn to_rows<T: Float>(x: &ArrayView4<'_, T>) -> Array2<T> {
-    let (n, c, h, w) = x.dim();
-    x.view()
-        .permuted_axes([0, 2, 3, 1])
-        .as_standard_layout()
-        .into_owned()
-        .into_shape_with_order((n * h * w, c))
-        .expect("standard layout")
-}
-
-/// The inverse of [`to_rows`].
-fn from_rows<T: Float>(rows: Array2<T>, (n, c, h, w): (usize, usize, usize, usize)) -> Array4<T> {
-    rows.into_shape_with_order((n, h, w, c))
-        .expect("N·H·W rows of C")
-        .permuted_axes([0, 3, 1, 2])
-        .as_standard_layout()
-        .into_owned()
-}
-
-/// What [`spatial_batchnorm_backward_naive`] needs: batchnorm's cache on the rows.
-#[derive(Debug, Clone)]
-pub struct SpatialBatchNormNaiveCache<T> {
-    rows: NormCache<T>,
-    dim: (usize, usize, usize, usize),
-}
-
-fn check_channels<T: Float>(
+pub(crate) fn check_channels<T: Float>(
     c: usize,
     gamma: &ArrayView1<'_, T>,
     beta: &ArrayView1<'_, T>,
@@ -80,59 +53,6 @@ fn check_channels<T: Float>(
         bn.running_mean.len(),
         bn.running_var.len()
     );
-}
-
-/// The course's spatial batchnorm: [`batchnorm_forward`] on `x` reshaped to rows
-/// (N·H·W, C), reshaped back. The reference [`spatial_batchnorm_forward`] is tested
-/// against.
-///
-/// # Panics
-/// If `gamma`, `beta` or `bn` do not have C entries.
-///
-/// ```
-/// use ndarray::{Array1, Array4};
-/// use nn::{BatchNormParam, Mode, spatial_batchnorm_forward, spatial_batchnorm_forward_naive};
-/// let x: Array4<f64> = numeric::randn((2, 3, 4, 4), &mut numeric::rng(3));
-/// let (g, b) = (Array1::ones(3), Array1::zeros(3));
-/// let (naive, _) = spatial_batchnorm_forward_naive(&x.view(), &g.view(), &b.view(), &mut BatchNormParam::new(3), Mode::Train);
-/// let (fast, _) = spatial_batchnorm_forward(&x.view(), &g.view(), &b.view(), &mut BatchNormParam::new(3), Mode::Train);
-/// assert!((naive - fast).iter().all(|d| d.abs() < 1e-12));
-/// ```
-pub fn spatial_batchnorm_forward_naive<T: Float>(
-    x: &ArrayView4<'_, T>,
-    gamma: &ArrayView1<'_, T>,
-    beta: &ArrayView1<'_, T>,
-    bn: &mut BatchNormParam<T>,
-    mode: Mode,
-) -> (Array4<T>, SpatialBatchNormNaiveCache<T>) {
-    check_channels(x.dim().1, gamma, beta, bn);
-    let rows = to_rows(x);
-    let (out, cache) = batchnorm_forward(&rows.view(), gamma, beta, bn, mode);
-    (
-        from_rows(out, x.dim()),
-        SpatialBatchNormNaiveCache {
-            rows: cache,
-            dim: x.dim(),
-        },
-    )
-}
-
-/// Backward pass of [`spatial_batchnorm_forward_naive`]: `(dx, dgamma, dbeta)`,
-/// through the same reshape and [`batchnorm_backward`].
-///
-/// # Panics
-/// If `dout` is not shaped like the forward pass's input.
-pub fn spatial_batchnorm_backward_naive<T: Float>(
-    dout: &ArrayView4<'_, T>,
-    cache: &SpatialBatchNormNaiveCache<T>,
-) -> (Array4<T>, Array1<T>, Array1<T>) {
-    assert_eq!(
-        dout.dim(),
-        cache.dim,
-        "spatial batchnorm backward: dout shape differs from x"
-    );
-    let (dx, dgamma, dbeta) = batchnorm_backward(&to_rows(dout).view(), &cache.rows);
-    (from_rows(dx, cache.dim), dgamma, dbeta)
 }
 
 /// What [`spatial_batchnorm_backward`] needs: the input, the statistics it was
@@ -158,7 +78,7 @@ pub struct SpatialBatchNormCache<T> {
 
 /// Spatial batch normalisation of `x` (N, C, H, W): per-channel statistics over N, H
 /// and W; `gamma`, `beta` and the running statistics in `bn` have one entry per
-/// channel. Train/test behaviour as [`batchnorm_forward`]; the numbers of
+/// channel. Train/test behaviour as [`crate::batchnorm_forward`]; the numbers of
 /// [`spatial_batchnorm_forward_naive`], computed on the NCHW planes (module docs).
 ///
 /// # Panics
@@ -245,7 +165,7 @@ pub(crate) fn normalisation<T: Float>(
 }
 
 /// Per-channel mean and biased variance of a standard-layout (N, C, H·W) buffer,
-/// two-pass for accuracy, as [`batchnorm_forward`]'s.
+/// two-pass for accuracy, as [`crate::batchnorm_forward`]'s.
 fn channel_moments<T: Float>(x: &[T], c: usize, hw: usize) -> (Array1<T>, Array1<T>) {
     let m = T::count((x.len() / c.max(1)).max(1));
     let (mean, var): (Vec<T>, Vec<T>) = per_channel(c, |ch| {
@@ -324,7 +244,7 @@ impl<T: Float> SpatialBatchNormCache<T> {
 ///
 /// With x̂ = (x − μ)/σ and m = N·H·W values per channel: `dbeta = Σ dout`,
 /// `dgamma = Σ dout·x̂`, and batchnorm's simplified expression
-/// ([`batchnorm_backward`]) with its sums read off those two (Σdx̂ = γ·dbeta,
+/// ([`crate::batchnorm_backward`]) with its sums read off those two (Σdx̂ = γ·dbeta,
 /// Σdx̂·x̂ = γ·dgamma): `dx = γ/σ · (dout − dbeta/m − x̂·dgamma/m)`. In test mode
 /// `dx = γ/σ · dout`.
 ///
@@ -480,6 +400,7 @@ impl<T: Float> Layer<T> for SpatialBatchNorm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spatial_naive::{spatial_batchnorm_backward_naive, spatial_batchnorm_forward_naive};
     use crate::test_util::{assert_rel_error_below, numerical_grads3};
 
     fn randn4(dim: (usize, usize, usize, usize), seed: u64) -> Array4<f64> {
@@ -528,40 +449,6 @@ mod tests {
             mean.abs() < 0.15 && (var - 1.0).abs() < 0.2,
             "mean {mean} var {var}"
         );
-    }
-
-    #[test]
-    fn naive_backward_matches_numerical_gradients() {
-        let mut x = randn4((2, 3, 4, 5), 1) * 2.0 + 1.0;
-        let mut gamma: Array1<f64> = numeric::randn(3, &mut numeric::rng(2));
-        let mut beta: Array1<f64> = numeric::randn(3, &mut numeric::rng(3));
-        let dout = randn4((2, 3, 4, 5), 4);
-        let fwd = |x: &Array4<f64>, g: &Array1<f64>, b: &Array1<f64>| {
-            spatial_batchnorm_forward_naive(
-                &x.view(),
-                &g.view(),
-                &b.view(),
-                &mut BatchNormParam::new(3),
-                Mode::Train,
-            )
-            .0
-        };
-        let (_, cache) = spatial_batchnorm_forward_naive(
-            &x.view(),
-            &gamma.view(),
-            &beta.view(),
-            &mut BatchNormParam::new(3),
-            Mode::Train,
-        );
-        let (dx, dgamma, dbeta) = spatial_batchnorm_backward_naive(&dout.view(), &cache);
-        let (dx_num, dg_num, db_num) =
-            numerical_grads3(fwd, &mut x, &mut gamma, &mut beta, &dout.view());
-        // dx: 1e-6, not 1e-7. Some elements of dx are ~1e-5, where the centred
-        // difference's rounding floor (~1e-11 absolute) alone is a 4e-7 relative error;
-        // the course's own check reports errors of this order for this layer.
-        assert_rel_error_below("dx", &dx, &dx_num, 1e-6);
-        assert_rel_error_below("dgamma", &dgamma, &dg_num, 1e-7);
-        assert_rel_error_below("dbeta", &dbeta, &db_num, 1e-7);
     }
 
     /// The NCHW pass gives the row-transpose reference's numbers, in both modes,
