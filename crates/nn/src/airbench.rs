@@ -9,6 +9,9 @@
 //! maxpool 3 → flatten → linear 256→10, no bias, scores × 1/9
 //! ```
 //!
+//! Each batchnorm and the GELU after it run as one fused layer ([`BatchNormGelu`]):
+//! the same numbers with fewer passes over the activations.
+//!
 //! Parameters are numbered by weight layer: `W1`, `b1` the whitening conv; `W2`…`W7`
 //! the block convs with their batchnorms `gamma2`, `beta2`, …; `W8` the head. Block
 //! convs have no bias (batchnorm's β follows): their `b2`…`b7` exist for the conv
@@ -43,7 +46,10 @@ use crate::label_smoothing::softmax_loss_smoothed;
 use crate::layer::{Cache, Init, Layer, Mode};
 use crate::model::{Model, Params, check_kind};
 use crate::norm::NormNames;
-use crate::{Conv, Flatten, FloorMaxPool, Gelu, ScaledLinear, SpatialBatchNorm, whitening_filters};
+use crate::{
+    BatchNormGelu, Conv, Flatten, FloorMaxPool, Gelu, ScaledLinear, SpatialBatchNorm,
+    whitening_filters,
+};
 
 /// The shape and hyper-parameters of an [`Airbench94`] net.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,8 +179,7 @@ impl<T: Float> Airbench94<T> {
                 1,
             )));
             layers.push(Box::new(FloorMaxPool { size: 2 }));
-            layers.push(Box::new(bn(k1, co)));
-            layers.push(Box::new(Gelu::default()));
+            layers.push(Box::new(BatchNormGelu::new(bn(k1, co))));
             layers.push(Box::new(Conv::new(
                 format!("W{k2}"),
                 format!("b{k2}"),
@@ -183,8 +188,7 @@ impl<T: Float> Airbench94<T> {
                 3,
                 1,
             )));
-            layers.push(Box::new(bn(k2, co)));
-            layers.push(Box::new(Gelu::default()));
+            layers.push(Box::new(BatchNormGelu::new(bn(k2, co))));
             ci = co;
         }
         layers.push(Box::new(FloorMaxPool { size: 3 }));

@@ -16,11 +16,12 @@
 use numeric::Float;
 
 use crate::error::{Error, Result};
+use crate::group_norm::GroupNorm;
 use crate::layer::Layer;
 use crate::limits::{self, MAX_ACTIVATIONS, MAX_PARAMETERS};
 use crate::norm::{BatchNorm, NormNames};
 use crate::pool::{MaxPool, PoolParam};
-use crate::spatial::{GroupNorm, SpatialBatchNorm};
+use crate::spatial::SpatialBatchNorm;
 use crate::{Affine, Conv, Dropout, Relu};
 
 /// One layer of a [`SequentialNet`](crate::SequentialNet), as written in an architecture spec.

@@ -14,26 +14,19 @@
 //! assert_eq!(dx[[0, 0, 1, 1]], 1.0);
 //! ```
 
-use ndarray::{ArrayD, Ix4, s};
+use ndarray::{ArrayD, Ix4};
 use numeric::Float;
 
 use crate::Params;
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Layer, Mode, batch, cache_of};
-use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
+use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, pool_planes};
 
 /// `size`×`size` max pooling at stride `size`, leftover rows and columns dropped.
 #[derive(Debug, Clone, Copy)]
 pub struct FloorMaxPool {
     /// Window side and stride.
     pub size: usize,
-}
-
-/// The pooling cache and the input's full shape.
-#[derive(Debug)]
-struct FloorPoolCache {
-    pool: FastPoolCache,
-    dim: (usize, usize, usize, usize),
 }
 
 impl<T: Float> Layer<T> for FloorMaxPool {
@@ -62,12 +55,13 @@ impl<T: Float> Layer<T> for FloorMaxPool {
         _: Mode,
     ) -> (ArrayD<T>, Cache) {
         let x = batch::<T, Ix4>(x, "floor pool");
-        let dim = x.dim();
+        let (_, _, h, w) = x.dim();
         let k = self.size;
-        let covered = x.slice(s![.., .., ..dim.2 / k * k, ..dim.3 / k * k]);
-        let (out, pool) = max_pool_forward_fast(&covered, PoolParam::square(k, k))
-            .expect("checked by output_shape");
-        (out.into_dyn(), Box::new(FloorPoolCache { pool, dim }))
+        // The windows read the covered part in place: no copy of it, and the
+        // positions of the maxima index the whole plane, so the backward pass
+        // scatters straight into a dx of the input's shape.
+        let (out, cache) = pool_planes(&x.view(), PoolParam::square(k, k), (h / k, w / k));
+        (out.into_dyn(), Box::new(cache))
     }
 
     fn backward(
@@ -77,15 +71,8 @@ impl<T: Float> Layer<T> for FloorMaxPool {
         _: &Params<T>,
         _: bool,
     ) -> (ArrayD<T>, Params<T>) {
-        let cache: &FloorPoolCache = cache_of(cache, "floor pool");
-        let dcovered =
-            max_pool_backward_fast(&batch::<T, Ix4>(dout, "floor pool").view(), &cache.pool);
-        let (h, w) = (dcovered.dim().2, dcovered.dim().3);
-        if (h, w) == (cache.dim.2, cache.dim.3) {
-            return (dcovered.into_dyn(), Params::new());
-        }
-        let mut dx = ndarray::Array4::zeros(cache.dim);
-        dx.slice_mut(s![.., .., ..h, ..w]).assign(&dcovered);
+        let cache: &FastPoolCache = cache_of(cache, "floor pool");
+        let dx = max_pool_backward_fast(&batch::<T, Ix4>(dout, "floor pool").view(), cache);
         (dx.into_dyn(), Params::new())
     }
 }
@@ -93,9 +80,10 @@ impl<T: Float> Layer<T> for FloorMaxPool {
 #[cfg(test)]
 mod tests {
     use backprop::gradcheck::eval_numerical_gradient_array;
-    use ndarray::Array4;
+    use ndarray::{Array4, s};
 
     use super::*;
+    use crate::pool::{max_pool_backward_naive, max_pool_forward_naive};
     use crate::test_util::assert_rel_error_below;
 
     #[test]
@@ -148,5 +136,34 @@ mod tests {
             Layer::<f32>::output_shape(&FloorMaxPool { size: 3 }, &[4, 3, 5]).unwrap(),
             vec![4, 1, 1]
         );
+    }
+
+    /// At the network's shapes (31→15, 15→7, 7→3 by 2; 3→1 by 3), the layer gives
+    /// the course's naive pooling of the covered part, and its gradient padded with
+    /// zeros.
+    #[test]
+    fn matches_naive_pooling_of_the_covered_part() {
+        for (size, hw) in [(2, 31), (2, 15), (2, 7), (3, 3), (3, 5)] {
+            let x: Array4<f64> = numeric::randn((2, 3, hw, hw), &mut numeric::rng(hw as u64));
+            let cut = hw / size * size;
+            let param = PoolParam::square(size, size);
+            let (naive, naive_cache) =
+                max_pool_forward_naive(&x.slice(s![.., .., ..cut, ..cut]), param).unwrap();
+            let dout: Array4<f64> = numeric::randn(naive.dim(), &mut numeric::rng(7));
+            let mut pool = FloorMaxPool { size };
+            let (out, cache) = pool.forward(
+                x.clone().into_dyn(),
+                &Params::new(),
+                &mut Params::new(),
+                Mode::Train,
+            );
+            assert_eq!(out, naive.into_dyn(), "{size} on {hw}");
+            let (dx, _) = pool.backward(dout.clone().into_dyn(), &cache, &Params::new(), true);
+            let mut dx_naive = Array4::<f64>::zeros(x.dim());
+            dx_naive
+                .slice_mut(s![.., .., ..cut, ..cut])
+                .assign(&max_pool_backward_naive(&dout.view(), &naive_cache));
+            assert_eq!(dx, dx_naive.into_dyn(), "{size} on {hw}");
+        }
     }
 }

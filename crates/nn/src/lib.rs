@@ -11,7 +11,7 @@
 //! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
 //! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
-//! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
+//! | `pool.rs`, `floor_pool.rs`, `spatial.rs`, `spatial_naive.rs`, `bn_gelu.rs`, `group_norm.rs`, `planes.rs` | max pooling; spatial batch norm, group norm; plane-wise passes over NCHW |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
 //! | `two_layer_net.rs`, `fc.rs`, `three_layer_convnet.rs` | `TwoLayerNet`, `FullyConnectedNet` (`fc_net.py`), `ThreeLayerConvNet` (`cnn.py`), built from the sandwich layers |
@@ -49,6 +49,7 @@ mod affine;
 mod airbench;
 mod arch;
 mod augment;
+mod bn_gelu;
 mod checkpoint;
 mod conv;
 mod conv_batched;
@@ -60,6 +61,7 @@ mod flatten;
 mod floor_pool;
 mod gates;
 mod gelu;
+mod group_norm;
 mod im2col;
 mod im2col_wide;
 mod label_smoothing;
@@ -71,6 +73,7 @@ mod model;
 mod nesterov;
 mod norm;
 mod optim;
+mod planes;
 mod pool;
 mod recipe;
 mod registry;
@@ -79,6 +82,7 @@ mod schedule;
 mod sequential;
 mod solver;
 mod spatial;
+mod spatial_naive;
 mod tensor_file;
 #[cfg(test)]
 mod test_util;
@@ -92,6 +96,7 @@ pub use affine::*;
 pub use airbench::{Airbench94, Airbench94Config, ParamRole};
 pub use arch::{LayerSpec, build as build_layers, parse_arch};
 pub use augment::*;
+pub use bn_gelu::BatchNormGelu;
 pub use checkpoint::*;
 pub use conv::{ConvCache, ConvParam, conv_backward_naive, conv_forward_naive};
 pub use dropout::*;
@@ -101,6 +106,7 @@ pub use flatten::Flatten;
 pub use floor_pool::FloorMaxPool;
 pub use gates::{LayerGate, LossGate};
 pub use gelu::*;
+pub use group_norm::*;
 #[doc(hidden)]
 pub use im2col::ab;
 pub use im2col::{Conv, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
@@ -121,6 +127,7 @@ pub use schedule::{WARMUP_FRACTION, lookahead_decay, triangle_lr};
 pub use sequential::{SequentialNet, SequentialNetConfig};
 pub use solver::*;
 pub use spatial::*;
+pub use spatial_naive::*;
 pub use tensor_file::TensorFile;
 pub use three_layer_convnet::{ThreeLayerConvNet, ThreeLayerConvNetConfig};
 pub use tta::{TtaView, tta_scores, tta_views};

@@ -239,8 +239,19 @@ pub fn max_pool_forward_fast<T: Float>(
     x: &ArrayView4<'_, T>,
     param: PoolParam,
 ) -> Result<(Array4<T>, FastPoolCache)> {
+    let (h_out, w_out) = param.output_size(x.dim().2, x.dim().3)?;
+    Ok(pool_planes(x, param, (h_out, w_out)))
+}
+
+/// Max pooling of `x` into `h_out`×`w_out` windows from the top left, whatever lies
+/// beyond them (the floor mode's dropped last rows and columns): the planes in
+/// parallel, each maximum's position kept relative to the whole input plane.
+pub(crate) fn pool_planes<T: Float>(
+    x: &ArrayView4<'_, T>,
+    param: PoolParam,
+    (h_out, w_out): (usize, usize),
+) -> (Array4<T>, FastPoolCache) {
     let (n, c, h, w) = x.dim();
-    let (h_out, w_out) = param.output_size(h, w)?;
     let x = x.as_standard_layout();
     let x_flat = x.as_slice().expect("standard layout");
     let (plane_in, plane_out) = (h * w, h_out * w_out);
@@ -261,14 +272,14 @@ pub fn max_pool_forward_fast<T: Float>(
                 }
             });
     }
-    Ok((
+    (
         out,
         FastPoolCache {
             argmax,
             input_dim: (n, c, h, w),
             output_dim: (n, c, h_out, w_out),
         },
-    ))
+    )
 }
 
 /// 2×2 stride-2 pooling of one plane: each output row reads exactly two input rows.

@@ -1,20 +1,21 @@
-//! The memory-bound layers' report (`cargo xtask bench --layers`): batchnorm and
-//! max-pooling at the shapes of airbench94's network, timed in this process and read
+//! The memory-bound layers' report (`cargo xtask bench --layers`): batchnorm, GELU
+//! and max-pooling at the shapes of airbench94's network, timed in this process and read
 //! as GB/s against the machine's streaming bandwidth ([`super::bandwidth`]), the roof
 //! of a layer that does a few operations per element, as the square GEMM is the roof
 //! of the products.
 //!
 //! The report is a table of [`Case`]s: a layer's pass, its input shape, the bytes it
-//! must move and the call. Another layer is one more line in [`cases`]: a GELU, say,
-//! reads x and writes its output (2 tensors forward), and reads x and dout and writes
-//! dx (3 tensors backward).
+//! must move and the call. Another layer is one more line in [`cases`].
 
 use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
 
-use ndarray::{Array1, Array4};
-use nn::{BatchNormParam, Mode, PoolParam};
+use ndarray::{Array1, Array4, ArrayD};
+use nn::{
+    BatchNormGelu, BatchNormParam, GeluApprox, Layer, Mode, NormNames, Params, PoolParam,
+    SpatialBatchNorm,
+};
 
 use super::bandwidth::{self, Bandwidth};
 
@@ -67,6 +68,46 @@ pub fn cases(n: usize) -> Vec<Case> {
             // Reads dout and x (or its normalised copy), writes dx.
             bytes: tensors(shape, 3.0),
             setup: batchnorm_backward,
+        });
+    }
+    // The network runs each batchnorm and its GELU as one fused layer.
+    for (c, hw) in [(64, 15), (256, 7), (256, 3)] {
+        let shape = (n, c, hw, hw);
+        v.push(Case {
+            name: "batchnorm+GELU forward",
+            shape,
+            note: "fused",
+            // Reads x, writes out.
+            bytes: tensors(shape, 2.0),
+            setup: bn_gelu_forward,
+        });
+        v.push(Case {
+            name: "batchnorm+GELU backward",
+            shape,
+            note: "fused",
+            // Reads dout and x, writes dx.
+            bytes: tensors(shape, 3.0),
+            setup: bn_gelu_backward,
+        });
+    }
+    // GELU follows the whitening conv (24×31×31) and each batchnorm.
+    for (c, hw) in [(24, 31), (64, 15), (256, 7), (256, 3)] {
+        let shape = (n, c, hw, hw);
+        v.push(Case {
+            name: "GELU forward",
+            shape,
+            note: "",
+            // Reads x, writes out.
+            bytes: tensors(shape, 2.0),
+            setup: gelu_forward,
+        });
+        v.push(Case {
+            name: "GELU backward",
+            shape,
+            note: "",
+            // Reads dout and x, writes dx.
+            bytes: tensors(shape, 3.0),
+            setup: gelu_backward,
         });
     }
     // Each block's pool: 2×2 windows on odd sizes, whose last row and column PyTorch's
@@ -140,6 +181,57 @@ fn batchnorm_backward(shape: Shape) -> Result<Call, nn::Error> {
         nn::spatial_batchnorm_forward(&x.view(), &gamma.view(), &beta.view(), &mut bn, Mode::Train);
     Ok(Box::new(move || {
         black_box(nn::spatial_batchnorm_backward(&dout.view(), &cache));
+    }))
+}
+
+/// The fused layer with airbench94's settings, its tensors, and an input.
+fn bn_gelu(shape: Shape) -> (BatchNormGelu, Params<f32>, Params<f32>, ArrayD<f32>) {
+    let c = shape.1;
+    let bn = SpatialBatchNorm::new(NormNames::numbered("1"), c).with_stats(0.4, 1e-12);
+    let params = Params::from([
+        ("gamma1".into(), Array1::<f32>::ones(c).into_dyn()),
+        ("beta1".into(), Array1::<f32>::zeros(c).into_dyn()),
+    ]);
+    let buffers = Params::from([
+        ("running_mean1".into(), Array1::<f32>::zeros(c).into_dyn()),
+        ("running_var1".into(), Array1::<f32>::ones(c).into_dyn()),
+    ]);
+    (
+        BatchNormGelu::new(bn),
+        params,
+        buffers,
+        random(shape, 1).into_dyn(),
+    )
+}
+
+fn bn_gelu_forward(shape: Shape) -> Result<Call, nn::Error> {
+    let (mut layer, params, mut buffers, x) = bn_gelu(shape);
+    Ok(Box::new(move || {
+        black_box(layer.forward(x.clone(), &params, &mut buffers, Mode::Train));
+    }))
+}
+
+fn bn_gelu_backward(shape: Shape) -> Result<Call, nn::Error> {
+    let (mut layer, params, mut buffers, x) = bn_gelu(shape);
+    let (_, cache) = layer.forward(x, &params, &mut buffers, Mode::Train);
+    let dout = random(shape, 2).into_dyn();
+    Ok(Box::new(move || {
+        black_box(layer.backward(dout.clone(), &cache, &params, true));
+    }))
+}
+
+fn gelu_forward(shape: Shape) -> Result<Call, nn::Error> {
+    let x = random(shape, 1);
+    Ok(Box::new(move || {
+        black_box(nn::gelu_forward(&x.view(), GeluApprox::Exact));
+    }))
+}
+
+fn gelu_backward(shape: Shape) -> Result<Call, nn::Error> {
+    let (x, dout) = (random(shape, 1), random(shape, 2));
+    let (_, cache) = nn::gelu_forward(&x.view(), GeluApprox::Exact);
+    Ok(Box::new(move || {
+        black_box(nn::gelu_backward(&dout.view(), &cache));
     }))
 }
 
@@ -293,7 +385,7 @@ mod tests {
     #[test]
     fn every_case_runs_at_batch_two() {
         let cases = cases(2);
-        assert_eq!(cases.len(), 14);
+        assert_eq!(cases.len(), 28);
         for case in cases {
             let mut call =
                 (case.setup)(case.shape).unwrap_or_else(|e| panic!("{}: {e}", case.name));
