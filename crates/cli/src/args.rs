@@ -370,6 +370,9 @@ pub struct SpeedrunArgs {
     /// No learning-rate schedule: every step at the full rate, no warm-up or decay.
     #[arg(long)]
     pub no_schedule: bool,
+    /// No whitening: the first conv is trained from random filters like the others.
+    #[arg(long)]
+    pub no_whitening: bool,
 }
 
 /// A momentum in [0, 1).

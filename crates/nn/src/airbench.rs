@@ -71,6 +71,15 @@ pub struct Airbench94Config {
     pub label_smoothing: f64,
     /// Seed of the initial weights.
     pub seed: u64,
+    /// The first conv holds whitening filters set from the data and frozen (true);
+    /// false makes it an ordinary trained conv, initialised like the others (an
+    /// ablation). Files written before this setting existed whiten.
+    #[serde(default = "whitening_default")]
+    pub whitening: bool,
+}
+
+fn whitening_default() -> bool {
+    true
 }
 
 impl Default for Airbench94Config {
@@ -84,6 +93,7 @@ impl Default for Airbench94Config {
             scaling: 1.0 / 9.0,
             label_smoothing: 0.2,
             seed: 0,
+            whitening: true,
         }
     }
 }
@@ -210,11 +220,13 @@ impl<T: Float> Airbench94<T> {
         for layer in &layers {
             for p in layer.params() {
                 let value = match p.init {
-                    Init::Weights { fan_in } if p.name != "W1" => {
+                    Init::Weights { fan_in } if p.name != "W1" || !config.whitening => {
                         let bound = 1.0 / (fan_in as f64).sqrt();
                         let mut w = ArrayD::<T>::zeros(IxDyn(&p.shape));
                         w.mapv_inplace(|_| T::cast(rng.random_range(-bound..bound)));
-                        dirac(&mut w);
+                        if p.name != "W1" {
+                            dirac(&mut w);
+                        }
                         w
                     }
                     Init::Ones => ArrayD::ones(IxDyn(&p.shape)),
@@ -254,10 +266,14 @@ impl<T: Float> Airbench94<T> {
     /// assert_eq!(net.role("gamma5"), ParamRole::Fixed);
     /// assert_eq!(net.role("b5"), ParamRole::Fixed);
     /// assert_eq!(net.role("W8"), ParamRole::Weight);
+    /// // Without whitening the first conv is one more trained layer.
+    /// let plain = Airbench94::<f32>::new(Airbench94Config { whitening: false, ..Default::default() })?;
+    /// assert_eq!((plain.role("W1"), plain.role("b1")), (ParamRole::Weight, ParamRole::Weight));
     /// # Ok::<(), nn::Error>(())
     /// ```
     pub fn role(&self, name: &str) -> ParamRole {
         match name {
+            "W1" | "b1" if !self.config.whitening => ParamRole::Weight,
             "W1" => ParamRole::Whitening,
             "b1" => ParamRole::WhiteningBias,
             n if n.starts_with("beta") => ParamRole::NormBias,
@@ -271,9 +287,16 @@ impl<T: Float> Airbench94<T> {
     /// 5 000 training images, without augmentation, and eps 5e-4.
     ///
     /// # Errors
-    /// [`Error::Config`] if the images do not have the net's channels.
+    /// [`Error::Config`] if the images do not have the net's channels, or the net was
+    /// built without whitening.
     pub fn init_whitening(&mut self, images: &ArrayView4<'_, T>, eps: f64) -> Result<()> {
         let c = self.config.input_shape[0];
+        if !self.config.whitening {
+            return Err(Error::config(
+                "Airbench94",
+                "built with whitening off: its first conv trains instead",
+            ));
+        }
         if images.dim().1 != c || images.dim().0 == 0 {
             return Err(Error::config(
                 "Airbench94",
@@ -520,6 +543,25 @@ mod tests {
             ..Airbench94Config::default()
         };
         assert!(Airbench94::<f32>::new(small).is_err());
+        // Files from before the whitening switch have no such key: they whiten.
+        let mut old = net.config();
+        assert!(old.as_object_mut().unwrap().remove("whitening").is_some());
+        assert!(
+            Airbench94::<f32>::from_config(&old)
+                .unwrap()
+                .settings()
+                .whitening
+        );
+        let mut plain = Airbench94::<f32>::new(Airbench94Config {
+            whitening: false,
+            ..Airbench94Config::default()
+        })
+        .unwrap();
+        assert!(
+            plain
+                .init_whitening(&ndarray::Array4::zeros((2, 3, 32, 32)).view(), 5e-4)
+                .is_err()
+        );
     }
 
     #[test]

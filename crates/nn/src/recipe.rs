@@ -114,7 +114,8 @@ pub struct Recipe<'a, T: Float> {
 
 impl<'a, T: Float> Recipe<'a, T> {
     /// Checks the data, computes the whitening filters from the first
-    /// `whiten_images` images of `x` (normalised images (N, C, H, W)), and starts
+    /// `whiten_images` images of `x` (normalised images (N, C, H, W); unless the net
+    /// was built without whitening), and starts
     /// the lookahead copy.
     ///
     /// # Errors
@@ -156,8 +157,10 @@ impl<'a, T: Float> Recipe<'a, T> {
                 config.epochs
             )));
         }
-        let whiten = x.slice(s![..config.whiten_images.clamp(1, n), .., .., ..]);
-        net.init_whitening(&whiten, config.whiten_eps)?;
+        if net.settings().whitening {
+            let whiten = x.slice(s![..config.whiten_images.clamp(1, n), .., .., ..]);
+            net.init_whitening(&whiten, config.whiten_eps)?;
+        }
         let steps_per_epoch = n / config.batch_size;
         let total_steps = (steps_per_epoch as f64 * config.epochs).ceil() as usize;
         let mut rng = numeric::rng(config.seed);
@@ -384,6 +387,38 @@ mod tests {
             run.run_epoch(|_, _| {});
         }
         let mut net = run.finish();
+        let pred = net.predict(&x.view().into_dyn(), 32);
+        assert!(crate::accuracy(&pred, &y.view()) > 0.9);
+    }
+
+    #[test]
+    fn without_whitening_the_first_conv_trains_from_random_filters() {
+        let (x, y) = data(64);
+        let plain = Airbench94::new(Airbench94Config {
+            input_shape: vec![1, 25, 25],
+            widths: [8, 8, 8],
+            num_classes: 2,
+            whitening: false,
+            ..Airbench94Config::default()
+        })
+        .unwrap();
+        let w1 = plain.params()["W1"].clone();
+        assert!(
+            w1.iter().any(|v| *v != 0.0),
+            "random, not zero until whitened"
+        );
+        let cfg = RecipeConfig {
+            epochs: 6.0,
+            batch_size: 16,
+            ..RecipeConfig::default()
+        };
+        let mut run = Recipe::new(plain, x.view(), y.view(), cfg).unwrap();
+        assert_eq!(run.net_mut().params()["W1"], w1, "no whitening filters set");
+        for _ in 0..6 {
+            run.run_epoch(|_, _| {});
+        }
+        let mut net = run.finish();
+        assert_ne!(net.params()["W1"], w1, "the first conv trained");
         let pred = net.predict(&x.view().into_dyn(), 32);
         assert!(crate::accuracy(&pred, &y.view()) > 0.9);
     }

@@ -129,6 +129,7 @@ fn train_once(ctx: &Ctx, args: &SpeedrunArgs, data: &Data, seed: u64) -> Result<
         num_classes: data.sp.classes.len(),
         label_smoothing: args.label_smoothing,
         seed,
+        whitening: !args.no_whitening,
         ..Airbench94Config::default()
     })
     .map_err(|e| CliError::library("speedrun", e))?;
@@ -302,6 +303,7 @@ fn summarise(
     r.set("lookahead", !args.no_lookahead);
     r.set("momentum", args.momentum);
     r.set("schedule", !args.no_schedule);
+    r.set("whitening", !args.no_whitening);
     r.set("num_train", data.y_train.len());
     r.set("num_test", data.y_test.len());
     r.set("runs", results.len());
