@@ -1,5 +1,6 @@
-//! The committed inputs of the fuzz targets, for the stable replay tests of
-//! `crates/*/tests/fuzz_replay.rs`, which include this file: every seed
+//! The committed inputs of the fuzz targets, for the stable replay tests
+//! (`crates/cifar-data/tests/cifar-data/fuzz_replay.rs`,
+//! `crates/cli/tests/cli/fuzz_replay.rs`), which include this file: every seed
 //! (`seeds/TARGET/`) and every minimised crash (`regressions/TARGET/`), in name order.
 
 use std::path::{Path, PathBuf};

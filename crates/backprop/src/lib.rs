@@ -14,7 +14,7 @@
 //! A program needs no dependency but `backprop`: the crate re-exports [`ndarray`], the
 //! [`Float`] bound, and the seeded generator [`Rng`] / [`rng`] that
 //! [`gradcheck::grad_check_sparse`] takes. The example below uses nothing else;
-//! `cargo run -p backprop --example quickstart` differentiates the lecture's first circuit.
+//! `cargo run -p backprop --example backprop_quickstart` differentiates the lecture's first circuit.
 //!
 //! ```
 //! use backprop::Graph;

@@ -4,7 +4,7 @@
 //!
 //! A program needs no dependency but `knn`: the crate re-exports [`ndarray`] (its
 //! arrays in and out) and the [`Float`] bound (`f32` or `f64`). The example below
-//! uses nothing else; `cargo run -p knn --example quickstart` runs a longer one.
+//! uses nothing else; `cargo run -p knn --example knn_quickstart` runs a longer one.
 //!
 //! ```
 //! use knn::ndarray::array;

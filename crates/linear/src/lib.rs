@@ -25,7 +25,7 @@
 //! A program needs no dependency but `linear`: the crate re-exports [`ndarray`], the
 //! [`Float`] bound, and the seeded generator [`Rng`] with its constructor [`rng`]
 //! that [`LinearClassifier::new`] takes. The example below uses nothing else;
-//! `cargo run -p linear --example quickstart` trains a classifier.
+//! `cargo run -p linear --example linear_quickstart` trains a classifier.
 //!
 //! ```
 //! use linear::ndarray::array;

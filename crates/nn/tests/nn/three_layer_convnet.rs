@@ -1,6 +1,6 @@
 //! The course's ThreeLayerConvNet checks: initial loss, gradients, overfitting.
 
-mod common;
+use crate::common;
 
 use common::{MODEL_TOLERANCE, gradient_errors, toy_batch};
 use nn::{Model, ThreeLayerConvNet, ThreeLayerConvNetConfig};

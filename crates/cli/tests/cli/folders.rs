@@ -1,7 +1,7 @@
 //! `--data-dir` and `--out` as a user gets them wrong: checked before any work, with a
 //! message that says what is wrong and how to fix it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -7,18 +7,18 @@
 //! sizes, shapes that overflow, a filter wider than its input): they replay with the
 //! rest, so each stays an error instead of an abort.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
 use common::{Spec, predict};
 
 #[allow(dead_code)]
-#[path = "../../../fuzz/src/net.rs"]
+#[path = "../../../../fuzz/src/net.rs"]
 mod net;
 
 #[allow(dead_code)]
-#[path = "../../../fuzz/src/corpus.rs"]
+#[path = "../../../../fuzz/src/corpus.rs"]
 mod corpus;
 use corpus::{inputs, replay};
 

@@ -1,7 +1,7 @@
 //! `cs231n speedrun` end to end on a toy CIFAR-10 folder: one short epoch per run,
 //! the JSON summary, the plots, a model file that `predict` reads, and clear errors.
 
-mod common;
+use crate::common;
 
 use common::cli_run::*;
 use common::s;

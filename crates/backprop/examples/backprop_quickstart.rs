@@ -2,7 +2,7 @@
 //! circuit f(x, y, z) = (x + y)·z, its gradients, and a check against centred
 //! differences.
 //!
-//! `cargo run -p backprop --example quickstart`
+//! `cargo run -p backprop --example backprop_quickstart`
 
 use backprop::{Graph, GraphError};
 

@@ -1,7 +1,7 @@
 //! Train the course's two-layer net on the bundled sample in about ten lines.
 //!
 //! ```text
-//! cargo run --release -p nn --example quickstart
+//! cargo run --release -p nn --example nn_quickstart
 //! ```
 
 use cifar_data::{DataSource, DatasetChoice, Preprocess, preprocess};

@@ -1,7 +1,7 @@
 //! SequentialNet: gradients through every layer kind, agreement with the
 //! ThreeLayerConvNet, batchnorm buffers.
 
-mod common;
+use crate::common;
 
 use backprop::gradcheck::rel_error;
 use common::{MODEL_TOLERANCE, gradient_errors, toy_batch};

@@ -6,11 +6,11 @@
 use std::path::Path;
 
 #[allow(dead_code)]
-#[path = "../../../fuzz/src/data.rs"]
+#[path = "../../../../fuzz/src/data.rs"]
 mod data;
 
 #[allow(dead_code)]
-#[path = "../../../fuzz/src/corpus.rs"]
+#[path = "../../../../fuzz/src/corpus.rs"]
 mod corpus;
 use corpus::{inputs, replay};
 

@@ -1,7 +1,7 @@
 //! A softmax classifier with nothing but `linear` as a dependency: three blobs of
 //! 2-D points (bias trick applied), trained by minibatch SGD.
 //!
-//! `cargo run -p linear --example quickstart`
+//! `cargo run -p linear --example linear_quickstart`
 
 #![allow(non_snake_case)] // the course's X, W
 

@@ -3,7 +3,7 @@
 //! never a panic. Model files are written here the way `cs231n` writes them (the
 //! safetensors layout of docs/cli.md), then spoiled one field at a time.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

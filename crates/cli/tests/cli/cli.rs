@@ -1,7 +1,7 @@
 //! End-to-end tests of the `cs231n` binary on small datasets written in the real
 //! formats (CIFAR-10 binary batches, Fashion-MNIST IDX) into a temporary folder.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! kNN with nothing but `knn` as a dependency: train on four points, compute the
 //! distance matrix the course's way, vote.
 //!
-//! `cargo run -p knn --example quickstart`
+//! `cargo run -p knn --example knn_quickstart`
 
 use knn::ndarray::array;
 use knn::{KNearestNeighbor, KnnError, Metric};

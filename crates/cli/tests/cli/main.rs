@@ -1,0 +1,9 @@
+//! The `cli` crate's integration tests as one test binary: one module per idea,
+//! linked against the crate and its dependencies once rather than once per file.
+
+mod cli;
+mod common;
+mod folders;
+mod fuzz_replay;
+mod hostile;
+mod speedrun;
