@@ -36,7 +36,7 @@ pub(crate) struct TopK<T> {
 
 impl<T: Float> TopK<T> {
     pub(crate) fn new(k: usize) -> Self {
-        debug_assert!(k > 0);
+        assert!(k > 0, "top-k needs k ≥ 1");
         let cap = (4 * k).max(k + 64);
         Self {
             k,

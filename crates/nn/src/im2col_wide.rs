@@ -38,7 +38,7 @@ impl Wide {
         let (n, c, h, w) = cache.x.dim();
         let (f, _, hh, ww) = cache.w.dim();
         let (h_out, w_out) = cache.out_hw();
-        debug_assert_eq!(cache.param.stride, 1, "wide columns need stride 1");
+        assert_eq!(cache.param.stride, 1, "wide columns need stride 1");
         Self {
             n,
             c,
