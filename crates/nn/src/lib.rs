@@ -86,6 +86,7 @@ mod three_layer_convnet;
 mod tta;
 mod two_layer_net;
 mod whitening;
+mod winograd;
 
 pub use activations::*;
 pub use affine::*;
