@@ -109,6 +109,12 @@ impl Tiling {
         self.tiles_h() * self.tiles_w()
     }
 
+    /// Rows and columns of a zero-padded image that every tile fits in: one row and
+    /// column of zeros before, the tiles' overhang and one more after.
+    fn padded(&self) -> (usize, usize) {
+        (self.tiles_h() * M + 2, self.tiles_w() * M + 2)
+    }
+
     /// Values of one image's map.
     fn plane(&self) -> usize {
         self.h * self.w
@@ -216,119 +222,149 @@ fn both_axes<T: Float, const K: usize, const J: usize>(
     std::array::from_fn(|i| std::array::from_fn(|j| cols[j][i]))
 }
 
-/// The 6×6 tile of `plane` (H, W) whose top-left value is at (y0, x0), zero outside.
+/// `K` sources of `len` values, `stride` apart from `first` in `buf`.
 #[inline(always)]
-fn patch<T: Float>(plane: &[T], h: usize, w: usize, y0: isize, x0: isize) -> [[T; ALPHA]; ALPHA] {
-    let inside = y0 >= 0 && x0 >= 0 && y0 as usize + ALPHA <= h && x0 as usize + ALPHA <= w;
-    if inside {
-        let at = y0 as usize * w + x0 as usize;
-        std::array::from_fn(|a| {
-            let row = &plane[at + a * w..][..ALPHA];
-            std::array::from_fn(|b| row[b])
-        })
-    } else {
-        std::array::from_fn(|a| {
-            std::array::from_fn(|b| {
-                let (y, x) = (y0 + a as isize, x0 + b as isize);
-                if (0..h as isize).contains(&y) && (0..w as isize).contains(&x) {
-                    plane[y as usize * w + x as usize]
-                } else {
-                    T::zero()
-                }
-            })
-        })
-    }
+fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -> [&[T]; K] {
+    std::array::from_fn(|k| &buf[first + k * stride..][..len])
 }
 
-/// Writes the 36 values of `tile` at column `p` of the 36 matrices (`rows`, `cols`)
-/// in `out`, row `r` of each.
+/// `J` destinations of `len` values, `stride` (≥ `len`) apart from `first` in `buf`.
 #[inline(always)]
-fn scatter<T: Float>(
-    tile: [[T; ALPHA]; ALPHA],
-    out: &mut [T],
-    rows: usize,
-    r: usize,
-    cols: usize,
-    p: usize,
+fn rows_mut<T, const J: usize>(
+    buf: &mut [T],
+    first: usize,
+    stride: usize,
+    len: usize,
+) -> [&mut [T]; J] {
+    let mut parts = buf[first..].chunks_mut(stride);
+    std::array::from_fn(|_| &mut parts.next().expect("rows inside the buffer")[..len])
+}
+
+/// A one-axis transform `l` (K → J values) on every lane of `src` at once:
+/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
+/// contiguous values and the compiler vectorises it.
+#[inline(always)]
+fn lanes<T: Float, const K: usize, const J: usize>(
+    src: [&[T]; K],
+    mut dst: [&mut [T]; J],
+    l: impl Fn([T; K]) -> [T; J],
 ) {
-    for (xi, &v) in tile.iter().flatten().enumerate() {
-        out[(xi * rows + r) * cols + p] = v;
+    let n = dst[0].len();
+    let src = src.map(|s| &s[..n]);
+    for d in dst.iter_mut() {
+        assert_eq!(d.len(), n, "lanes of one length");
+    }
+    for c in 0..n {
+        let y = l(std::array::from_fn(|k| src[k][c]));
+        for (d, y) in dst.iter_mut().zip(y) {
+            d[c] = y;
+        }
     }
 }
 
-/// The input tiles of `images` of `x` (N, C, H, W), transformed (`Bᵀ d B`), into `v`
-/// as the 36 matrices V[ξ] (C, tiles of the chunk).
-fn input_tiles<T: Float>(t: &Tiling, x: &[T], images: Range<usize>, v: &mut [T]) {
-    let cols = images.len() * t.tiles();
+/// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
+/// at `offset` rows and columns from each image's corner; the rest of `padded` is
+/// left alone (zero).
+fn to_channels_last<T: Float>(
+    t: &Tiling,
+    x: &[T],
+    images: Range<usize>,
+    (hd, wd, offset): (usize, usize, usize),
+    padded: &mut [T],
+) {
+    let (c, h, w) = (t.c, t.h, t.w);
     for (j, i) in images.enumerate() {
-        for ci in 0..t.c {
-            let plane = &x[(i * t.c + ci) * t.plane()..][..t.plane()];
-            for ty in 0..t.tiles_h() {
-                for tx in 0..t.tiles_w() {
-                    let p = j * t.tiles() + ty * t.tiles_w() + tx;
-                    let d = patch(
-                        plane,
-                        t.h,
-                        t.w,
-                        (ty * M) as isize - 1,
-                        (tx * M) as isize - 1,
-                    );
-                    scatter(both_axes(d, bt), v, t.c, ci, cols, p);
+        let image = &x[i * c * h * w..][..c * h * w];
+        for y in 0..h {
+            for xx in 0..w {
+                let at = ((j * hd + y + offset) * wd + xx + offset) * c;
+                for (ci, v) in padded[at..at + c].iter_mut().enumerate() {
+                    *v = image[(ci * h + y) * w + xx];
                 }
             }
         }
     }
 }
 
-/// The `dout` tiles of `images` of `dout` (N, F, H, W), 4×4 each, transformed
-/// (`A e Aᵀ`), into `e` as the 36 matrices E[ξ] (F, tiles of the chunk).
-fn dout_tiles<T: Float>(t: &Tiling, dout: &[T], images: Range<usize>, e: &mut [T]) {
-    let cols = images.len() * t.tiles();
-    for (j, i) in images.enumerate() {
-        for fi in 0..t.f {
-            let plane = &dout[(i * t.f + fi) * t.plane()..][..t.plane()];
-            for ty in 0..t.tiles_h() {
-                for tx in 0..t.tiles_w() {
-                    let p = j * t.tiles() + ty * t.tiles_w() + tx;
-                    let tile: [[T; M]; M] = std::array::from_fn(|a| {
-                        std::array::from_fn(|b| {
-                            let (y, x) = (ty * M + a, tx * M + b);
-                            if y < t.h && x < t.w {
-                                plane[y * t.w + x]
-                            } else {
-                                T::zero()
-                            }
-                        })
-                    });
-                    scatter(both_axes(tile, a), e, t.f, fi, cols, p);
-                }
-            }
+/// The input tiles of a chunk of `images` images, from `padded` (b, Hp, Wp, C) of
+/// [`Tiling::padded`], transformed (`Bᵀ d B`) into `v` as the 36 matrices
+/// V[ξ] (tiles of the chunk, C). `tmp` holds 36·C values.
+fn input_tiles<T: Float>(t: &Tiling, padded: &[T], images: usize, tmp: &mut [T], v: &mut [T]) {
+    let (c, cols) = (t.c, images * t.tiles());
+    let (hp, wp) = t.padded();
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        let corner = ((j * hp + ty * M) * wp + tx * M) * c;
+        // Down the columns: tmp[b][a'] = Σ_k Bᵀ[a'][k] d[k][b].
+        for b in 0..ALPHA {
+            let src = rows(padded, corner + b * c, wp * c, c);
+            lanes(src, rows_mut(tmp, b * ALPHA * c, c, c), bt);
+        }
+        // Along the rows: V[a'·6 + b'][p] = Σ_k Bᵀ[b'][k] tmp[k][a'].
+        for a in 0..ALPHA {
+            let src = rows(tmp, a * c, ALPHA * c, c);
+            lanes(
+                src,
+                rows_mut(v, (a * ALPHA * cols + p) * c, cols * c, c),
+                bt,
+            );
         }
     }
 }
 
-/// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (F, tiles of the chunk)
-/// into `out`, the chunk's `images` (F, H, W) maps, plus `bias`.
-fn output_tiles<T: Float>(t: &Tiling, m: &[T], bias: Option<&[T]>, images: usize, out: &mut [T]) {
-    let cols = images * t.tiles();
-    for j in 0..images {
-        for fi in 0..t.f {
-            let plane = &mut out[(j * t.f + fi) * t.plane()..][..t.plane()];
+/// The `dout` tiles of a chunk of `images` images, from `padded` (b, 4·tiles_h,
+/// 4·tiles_w, F), 4×4 each, transformed (`A e Aᵀ`) into `e` as the 36 matrices
+/// E[ξ] (tiles of the chunk, F). `tmp` holds 36·F values.
+fn dout_tiles<T: Float>(t: &Tiling, padded: &[T], images: usize, tmp: &mut [T], e: &mut [T]) {
+    let (f, cols) = (t.f, images * t.tiles());
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
+        for b in 0..M {
+            let src = rows(padded, corner + b * f, w4 * f, f);
+            lanes(src, rows_mut(tmp, b * ALPHA * f, f, f), a);
+        }
+        for r in 0..ALPHA {
+            let src = rows(tmp, r * f, ALPHA * f, f);
+            lanes(src, rows_mut(e, (r * ALPHA * cols + p) * f, cols * f, f), a);
+        }
+    }
+}
+
+/// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (tiles of the chunk, F)
+/// into `y` (b, 4·tiles_h, 4·tiles_w, F), channels last. `tmp` holds 36·F values.
+fn output_tiles<T: Float>(t: &Tiling, m: &[T], images: usize, tmp: &mut [T], y: &mut [T]) {
+    let (f, cols) = (t.f, images * t.tiles());
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        // Along the rows: tmp[b'][a] = Σ_k Aᵀ[b'][k] M[a·6 + k].
+        for r in 0..ALPHA {
+            let src = rows(m, (r * ALPHA * cols + p) * f, cols * f, f);
+            lanes(src, rows_mut(tmp, r * f, ALPHA * f, f), at);
+        }
+        // Down the columns: y[a'][b'] = Σ_k Aᵀ[a'][k] tmp[b'][k].
+        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
+        for b in 0..M {
+            let src = rows(tmp, b * ALPHA * f, f, f);
+            lanes(src, rows_mut(y, corner + b * f, w4 * f, f), at);
+        }
+    }
+}
+
+/// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
+/// into `out` (b, F, H, W), plus the biases.
+fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
+    let (f, w4) = (t.f, t.tiles_w() * M);
+    let y_image = t.tiles_h() * M * w4 * f;
+    for (j, out_j) in out.chunks_exact_mut(f * t.plane()).enumerate() {
+        let y_j = &y[j * y_image..][..y_image];
+        for (fi, plane) in out_j.chunks_exact_mut(t.plane()).enumerate() {
             let bias = bias.map_or(T::zero(), |b| b[fi]);
-            for ty in 0..t.tiles_h() {
-                for tx in 0..t.tiles_w() {
-                    let p = j * t.tiles() + ty * t.tiles_w() + tx;
-                    let mm: [[T; ALPHA]; ALPHA] = std::array::from_fn(|a| {
-                        std::array::from_fn(|b| m[((a * ALPHA + b) * t.f + fi) * cols + p])
-                    });
-                    let y = both_axes(mm, at);
-                    for (a, row) in y.iter().enumerate().take(t.h - ty * M) {
-                        let start = (ty * M + a) * t.w + tx * M;
-                        let len = M.min(t.w - tx * M);
-                        for (o, &v) in plane[start..start + len].iter_mut().zip(row) {
-                            *o = v + bias;
-                        }
-                    }
+            for (row, out_row) in plane.chunks_exact_mut(t.w).enumerate() {
+                for (x, o) in out_row.iter_mut().enumerate() {
+                    *o = y_j[(row * w4 + x) * f + fi] + bias;
                 }
             }
         }
@@ -346,13 +382,13 @@ fn matrix_mut<T>(v: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> 
         .expect("buffer sized by the tiling")
 }
 
-/// The filters `w` (F, C, 3, 3) transformed (`G g Gᵀ`), as the 36 matrices U[ξ] of
-/// the products: (F, C), or with `flipped` (C, F) of the filters turned by 180°, the
-/// filters of backward-data.
+/// The filters `w` (F, C, 3, 3) transformed (`G g Gᵀ`), as the 36 matrices U[ξ]
+/// (C, F) of the products, or with `flipped` (F, C) of the filters turned by 180°:
+/// the filters of backward-data.
 fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
     let (f, c, _, _) = w.dim();
     let w = w.as_slice().expect("standard layout");
-    let (rows, cols) = if flipped { (c, f) } else { (f, c) };
+    let (rows, cols) = if flipped { (f, c) } else { (c, f) };
     let mut u = vec![T::zero(); POINTS * f * c];
     for fi in 0..f {
         for ci in 0..c {
@@ -366,7 +402,7 @@ fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
                     }
                 })
             });
-            let (r, col) = if flipped { (ci, fi) } else { (fi, ci) };
+            let (r, col) = if flipped { (fi, ci) } else { (ci, fi) };
             for (xi, &v) in both_axes(taps, g).iter().flatten().enumerate() {
                 u[(xi * rows + r) * cols + col] = v;
             }
@@ -375,31 +411,62 @@ fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
     u
 }
 
+/// One thread's buffers, reused from chunk to chunk.
+struct Scratch<T> {
+    /// The chunk's images, zero-padded, channels last ([`Tiling::padded`]).
+    padded: Vec<T>,
+    /// One tile's half-transformed values.
+    tmp: Vec<T>,
+    /// The transformed input tiles V[ξ].
+    v: Vec<T>,
+    /// The products M[ξ], or the transformed `dout` tiles E[ξ].
+    m: Vec<T>,
+    /// The chunk's outputs (b, 4·tiles_h, 4·tiles_w, F), or its `dout` there.
+    y: Vec<T>,
+}
+
+impl<T: Float> Scratch<T> {
+    fn new(t: &Tiling) -> Self {
+        let (hp, wp) = t.padded();
+        let tiles = t.batch * t.tiles();
+        Self {
+            padded: vec![T::zero(); t.batch * hp * wp * t.c],
+            tmp: vec![T::zero(); POINTS * t.c.max(t.f)],
+            v: vec![T::zero(); POINTS * tiles * t.c],
+            m: vec![T::zero(); POINTS * tiles * t.f],
+            y: vec![T::zero(); tiles * M * M * t.f],
+        }
+    }
+
+    /// `V` of the chunk `images` of `x` (N, t.c, H, W).
+    fn transform_input(&mut self, t: &Tiling, x: &[T], images: Range<usize>) {
+        let (hp, wp) = t.padded();
+        let b = images.len();
+        to_channels_last(t, x, images, (hp, wp, 1), &mut self.padded);
+        input_tiles(t, &self.padded, b, &mut self.tmp, &mut self.v);
+    }
+}
+
 /// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
-/// (36 × (t.f, t.c)), plus `bias`, into `out` (N, t.f, H, W).
+/// (36 × (t.c, t.f)), plus `bias`, into `out` (N, t.f, H, W).
 fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
-    let per_image = t.f * t.plane();
-    let most = t.batch * t.tiles();
-    out.par_chunks_mut(t.batch * per_image)
+    out.par_chunks_mut(t.batch * t.f * t.plane())
         .enumerate()
         .for_each_init(
-            || {
-                (
-                    vec![T::zero(); POINTS * t.c * most],
-                    vec![T::zero(); POINTS * t.f * most],
-                )
-            },
-            |(v, m), (chunk, out_c)| {
+            || Scratch::new(t),
+            |s, (chunk, out_c)| {
                 let images = t.images(chunk);
-                let cols = images.len() * t.tiles();
-                input_tiles(t, x, images.clone(), v);
+                let b = images.len();
+                let cols = b * t.tiles();
+                s.transform_input(t, x, images);
                 for xi in 0..POINTS {
-                    let u = matrix(&u[xi * t.f * t.c..], t.f, t.c);
-                    let v = matrix(&v[xi * t.c * cols..], t.c, cols);
-                    let mut mx = matrix_mut(&mut m[xi * t.f * cols..], t.f, cols);
-                    numeric::gemm(T::one(), &u, &v, T::zero(), &mut mx);
+                    let v = matrix(&s.v[xi * cols * t.c..], cols, t.c);
+                    let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
+                    let mut m = matrix_mut(&mut s.m[xi * cols * t.f..], cols, t.f);
+                    numeric::gemm(T::one(), &v, &u, T::zero(), &mut m);
                 }
-                output_tiles(t, m, bias, images.len(), out_c);
+                output_tiles(t, &s.m, b, &mut s.tmp, &mut s.y);
+                to_channels_first(t, &s.y, bias, out_c);
             },
         );
 }
@@ -436,7 +503,7 @@ pub(crate) fn backward_data<T: Float>(dout: &[T], cache: &ConvCache<T>) -> Array
 }
 
 /// The parameter gradients `(dW, db)` of `dout` (N, F, H, W) on checked shapes, by
-/// F(3×3, 4×4): `dW[ξ] = Σ E[ξ] · V[ξ]ᵀ` over every tile, then `Gᵀ dW[ξ] G`.
+/// F(3×3, 4×4): `dW[ξ] = Σ V[ξ]ᵀ · E[ξ]` over every tile, then `Gᵀ dW[ξ] G`.
 pub(crate) fn backward_weights<T: Float>(
     dout: &[T],
     cache: &ConvCache<T>,
@@ -445,30 +512,33 @@ pub(crate) fn backward_weights<T: Float>(
     let f = cache.w.dim().0;
     let t = Tiling::new(n, c, f, h, w);
     let x = cache.x.as_slice().expect("standard layout");
-    let most = t.batch * t.tiles();
+    // `dout` read as the input of a convolution with F channels.
+    let t_dout = Tiling { c: f, ..t };
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
     struct Partial<T> {
-        /// The 36 matrices (F, C) of the transformed `dW`.
+        /// The 36 matrices (C, F) of the transformed `dW`.
         dw: Vec<T>,
         db: Vec<T>,
-        v: Vec<T>,
-        e: Vec<T>,
+        scratch: Scratch<T>,
     }
     let new_partial = || Partial {
-        dw: vec![T::zero(); POINTS * f * c],
+        dw: vec![T::zero(); POINTS * c * f],
         db: vec![T::zero(); f],
-        v: vec![T::zero(); POINTS * c * most],
-        e: vec![T::zero(); POINTS * f * most],
+        scratch: Scratch::new(&t),
     };
     let step = |mut acc: Partial<T>, chunk: usize| {
         let images = t.images(chunk);
-        let cols = images.len() * t.tiles();
-        input_tiles(&t, x, images.clone(), &mut acc.v);
-        dout_tiles(&t, dout, images.clone(), &mut acc.e);
+        let b = images.len();
+        let cols = b * t.tiles();
+        let s = &mut acc.scratch;
+        s.transform_input(&t, x, images.clone());
+        to_channels_last(&t_dout, dout, images.clone(), (h4, w4, 0), &mut s.y);
+        dout_tiles(&t, &s.y, b, &mut s.tmp, &mut s.m);
         for xi in 0..POINTS {
-            let e = matrix(&acc.e[xi * f * cols..], f, cols);
-            let v = matrix(&acc.v[xi * c * cols..], c, cols);
-            let mut dw = matrix_mut(&mut acc.dw[xi * f * c..], f, c);
-            numeric::gemm(T::one(), &e, &v.t(), T::one(), &mut dw);
+            let v = matrix(&s.v[xi * cols * c..], cols, c);
+            let e = matrix(&s.m[xi * cols * f..], cols, f);
+            let mut dw = matrix_mut(&mut acc.dw[xi * c * f..], c, f);
+            numeric::gemm(T::one(), &v.t(), &e, T::one(), &mut dw);
         }
         for i in images {
             for (fi, db) in acc.db.iter_mut().enumerate() {
@@ -504,7 +574,7 @@ pub(crate) fn backward_weights<T: Float>(
     for fi in 0..f {
         for ci in 0..c {
             let mm: [[T; ALPHA]; ALPHA] = std::array::from_fn(|a| {
-                std::array::from_fn(|b| total.dw[((a * ALPHA + b) * f + fi) * c + ci])
+                std::array::from_fn(|b| total.dw[((a * ALPHA + b) * c + ci) * f + fi])
             });
             for (i, row) in both_axes(mm, gt).iter().enumerate() {
                 for (j, &v) in row.iter().enumerate() {
