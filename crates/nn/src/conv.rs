@@ -482,6 +482,57 @@ mod tests {
         }
     }
 
+    fn winograd_forward(
+        x: &ArrayView4<'_, f64>,
+        w: &ArrayView4<'_, f64>,
+        b: &ArrayView1<'_, f64>,
+        p: ConvParam,
+    ) -> crate::Result<(Array4<f64>, ConvCache<f64>)> {
+        crate::ab::forward(x, w, b, p, crate::ab::Path::Winograd)
+    }
+
+    fn winograd_backward(
+        dout: &ArrayView4<'_, f64>,
+        cache: &ConvCache<f64>,
+    ) -> (Array4<f64>, Array4<f64>, Array1<f64>) {
+        let (dx, dw, db) = crate::ab::backward(dout, cache, true, crate::ab::Path::Winograd);
+        (dx.expect("asked for dx"), dw, db)
+    }
+
+    /// The Winograd path (which the fast functions choose for 3×3 'same' layers of 64
+    /// channels and more), forced on small layers: 7×5 and 9×9 maps cut into
+    /// overhanging tiles, several images, both passes through the Winograd code.
+    ///
+    /// The step is 1e-3, not the course's 1e-5: the layer is linear in each of x, w
+    /// and b, so centred differences carry no truncation error at any step, while
+    /// their rounding error shrinks with the step. Winograd's f64 forward pass rounds
+    /// about ten times more than the direct sum (the sixths and twenty-fourths of its
+    /// filter transform), which at 1e-5 put the differences' own noise at 2e-7.
+    #[test]
+    fn winograd_backward_matches_numerical_gradients() {
+        use backprop::gradcheck::eval_numerical_gradient_array;
+        let p = ConvParam::new(1, 1);
+        for (seed, x_shape, filters) in [(8, (3, 2, 7, 5), 3), (11, (2, 3, 9, 9), 2)] {
+            let (mut x, mut w, mut b) = random_layer(seed, x_shape, (filters, x_shape.1, 3, 3));
+            let (out, cache) = winograd_forward(&x.view(), &w.view(), &b.view(), p).unwrap();
+            let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(seed + 1));
+            let (dx, dw, db) = winograd_backward(&dout.view(), &cache);
+            let (x0, w0, b0) = (x.clone(), w.clone(), b.clone());
+            let f = |x: &Array4<f64>, w: &Array4<f64>, b: &Array1<f64>| {
+                winograd_forward(&x.view(), &w.view(), &b.view(), p)
+                    .unwrap()
+                    .0
+            };
+            let h = 1e-3;
+            let dx_num = eval_numerical_gradient_array(|x| f(x, &w0, &b0), &mut x, &dout.view(), h);
+            let dw_num = eval_numerical_gradient_array(|w| f(&x0, w, &b0), &mut w, &dout.view(), h);
+            let db_num = eval_numerical_gradient_array(|b| f(&x0, &w0, b), &mut b, &dout.view(), h);
+            assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
+            assert_rel_error_below("dw", &dw, &dw_num, 1e-7);
+            assert_rel_error_below("db", &db, &db_num, 1e-7);
+        }
+    }
+
     #[test]
     fn fast_agrees_with_naive_on_awkward_geometries() {
         // (x shape, w shape, stride, pad): padding wider than the filter's reach,

@@ -1,10 +1,13 @@
 //! The fast convolution, as the course's `fast_layers.py`: receptive fields laid out
-//! as a matrix, so that the convolution is matrix products (GEMM). Two layouts share
+//! as a matrix, so that the convolution is matrix products (GEMM). Three layouts share
 //! the work, chosen by the layer's shape (docs/conv.md has the measurements):
 //!
-//! - large maps (15×15 and up) with few filters (up to 64), at stride 1: one GEMM per
-//!   image on "wide" columns, each row of the column matrix one copy from the padded
-//!   image (`im2col_wide.rs`);
+//! - 3×3 'same' layers at stride 1 with 64 channels or more in and out: Winograd's
+//!   F(4×4, 3×3), 36 GEMMs on transformed 6×6 tiles with 2.25× to 3.75× fewer
+//!   multiplications (`winograd.rs`);
+//! - other large maps (15×15 and up) with few filters (up to 64), at stride 1: one
+//!   GEMM per image on "wide" columns, each row of the column matrix one copy from the
+//!   padded image (`im2col_wide.rs`);
 //! - the rest (7×7 and 3×3 maps, 256 filters, strided layers): one GEMM per chunk of
 //!   images, whose receptive fields are stacked into hundreds of rows
 //!   (`conv_batched.rs`).
@@ -15,7 +18,8 @@
 //! the same bits.
 //!
 //! Same inputs, outputs and [`ConvCache`] as the naive loops of [`crate::conv_forward_naive`], and
-//! the same numbers to rounding, so either backward pass can follow either forward.
+//! the same numbers to rounding (Winograd: within 1e-5 of the output's scale in f32),
+//! so either backward pass can follow either forward.
 //!
 //! ```
 //! use ndarray::{Array1, Array4};
@@ -132,38 +136,30 @@ fn gemm_path<T: Float>(cache: &ConvCache<T>) -> Path {
     Path::of(h_out * w_out, cache.w.dim().0, cache.param.stride)
 }
 
+/// Winograd runs a 3×3 'same' layer at stride 1 when both its channel counts reach
+/// this. Its transforms cost per channel what the direct product costs per channel
+/// *pair*, so they pay off with many channels: measured (docs/conv.md) it wins every
+/// pass of airbench94's 64→64, 64→256 and 256→256 layers (1.1× to 1.8×), and loses
+/// backward-data and backward-weights of the 24→64 layer (1.4×, 1.25× slower) while
+/// tying its forward pass.
+const WINOGRAD_MIN_CHANNELS: usize = 64;
+
 /// The path of each pass for the layer of `cache`: Winograd where it measured faster
-/// than the GEMM paths (docs/conv.md), the shapes' GEMM path elsewhere.
+/// than the GEMM paths, the shapes' GEMM path elsewhere.
 fn passes<T: Float>(cache: &ConvCache<T>) -> Passes {
     let gemm = gemm_path(cache);
-    if !winograd::fits(cache) {
-        return Passes {
-            forward: gemm,
-            data: gemm,
-            weights: gemm,
-        };
-    }
-    let (_, c, h, _) = cache.x.dim();
+    let (_, c, _, _) = cache.x.dim();
     let f = cache.w.dim().0;
-    let pick = |wins: bool| if wins { Path::Winograd } else { gemm };
+    let path = if winograd::fits(cache) && c.min(f) >= WINOGRAD_MIN_CHANNELS {
+        Path::Winograd
+    } else {
+        gemm
+    };
     Passes {
-        forward: pick(winograd_wins_forward(c, f, h)),
-        data: pick(winograd_wins_forward(f, c, h)),
-        weights: pick(winograd_wins_weights(c, f, h)),
+        forward: path,
+        data: path,
+        weights: path,
     }
-}
-
-/// Whether Winograd's forward pass (or backward-data, with `c` and `f` swapped) beats
-/// the GEMM paths on a 3×3 'same' layer of `c` → `f` channels on maps of side `h`.
-fn winograd_wins_forward(c: usize, f: usize, h: usize) -> bool {
-    let _ = (c, f, h);
-    true
-}
-
-/// Whether Winograd's backward-weights pass beats the GEMM paths on this layer.
-fn winograd_wins_weights(c: usize, f: usize, h: usize) -> bool {
-    let _ = (c, f, h);
-    true
 }
 
 /// [`conv_forward_fast`] on `path`, or on the one the shapes choose.
@@ -453,6 +449,44 @@ mod tests {
             assert_eq!(dx.dim(), x.dim());
             assert!(dx.iter().all(|&v| v == 0.0));
             assert_eq!((dw.dim(), db.len()), ((0, 2, 3, 3), 0));
+        }
+    }
+
+    /// Winograd runs every pass of 3×3 'same' layers with 64 channels or more in and
+    /// out; a GEMM path runs the rest, and the public functions agree with the naive
+    /// layer either way.
+    #[test]
+    fn winograd_runs_the_layers_it_wins() {
+        use crate::{conv_backward_naive, conv_forward_naive};
+        use backprop::gradcheck::rel_error;
+        let cases = [
+            ((2, 64, 7, 7), (64, 64, 3, 3), 1, 1, Path::Winograd),
+            ((2, 64, 3, 3), (72, 64, 3, 3), 1, 1, Path::Winograd),
+            ((2, 24, 12, 12), (64, 24, 3, 3), 1, 1, Path::Wide),
+            ((2, 64, 7, 7), (64, 64, 3, 3), 2, 1, Path::Chunked),
+            ((2, 64, 5, 5), (64, 64, 5, 5), 1, 2, Path::Chunked),
+        ];
+        let mut rng = numeric::rng(12);
+        for (xs, ws, s, pad, path) in cases {
+            let x: Array4<f64> = numeric::randn(xs, &mut rng);
+            let w: Array4<f64> = numeric::randn(ws, &mut rng);
+            let b: Array1<f64> = numeric::randn(ws.0, &mut rng);
+            let p = ConvParam::new(s, pad);
+            let (out, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
+            let expected = Passes {
+                forward: path,
+                data: path,
+                weights: path,
+            };
+            assert_eq!(passes(&cache), expected, "{xs:?} {ws:?} stride {s}");
+            let (naive, _) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();
+            assert!(rel_error(&out.view(), &naive.view()) < 1e-10, "{xs:?}");
+            let dout: Array4<f64> = numeric::randn(out.dim(), &mut rng);
+            let (dx, dw, db) = conv_backward_fast(&dout.view(), &cache);
+            let (dx_n, dw_n, db_n) = conv_backward_naive(&dout.view(), &cache);
+            assert!(rel_error(&dx.view(), &dx_n.view()) < 1e-10, "dx {xs:?}");
+            assert!(rel_error(&dw.view(), &dw_n.view()) < 1e-10, "dw {xs:?}");
+            assert!(rel_error(&db.view(), &db_n.view()) < 1e-10, "db {xs:?}");
         }
     }
 
