@@ -10,7 +10,7 @@
 //! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
 //! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
-//! | `conv.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its two layouts |
+//! | `conv.rs`, `conv_param.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs`, `winograd.rs`, `winograd_tiles.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its three layouts |
 //! | `pool.rs`, `spatial.rs` | max pooling; spatial batch norm and group norm |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
@@ -52,6 +52,7 @@ mod augment;
 mod checkpoint;
 mod conv;
 mod conv_batched;
+mod conv_param;
 pub mod defaults;
 mod dropout;
 mod error;
@@ -87,6 +88,7 @@ mod tta;
 mod two_layer_net;
 mod whitening;
 mod winograd;
+mod winograd_tiles;
 
 pub use activations::*;
 pub use affine::*;
