@@ -2,7 +2,7 @@
 //! as a matrix, so that the convolution is matrix products (GEMM). Three layouts share
 //! the work, chosen by the layer's shape (docs/conv.md has the measurements):
 //!
-//! - 3×3 'same' layers at stride 1 with 64 channels or more in and out: Winograd's
+//! - 3×3 'same' layers at stride 1 with 24 channels or more in and out: Winograd's
 //!   F(4×4, 3×3), 36 GEMMs on transformed 6×6 tiles with 2.25× to 3.75× fewer
 //!   multiplications (`winograd.rs`);
 //! - other large maps (15×15 and up) with few filters (up to 64), at stride 1: one
@@ -137,12 +137,12 @@ fn gemm_path<T: Float>(cache: &ConvCache<T>) -> Path {
 }
 
 /// Winograd runs a 3×3 'same' layer at stride 1 when both its channel counts reach
-/// this. Its transforms cost per channel what the direct product costs per channel
-/// *pair*, so they pay off with many channels: measured (docs/conv.md) it wins every
-/// pass of airbench94's 64→64, 64→256 and 256→256 layers (1.1× to 1.8×), and loses
-/// backward-data and backward-weights of the 24→64 layer (1.4×, 1.25× slower) while
-/// tying its forward pass.
-const WINOGRAD_MIN_CHANNELS: usize = 64;
+/// this. Its transforms cost per channel what the products cost per channel *pair*,
+/// so they pay off with enough channels: measured (docs/conv.md) it wins every pass
+/// of airbench94's 64→64, 64→256 and 256→256 layers (1.1× to 2×), and on the 24→64
+/// layer wins forward and backward-weights (1.35×, 1.1×) and ties backward-data.
+/// Fewer channels were not measured, so they stay on the GEMM paths.
+const WINOGRAD_MIN_CHANNELS: usize = 24;
 
 /// The path of each pass for the layer of `cache`: Winograd where it measured faster
 /// than the GEMM paths, the shapes' GEMM path elsewhere.
@@ -452,7 +452,7 @@ mod tests {
         }
     }
 
-    /// Winograd runs every pass of 3×3 'same' layers with 64 channels or more in and
+    /// Winograd runs every pass of 3×3 'same' layers with 24 channels or more in and
     /// out; a GEMM path runs the rest, and the public functions agree with the naive
     /// layer either way.
     #[test]
@@ -462,7 +462,8 @@ mod tests {
         let cases = [
             ((2, 64, 7, 7), (64, 64, 3, 3), 1, 1, Path::Winograd),
             ((2, 64, 3, 3), (72, 64, 3, 3), 1, 1, Path::Winograd),
-            ((2, 24, 12, 12), (64, 24, 3, 3), 1, 1, Path::Wide),
+            ((2, 24, 12, 12), (64, 24, 3, 3), 1, 1, Path::Winograd),
+            ((2, 16, 12, 12), (64, 16, 3, 3), 1, 1, Path::Wide),
             ((2, 64, 7, 7), (64, 64, 3, 3), 2, 1, Path::Chunked),
             ((2, 64, 5, 5), (64, 64, 5, 5), 1, 2, Path::Chunked),
         ];
