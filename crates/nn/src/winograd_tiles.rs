@@ -37,6 +37,8 @@ pub(crate) struct Tiling {
 }
 
 impl Tiling {
+    /// The tiling of a layer of `n` images of `c` channels into `f`, on `h`×`w` maps,
+    /// in chunks of about [`TILES`] tiles, a multiple of the pool's thread count.
     pub(crate) fn new(n: usize, c: usize, f: usize, h: usize, w: usize) -> Self {
         let mut t = Self {
             n,
@@ -55,10 +57,12 @@ impl Tiling {
         t
     }
 
+    /// Tiles down a map.
     pub(crate) fn tiles_h(&self) -> usize {
         self.h.div_ceil(M)
     }
 
+    /// Tiles across a map.
     pub(crate) fn tiles_w(&self) -> usize {
         self.w.div_ceil(M)
     }
@@ -79,6 +83,7 @@ impl Tiling {
         self.h * self.w
     }
 
+    /// Chunks of the batch.
     pub(crate) fn chunks(&self) -> usize {
         self.n.div_ceil(self.batch)
     }
@@ -91,7 +96,7 @@ impl Tiling {
 
 /// `Bᵀ d` on six values: the input transform along one axis.
 #[inline(always)]
-pub(crate) fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
+fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
     let (two, four, five) = (T::cast(2.0), T::cast(4.0), T::cast(5.0));
     [
         four * d[0] - five * d[2] + d[4],
@@ -105,7 +110,7 @@ pub(crate) fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
 
 /// `Aᵀ m` on six values: the output transform along one axis (6 → 4).
 #[inline(always)]
-pub(crate) fn at<T: Float>(m: [T; 6]) -> [T; 4] {
+fn at<T: Float>(m: [T; 6]) -> [T; 4] {
     let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
     let (s12, d12, s34, d34) = (m[1] + m[2], m[1] - m[2], m[3] + m[4], m[3] - m[4]);
     [
@@ -118,7 +123,7 @@ pub(crate) fn at<T: Float>(m: [T; 6]) -> [T; 4] {
 
 /// `A e` on four values: `dout`'s transform along one axis for `dW` (4 → 6).
 #[inline(always)]
-pub(crate) fn a<T: Float>(e: [T; 4]) -> [T; 6] {
+fn a<T: Float>(e: [T; 4]) -> [T; 6] {
     let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
     let (even, odd) = (e[0] + e[2], e[1] + e[3]);
     let (even2, odd2) = (e[0] + four * e[2], two * e[1] + eight * e[3]);
@@ -134,7 +139,7 @@ pub(crate) fn a<T: Float>(e: [T; 4]) -> [T; 6] {
 
 /// `G g` on three values: the filter transform along one axis (3 → 6).
 #[inline(always)]
-pub(crate) fn g<T: Float>(g: [T; 3]) -> [T; 6] {
+fn g<T: Float>(g: [T; 3]) -> [T; 6] {
     let (quarter, sixth, twelfth, v24) = (
         T::cast(0.25),
         T::cast(1.0 / 6.0),
@@ -183,18 +188,13 @@ pub(crate) fn both_axes<T: Float, const K: usize, const J: usize>(
 
 /// `K` sources of `len` values, `stride` apart from `first` in `buf`.
 #[inline(always)]
-pub(crate) fn rows<T, const K: usize>(
-    buf: &[T],
-    first: usize,
-    stride: usize,
-    len: usize,
-) -> [&[T]; K] {
+fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -> [&[T]; K] {
     std::array::from_fn(|k| &buf[first + k * stride..][..len])
 }
 
 /// `J` destinations of `len` values, `stride` (≥ `len`) apart from `first` in `buf`.
 #[inline(always)]
-pub(crate) fn rows_mut<T, const J: usize>(
+fn rows_mut<T, const J: usize>(
     buf: &mut [T],
     first: usize,
     stride: usize,
@@ -208,7 +208,7 @@ pub(crate) fn rows_mut<T, const J: usize>(
 /// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
 /// contiguous values and the compiler vectorises it.
 #[inline(always)]
-pub(crate) fn lanes<T: Float, const K: usize, const J: usize>(
+fn lanes<T: Float, const K: usize, const J: usize>(
     src: [&[T]; K],
     mut dst: [&mut [T]; J],
     l: impl Fn([T; K]) -> [T; J],
