@@ -203,3 +203,67 @@ pub(crate) fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, u
         dout.dim()
     );
 }
+
+/// The sizes of one convolution as the fast paths read them from its cache: input
+/// (N, C, H, W), filters (F, C, HH, WW), stride, padding and output (H', W').
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
+    pub(crate) n: usize,
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) f: usize,
+    pub(crate) hh: usize,
+    pub(crate) ww: usize,
+    pub(crate) stride: usize,
+    pub(crate) pad: usize,
+    pub(crate) h_out: usize,
+    pub(crate) w_out: usize,
+}
+
+impl Geometry {
+    /// The geometry of the layer of `cache`.
+    pub(crate) fn of<T: Float>(cache: &ConvCache<T>) -> Self {
+        let (n, c, h, w) = cache.x.dim();
+        let (f, _, hh, ww) = cache.w.dim();
+        let (h_out, w_out) = cache.out_hw();
+        Self {
+            n,
+            c,
+            h,
+            w,
+            f,
+            hh,
+            ww,
+            stride: cache.param.stride,
+            pad: cache.param.pad,
+            h_out,
+            w_out,
+        }
+    }
+
+    /// Output positions of one image, `H'·W'`.
+    pub(crate) fn positions(&self) -> usize {
+        self.h_out * self.w_out
+    }
+
+    /// Length of a receptive field, `C·HH·WW`.
+    pub(crate) fn k(&self) -> usize {
+        self.c * self.hh * self.ww
+    }
+
+    /// Rows of a zero-padded image.
+    pub(crate) fn hp(&self) -> usize {
+        self.h + 2 * self.pad
+    }
+
+    /// Columns of a zero-padded image.
+    pub(crate) fn wp(&self) -> usize {
+        self.w + 2 * self.pad
+    }
+
+    /// Values of one input image, `C·H·W`.
+    pub(crate) fn image(&self) -> usize {
+        self.c * self.h * self.w
+    }
+}
