@@ -16,12 +16,13 @@
 //! products — one per point ξ:
 //!
 //! ```text
-//! M[ξ] (F, tiles) = U[ξ] (F, C) · V[ξ] (C, tiles),   U = G g Gᵀ,  V = Bᵀ d B
+//! M[ξ] (tiles, F) = V[ξ] (tiles, C) · U[ξ] (C, F),   V = Bᵀ d B,  U = G g Gᵀ
 //! ```
 //!
 //! so the multiplications still run in the GEMM, 2.25× (3×3 maps) to 3.75× (31×31)
 //! fewer of them than the direct convolution, with the tiles that overhang the map
-//! (odd sides 31, 15, 7, 3) read and written as zeros.
+//! (odd sides 31, 15, 7, 3) reading zeros and their extra outputs dropped. The tiles'
+//! transforms and copies are in `winograd_tiles.rs`.
 //!
 //! - **forward**: transform the filters once (`U`), then per chunk of images the input
 //!   tiles (`V`), 36 GEMMs, and the output transform `Aᵀ M A` plus the bias;
@@ -29,7 +30,7 @@
 //!   and the roles of `C` and `F` swapped (a 'same' 3×3 convolution's adjoint);
 //! - **backward-weights** is F(3×3, 4×4), the same identity read the other way: the
 //!   6×6 transforms of the input tiles (`Bᵀ d B`) and of the `dout` tiles (`A e Aᵀ`,
-//!   4×4 → 6×6), 36 products `dW[ξ] += E[ξ] · V[ξ]ᵀ` reduced over every tile, then the
+//!   4×4 → 6×6), 36 products `dW[ξ] += V[ξ]ᵀ · E[ξ]` reduced over every tile, then the
 //!   3×3 output transform `Gᵀ dW[ξ] G`.
 //!
 //! The transforms are exact in real arithmetic; in floating point `G` holds sixths
@@ -361,6 +362,37 @@ mod tests {
                 errors[0], errors[1], errors[2]
             );
             assert!(errors.iter().all(|&e| e < 1e-5), "{shape:?} {errors:?}");
+        }
+    }
+
+    /// No images, no channels or no filters: empty or zero results of the right
+    /// shapes, and the biases where there is nothing to convolve.
+    #[test]
+    fn empty_dimensions_give_empty_or_zero_results() {
+        for shape in [
+            (0, 3, 5, 5, 2),
+            (2, 0, 5, 5, 2),
+            (2, 3, 5, 5, 0),
+            (2, 3, 0, 4, 2),
+        ] {
+            let (n, c, h, w, f) = shape;
+            let (x, wt, b, dout) = layer::<f64>(1, shape);
+            let cache = cache_of(&x, &wt);
+            let out = forward(&cache, b.as_slice().unwrap());
+            assert_eq!(out.dim(), (n, f, h, w), "{shape:?}");
+            for (fi, plane) in out.axis_iter(ndarray::Axis(1)).enumerate() {
+                assert!(plane.iter().all(|&v| v == b[fi]), "{shape:?}");
+            }
+            let d = dout.as_slice().unwrap();
+            let dx = backward_data(d, &cache);
+            assert_eq!(dx.dim(), (n, c, h, w), "{shape:?}");
+            assert!(dx.iter().all(|&v| v == 0.0), "{shape:?}");
+            let (dw, db) = backward_weights(d, &cache);
+            assert_eq!((dw.dim(), db.len()), ((f, c, 3, 3), f), "{shape:?}");
+            assert!(dw.iter().all(|&v| v == 0.0), "{shape:?}");
+            if n == 0 || h == 0 {
+                assert!(db.iter().all(|&v| v == 0.0), "{shape:?}");
+            }
         }
     }
 

@@ -192,7 +192,8 @@ fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -
     std::array::from_fn(|k| &buf[first + k * stride..][..len])
 }
 
-/// `J` destinations of `len` values, `stride` (≥ `len`) apart from `first` in `buf`.
+/// `J` destinations of `len` values, `stride` (≥ `len`) apart from `first` in `buf`;
+/// empty when `len` is zero (a layer without channels).
 #[inline(always)]
 fn rows_mut<T, const J: usize>(
     buf: &mut [T],
@@ -200,6 +201,9 @@ fn rows_mut<T, const J: usize>(
     stride: usize,
     len: usize,
 ) -> [&mut [T]; J] {
+    if len == 0 {
+        return std::array::from_fn(|_| Default::default());
+    }
     let mut parts = buf[first..].chunks_mut(stride);
     std::array::from_fn(|_| &mut parts.next().expect("rows inside the buffer")[..len])
 }
