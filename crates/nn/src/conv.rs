@@ -308,7 +308,7 @@ mod tests {
         (dx.expect("asked for dx"), dw, db)
     }
 
-    /// The Winograd path (which the fast functions choose for 3×3 'same' layers of 24
+    /// The Winograd path (which the fast functions choose for 3×3 'same' layers of 64
     /// channels and more), forced on small layers: 7×5 and 9×9 maps cut into
     /// overhanging tiles, several images, both passes through the Winograd code.
     ///

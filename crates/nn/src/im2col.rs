@@ -2,9 +2,9 @@
 //! as a matrix, so that the convolution is matrix products (GEMM). Three layouts share
 //! the work, chosen by the layer's shape (docs/conv.md has the measurements):
 //!
-//! - 3×3 'same' layers at stride 1 with 24 channels or more in and out: Winograd's
-//!   F(4×4, 3×3), 36 GEMMs on transformed 6×6 tiles with 2.25× to 3.75× fewer
-//!   multiplications (`winograd.rs`);
+//! - 3×3 'same' layers at stride 1 with 64 channels or more in and out (the forward
+//!   pass from 24): Winograd's F(4×4, 3×3), 36 GEMMs on transformed 6×6 tiles with
+//!   2.25× to 3.75× fewer multiplications (`winograd.rs`);
 //! - other large maps (15×15 and up) with few filters (up to 64), at stride 1: one
 //!   GEMM per image on "wide" columns, each row of the column matrix one copy from the
 //!   padded image (`im2col_wide.rs`);
@@ -137,28 +137,34 @@ fn gemm_path<T: Float>(cache: &ConvCache<T>) -> Path {
 }
 
 /// Winograd runs a 3×3 'same' layer at stride 1 when both its channel counts reach
-/// this. Its transforms cost per channel what the products cost per channel *pair*,
-/// so they pay off with enough channels: measured (docs/conv.md) it wins every pass
-/// of airbench94's 64→64, 64→256 and 256→256 layers (1.1× to 2×), and on the 24→64
-/// layer wins forward and backward-weights (1.35×, 1.1×) and ties backward-data.
-/// Fewer channels were not measured, so they stay on the GEMM paths.
-const WINOGRAD_MIN_CHANNELS: usize = 24;
+/// these, per pass. Its transforms cost per channel what the products cost per
+/// channel *pair*, so they pay off with enough channels: measured (docs/conv.md) it
+/// wins every pass of airbench94's 64→64, 64→256 and 256→256 layers (1.1× to 2×); on
+/// the 24→64 layer it wins the forward pass in every run (1.25× to 1.35×) but its
+/// backward passes went from 1.1× faster to 1.45× slower between runs. Fewer channels
+/// were not measured.
+const WINOGRAD_MIN_CHANNELS_FORWARD: usize = 24;
+/// ... for backward-data and backward-weights.
+const WINOGRAD_MIN_CHANNELS_BACKWARD: usize = 64;
 
 /// The path of each pass for the layer of `cache`: Winograd where it measured faster
 /// than the GEMM paths, the shapes' GEMM path elsewhere.
 fn passes<T: Float>(cache: &ConvCache<T>) -> Passes {
     let gemm = gemm_path(cache);
     let (_, c, _, _) = cache.x.dim();
-    let f = cache.w.dim().0;
-    let path = if winograd::fits(cache) && c.min(f) >= WINOGRAD_MIN_CHANNELS {
-        Path::Winograd
-    } else {
-        gemm
+    let channels = c.min(cache.w.dim().0);
+    let pick = |least: usize| {
+        if winograd::fits(cache) && channels >= least {
+            Path::Winograd
+        } else {
+            gemm
+        }
     };
+    let backward = pick(WINOGRAD_MIN_CHANNELS_BACKWARD);
     Passes {
-        forward: path,
-        data: path,
-        weights: path,
+        forward: pick(WINOGRAD_MIN_CHANNELS_FORWARD),
+        data: backward,
+        weights: backward,
     }
 }
 
@@ -452,20 +458,57 @@ mod tests {
         }
     }
 
-    /// Winograd runs every pass of 3×3 'same' layers with 24 channels or more in and
-    /// out; a GEMM path runs the rest, and the public functions agree with the naive
-    /// layer either way.
+    /// Winograd runs the forward pass of 3×3 'same' layers with 24 channels or more in
+    /// and out, and their backward passes from 64 channels; a GEMM path runs the rest
+    /// (the forward pass's cache serves either), and the public functions agree with
+    /// the naive layer either way.
     #[test]
     fn winograd_runs_the_layers_it_wins() {
         use crate::{conv_backward_naive, conv_forward_naive};
         use backprop::gradcheck::rel_error;
         let cases = [
-            ((2, 64, 7, 7), (64, 64, 3, 3), 1, 1, Path::Winograd),
-            ((2, 64, 3, 3), (72, 64, 3, 3), 1, 1, Path::Winograd),
-            ((2, 24, 12, 12), (64, 24, 3, 3), 1, 1, Path::Winograd),
-            ((2, 16, 12, 12), (64, 16, 3, 3), 1, 1, Path::Wide),
-            ((2, 64, 7, 7), (64, 64, 3, 3), 2, 1, Path::Chunked),
-            ((2, 64, 5, 5), (64, 64, 5, 5), 1, 2, Path::Chunked),
+            (
+                (2, 64, 7, 7),
+                (64, 64, 3, 3),
+                1,
+                1,
+                (Path::Winograd, Path::Winograd),
+            ),
+            (
+                (2, 64, 3, 3),
+                (72, 64, 3, 3),
+                1,
+                1,
+                (Path::Winograd, Path::Winograd),
+            ),
+            (
+                (2, 24, 12, 12),
+                (64, 24, 3, 3),
+                1,
+                1,
+                (Path::Winograd, Path::Wide),
+            ),
+            (
+                (2, 16, 12, 12),
+                (64, 16, 3, 3),
+                1,
+                1,
+                (Path::Wide, Path::Wide),
+            ),
+            (
+                (2, 64, 7, 7),
+                (64, 64, 3, 3),
+                2,
+                1,
+                (Path::Chunked, Path::Chunked),
+            ),
+            (
+                (2, 64, 5, 5),
+                (64, 64, 5, 5),
+                1,
+                2,
+                (Path::Chunked, Path::Chunked),
+            ),
         ];
         let mut rng = numeric::rng(12);
         for (xs, ws, s, pad, path) in cases {
@@ -475,9 +518,9 @@ mod tests {
             let p = ConvParam::new(s, pad);
             let (out, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
             let expected = Passes {
-                forward: path,
-                data: path,
-                weights: path,
+                forward: path.0,
+                data: path.1,
+                weights: path.1,
             };
             assert_eq!(passes(&cache), expected, "{xs:?} {ws:?} stride {s}");
             let (naive, _) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();

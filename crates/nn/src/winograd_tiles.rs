@@ -192,8 +192,8 @@ fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -
     std::array::from_fn(|k| &buf[first + k * stride..][..len])
 }
 
-/// `J` destinations of `len` values, `stride` (≥ `len`) apart from `first` in `buf`;
-/// empty when `len` is zero (a layer without channels).
+/// `J` destinations of `len` (> 0) values, `stride` (≥ `len`) apart from `first` in
+/// `buf`.
 #[inline(always)]
 fn rows_mut<T, const J: usize>(
     buf: &mut [T],
@@ -201,9 +201,6 @@ fn rows_mut<T, const J: usize>(
     stride: usize,
     len: usize,
 ) -> [&mut [T]; J] {
-    if len == 0 {
-        return std::array::from_fn(|_| Default::default());
-    }
     let mut parts = buf[first..].chunks_mut(stride);
     std::array::from_fn(|_| &mut parts.next().expect("rows inside the buffer")[..len])
 }
@@ -266,6 +263,9 @@ pub(crate) fn input_tiles<T: Float>(
 ) {
     let (c, cols) = (t.c, images * t.tiles());
     let (hp, wp) = t.padded();
+    if c == 0 {
+        return;
+    }
     for p in 0..cols {
         let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
         let corner = ((j * hp + ty * M) * wp + tx * M) * c;
@@ -298,6 +298,9 @@ pub(crate) fn dout_tiles<T: Float>(
 ) {
     let (f, cols) = (t.f, images * t.tiles());
     let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    if f == 0 {
+        return;
+    }
     for p in 0..cols {
         let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
         let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
@@ -323,6 +326,9 @@ pub(crate) fn output_tiles<T: Float>(
 ) {
     let (f, cols) = (t.f, images * t.tiles());
     let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    if f == 0 {
+        return;
+    }
     for p in 0..cols {
         let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
         // Along the rows: tmp[b'][a] = Σ_k Aᵀ[b'][k] M[a·6 + k].
