@@ -3,7 +3,7 @@
 //! ```text
 //! cargo bench -p nn --bench conv_layers              # the per-layer table
 //! cargo bench -p nn --bench conv_layers -- 7x7       # only layers whose name contains "7x7"
-//! cargo bench -p nn --bench conv_layers -- ab        # wide columns vs chunks, interleaved
+//! cargo bench -p nn --bench conv_layers -- ab        # wide columns, chunks, Winograd, interleaved
 //! CONV_TIME=cpu cargo bench -p nn --bench conv_layers # CPU time: the cost on idle cores
 //! CONV_ROUNDS=11 cargo bench -p nn --bench conv_layers  # more rounds (default 7)
 //! ```
@@ -258,28 +258,30 @@ fn report(filter: &[String], rounds: usize) {
     println!("load after: {}", uptime());
 }
 
-/// A/B: one GEMM per image (A) against chunks of images (B), every pass of every
-/// round running A and B back to back, in alternating order.
+/// A/B/C: wide columns, chunks of images and Winograd, every pass of every round
+/// running all three back to back, in rotating order. Effective GFLOP/s count the
+/// direct convolution's FLOPs; "peak" is the GEMM peak measured in the same run.
 fn ab(filter: &[String], rounds: usize) {
+    use nn::ab::Path;
+    let peak = gemm_peak(5);
     println!(
-        "A/B, {rounds} rounds, {} time, load {}",
+        "A/B/C, {rounds} rounds, {} time, GEMM peak {peak:.0} GFLOP/s, load {}",
         if cpu_mode() { "CPU" } else { "wall" },
         uptime()
     );
+    let paths = [Path::Wide, Path::Chunked, Path::Winograd];
     for l in LAYERS.iter().filter(|l| selected(l, filter)) {
         let (x, w, b, dout, p) = inputs(l);
         let (_, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
         // [pass][path]: forward, full backward, backward-weights; on each path.
-        use nn::ab::Path;
-        let paths = [Path::Wide, Path::Chunked];
-        let mut t = vec![[Vec::new(), Vec::new()]; 3];
+        let mut t = vec![[Vec::new(), Vec::new(), Vec::new()]; 3];
         for r in 0..rounds {
             for (pass, times) in t.iter_mut().enumerate() {
                 if pass > 0 && !l.backward {
                     continue;
                 }
-                for k in 0..2 {
-                    let which = (r + k) % 2;
+                for k in 0..paths.len() {
+                    let which = (r + k) % paths.len();
                     let path = paths[which];
                     let s = seconds(|| match pass {
                         0 => {
@@ -296,23 +298,34 @@ fn ab(filter: &[String], rounds: usize) {
             }
         }
         println!("{}", l.name);
-        for (pass, name, passes) in [
-            (0, "forward", 1.0),
-            (1, "backward (data+weights)", 2.0),
-            (2, "backward-weights", 1.0),
+        let m: Vec<Vec<f64>> = t
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| median(v.clone()))
+                    .collect()
+            })
+            .collect();
+        // Backward-data is the full backward less backward-weights (medians).
+        let data: Vec<f64> = m[1].iter().zip(&m[2]).map(|(f, w)| f - w).collect();
+        for (name, times) in [
+            ("forward", &m[0]),
+            ("backward-data", &data),
+            ("backward-weights", &m[2]),
         ] {
-            if t[pass][0].is_empty() {
+            if times.is_empty() {
                 continue;
             }
-            let g = |m: f64| passes * flops(l) / m / 1e9;
-            let m: Vec<f64> = t[pass].iter().map(|v| median(v.clone())).collect();
-            println!(
-                "  {name:<24} wide {:>8.2} ms {:>5.0} GFLOP/s   chunked {:>8.2} ms {:>5.0} GFLOP/s",
-                m[0] * 1e3,
-                g(m[0]),
-                m[1] * 1e3,
-                g(m[1]),
-            );
+            let cells: Vec<String> = paths
+                .iter()
+                .zip(times)
+                .map(|(path, &s)| {
+                    let g = flops(l) / s / 1e9;
+                    format!("{path:?} {:>8.2} ms {:>4.0}%", s * 1e3, 100.0 * g / peak)
+                })
+                .collect();
+            println!("  {name:<17} {}", cells.join("   "));
         }
     }
     println!("load after: {}", uptime());

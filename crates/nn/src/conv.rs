@@ -4,9 +4,10 @@
 //!
 //! This file holds the course's naive loops ([`conv_forward_naive`] /
 //! [`conv_backward_naive`]), for teaching and as the reference the fast path is
-//! tested against, and what both paths share: [`ConvParam`] and [`ConvCache`]. The
-//! fast path (im2col + GEMM, [`crate::conv_forward_fast`]) is in `im2col.rs`; both
-//! forward passes return the same cache, so either backward can follow either forward.
+//! tested against. What both paths share, [`ConvParam`] and [`ConvCache`], is in
+//! `conv_param.rs`; the fast path ([`crate::conv_forward_fast`]) is in `im2col.rs`.
+//! Both forward passes return the same cache, so either backward can follow either
+//! forward.
 //!
 //! ```
 //! use ndarray::{Array1, Array4};
@@ -25,202 +26,9 @@
 use ndarray::{Array1, Array4, ArrayView1, ArrayView4};
 use numeric::Float;
 
-use crate::error::{Error, Result};
-
-/// How the filters slide: `stride` pixels between neighbouring receptive fields,
-/// `pad` zeros around each side of the input.
-///
-/// ```
-/// let p = nn::ConvParam::new(1, 3); // the "same" padding of a 7×7 filter
-/// assert_eq!(p.output_size(32, 32, 7, 7).unwrap(), (32, 32));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvParam {
-    /// Pixels between adjacent receptive fields, vertically and horizontally.
-    pub stride: usize,
-    /// Zeros added on every side of the input.
-    pub pad: usize,
-}
-
-impl ConvParam {
-    /// A convolution with this stride and zero padding.
-    ///
-    /// ```
-    /// let p = nn::ConvParam::new(2, 1);
-    /// assert_eq!((p.stride, p.pad), (2, 1));
-    /// ```
-    pub fn new(stride: usize, pad: usize) -> Self {
-        Self { stride, pad }
-    }
-
-    /// The output size `(H', W')` with `H' = (H + 2P − HH) / S + 1`, or an error when
-    /// the windows do not tile the padded input exactly.
-    ///
-    /// ```
-    /// let p = nn::ConvParam::new(2, 1);
-    /// assert_eq!(p.output_size(4, 4, 4, 4).unwrap(), (2, 2));
-    /// assert!(p.output_size(5, 4, 4, 4).is_err());
-    /// ```
-    pub fn output_size(&self, h: usize, w: usize, hh: usize, ww: usize) -> Result<(usize, usize)> {
-        Ok((
-            window_count("conv", "height", h, self.pad, hh, self.stride)?,
-            window_count("conv", "width", w, self.pad, ww, self.stride)?,
-        ))
-    }
-}
-
-/// How many windows of size `window` fit along an axis of `size` padded by `pad`
-/// with `stride`: `(size + 2·pad − window) / stride + 1`, which must be whole.
-pub(crate) fn window_count(
-    layer: &'static str,
-    axis: &'static str,
-    size: usize,
-    pad: usize,
-    window: usize,
-    stride: usize,
-) -> Result<usize> {
-    if stride == 0 {
-        return Err(Error::Zero {
-            layer,
-            what: "stride",
-        });
-    }
-    if window == 0 {
-        return Err(Error::Zero {
-            layer,
-            what: "window",
-        });
-    }
-    let Some(padded) = pad.checked_mul(2).and_then(|p| p.checked_add(size)) else {
-        return Err(Error::TooLarge {
-            what: format!("{layer}: {axis} {size} with padding {pad}"),
-            asked: "more than 2^64".into(),
-            unit: "pixels",
-            limit: usize::MAX,
-        });
-    };
-    if window > padded {
-        return Err(Error::WindowTooLarge {
-            layer,
-            axis,
-            size,
-            pad,
-            window,
-        });
-    }
-    if (padded - window) % stride != 0 {
-        return Err(Error::NotWhole {
-            layer,
-            axis,
-            size,
-            pad,
-            window,
-            stride,
-        });
-    }
-    Ok((padded - window) / stride + 1)
-}
-
-/// What a convolution's backward pass needs: the input, the filters and biases, and
-/// the parameters (owned copies, so the caller may reuse its buffers).
-///
-/// ```
-/// use ndarray::{Array1, Array4};
-/// let x = Array4::<f32>::ones((1, 1, 3, 3));
-/// let (out, cache) = nn::conv_forward_fast(&x.view(), &Array4::ones((1, 1, 3, 3)).view(), &Array1::zeros(1).view(), nn::ConvParam::new(1, 1))?;
-/// let (dw, _) = nn::conv_backward_fast_no_dx(&Array4::ones(out.dim()).view(), &cache);
-/// assert_eq!(dw[[0, 0, 1, 1]], 9.0); // the centre tap sees every pixel once
-/// # Ok::<(), nn::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ConvCache<T> {
-    pub(crate) x: Array4<T>,
-    pub(crate) w: Array4<T>,
-    pub(crate) param: ConvParam,
-}
-
-impl<T: Float> ConvCache<T> {
-    /// The layer's input `x` (N, C, H, W).
-    ///
-    /// ```
-    /// use ndarray::{Array1, Array4};
-    /// let x = Array4::<f64>::zeros((1, 2, 3, 3));
-    /// let (_, cache) = nn::conv_forward_naive(&x.view(), &Array4::zeros((1, 2, 3, 3)).view(), &Array1::zeros(1).view(), nn::ConvParam::new(1, 0))?;
-    /// assert_eq!(cache.x().dim(), (1, 2, 3, 3));
-    /// # Ok::<(), nn::Error>(())
-    /// ```
-    pub fn x(&self) -> ArrayView4<'_, T> {
-        self.x.view()
-    }
-
-    /// The filters `w` (F, C, HH, WW).
-    ///
-    /// ```
-    /// use ndarray::{Array1, Array4};
-    /// let x = Array4::<f64>::zeros((1, 2, 3, 3));
-    /// let (_, cache) = nn::conv_forward_naive(&x.view(), &Array4::zeros((4, 2, 3, 3)).view(), &Array1::zeros(4).view(), nn::ConvParam::new(1, 0))?;
-    /// assert_eq!(cache.w().dim(), (4, 2, 3, 3));
-    /// # Ok::<(), nn::Error>(())
-    /// ```
-    pub fn w(&self) -> ArrayView4<'_, T> {
-        self.w.view()
-    }
-
-    /// Stride and padding.
-    ///
-    /// ```
-    /// use ndarray::{Array1, Array4};
-    /// let x = Array4::<f64>::zeros((1, 1, 4, 4));
-    /// let (_, cache) = nn::conv_forward_naive(&x.view(), &Array4::zeros((1, 1, 2, 2)).view(), &Array1::zeros(1).view(), nn::ConvParam::new(2, 0))?;
-    /// assert_eq!(cache.param().stride, 2);
-    /// # Ok::<(), nn::Error>(())
-    /// ```
-    pub fn param(&self) -> ConvParam {
-        self.param
-    }
-
-    /// Output size (H', W') of the cached layer.
-    pub(crate) fn out_hw(&self) -> (usize, usize) {
-        let (_, _, h, w) = self.x.dim();
-        let (_, _, hh, ww) = self.w.dim();
-        self.param
-            .output_size(h, w, hh, ww)
-            .expect("checked by the forward pass")
-    }
-}
-
-/// Checks x (N, C, H, W), w (F, C, HH, WW) and b (F,) against each other; returns (H', W').
-pub(crate) fn check_shapes<T>(
-    x: &ArrayView4<'_, T>,
-    w: &ArrayView4<'_, T>,
-    b: &ArrayView1<'_, T>,
-    param: ConvParam,
-) -> Result<(usize, usize)> {
-    let (_, c, h, wd) = x.dim();
-    let (f, wc, hh, ww) = w.dim();
-    if c != wc {
-        return Err(Error::Channels {
-            x_channels: c,
-            w_channels: wc,
-        });
-    }
-    if b.len() != f {
-        return Err(Error::Biases {
-            biases: b.len(),
-            filters: f,
-        });
-    }
-    param.output_size(h, wd, hh, ww)
-}
-
-pub(crate) fn check_dout<T>(dout: &ArrayView4<'_, T>, expected: (usize, usize, usize, usize)) {
-    assert_eq!(
-        dout.dim(),
-        expected,
-        "conv backward: dout is {:?} but the layer's output is {expected:?}",
-        dout.dim()
-    );
-}
+pub use crate::conv_param::{ConvCache, ConvParam};
+pub(crate) use crate::conv_param::{check_dout, check_shapes, window_count};
+use crate::error::Result;
 
 /// The course's naive convolution forward pass: loops over images, filters and
 /// output positions, each a dot product of a filter with its receptive field.
@@ -349,6 +157,7 @@ pub fn conv_backward_naive<T: Float>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use crate::im2col::{conv_backward_fast, conv_forward_fast};
     use crate::test_util::{assert_rel_error_below, numerical_grads3};
     use backprop::gradcheck::rel_error;
@@ -479,6 +288,57 @@ mod tests {
                 ConvParam::new(1, 1),
                 9,
             );
+        }
+    }
+
+    fn winograd_forward(
+        x: &ArrayView4<'_, f64>,
+        w: &ArrayView4<'_, f64>,
+        b: &ArrayView1<'_, f64>,
+        p: ConvParam,
+    ) -> crate::Result<(Array4<f64>, ConvCache<f64>)> {
+        crate::ab::forward(x, w, b, p, crate::ab::Path::Winograd)
+    }
+
+    fn winograd_backward(
+        dout: &ArrayView4<'_, f64>,
+        cache: &ConvCache<f64>,
+    ) -> (Array4<f64>, Array4<f64>, Array1<f64>) {
+        let (dx, dw, db) = crate::ab::backward(dout, cache, true, crate::ab::Path::Winograd);
+        (dx.expect("asked for dx"), dw, db)
+    }
+
+    /// The Winograd path (which the fast functions choose for 3×3 'same' layers of 64
+    /// channels and more), forced on small layers: 7×5 and 9×9 maps cut into
+    /// overhanging tiles, several images, both passes through the Winograd code.
+    ///
+    /// The step is 1e-3, not the course's 1e-5: the layer is linear in each of x, w
+    /// and b, so centred differences carry no truncation error at any step, while
+    /// their rounding error shrinks with the step. Winograd's f64 forward pass rounds
+    /// about ten times more than the direct sum (the sixths and twenty-fourths of its
+    /// filter transform), which at 1e-5 put the differences' own noise at 2e-7.
+    #[test]
+    fn winograd_backward_matches_numerical_gradients() {
+        use backprop::gradcheck::eval_numerical_gradient_array;
+        let p = ConvParam::new(1, 1);
+        for (seed, x_shape, filters) in [(8, (3, 2, 7, 5), 3), (11, (2, 3, 9, 9), 2)] {
+            let (mut x, mut w, mut b) = random_layer(seed, x_shape, (filters, x_shape.1, 3, 3));
+            let (out, cache) = winograd_forward(&x.view(), &w.view(), &b.view(), p).unwrap();
+            let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(seed + 1));
+            let (dx, dw, db) = winograd_backward(&dout.view(), &cache);
+            let (x0, w0, b0) = (x.clone(), w.clone(), b.clone());
+            let f = |x: &Array4<f64>, w: &Array4<f64>, b: &Array1<f64>| {
+                winograd_forward(&x.view(), &w.view(), &b.view(), p)
+                    .unwrap()
+                    .0
+            };
+            let h = 1e-3;
+            let dx_num = eval_numerical_gradient_array(|x| f(x, &w0, &b0), &mut x, &dout.view(), h);
+            let dw_num = eval_numerical_gradient_array(|w| f(&x0, w, &b0), &mut w, &dout.view(), h);
+            let db_num = eval_numerical_gradient_array(|b| f(&x0, &w0, b), &mut b, &dout.view(), h);
+            assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
+            assert_rel_error_below("dw", &dw, &dw_num, 1e-7);
+            assert_rel_error_below("db", &db, &db_num, 1e-7);
         }
     }
 

@@ -26,85 +26,50 @@
 //! Chunks are spread over the rayon pool and each chunk's GEMM runs on its task's
 //! thread, so the cores are never oversubscribed.
 
-use std::ops::Range;
+use std::ops::{Deref, Range};
 
 use ndarray::{Array1, Array2, Array4, ArrayView2, ArrayViewMut2};
 use numeric::Float;
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
+use crate::conv_param::Geometry;
 
 /// Receptive fields (rows) a chunk's product aims for: enough that the filters,
 /// packed once per product, are reused many times.
 const COLUMNS: usize = 512;
 
-/// The sizes of one convolution and how its batch is cut into chunks.
+/// One convolution's geometry and how its batch is cut into chunks.
 #[derive(Clone, Copy, Debug)]
 struct Plan {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    f: usize,
-    hh: usize,
-    ww: usize,
-    stride: usize,
-    pad: usize,
-    h_out: usize,
-    w_out: usize,
+    geometry: Geometry,
     /// Images per chunk (per GEMM).
     batch: usize,
 }
 
+impl Deref for Plan {
+    type Target = Geometry;
+
+    fn deref(&self) -> &Geometry {
+        &self.geometry
+    }
+}
+
 impl Plan {
     fn of<T: Float>(cache: &ConvCache<T>) -> Self {
-        let (n, c, h, w) = cache.x.dim();
-        let (f, _, hh, ww) = cache.w.dim();
-        let (h_out, w_out) = cache.out_hw();
-        let mut plan = Self {
-            n,
-            c,
-            h,
-            w,
-            f,
-            hh,
-            ww,
-            stride: cache.param.stride,
-            pad: cache.param.pad,
-            h_out,
-            w_out,
-            batch: 1,
-        };
-        plan.batch = images_per_chunk(n, plan.positions(), rayon::current_num_threads());
-        plan
-    }
-
-    /// Output positions of one image, `H'·W'`.
-    fn positions(&self) -> usize {
-        self.h_out * self.w_out
-    }
-
-    /// Length of a receptive field, `HH·WW·C`.
-    fn k(&self) -> usize {
-        self.hh * self.ww * self.c
-    }
-
-    fn hp(&self) -> usize {
-        self.h + 2 * self.pad
-    }
-
-    fn wp(&self) -> usize {
-        self.w + 2 * self.pad
+        let geometry = Geometry::of(cache);
+        let batch = images_per_chunk(
+            geometry.n,
+            geometry.positions(),
+            COLUMNS,
+            rayon::current_num_threads(),
+        );
+        Self { geometry, batch }
     }
 
     /// Values of one zero-padded channels-last image.
     fn padded(&self) -> usize {
         self.hp() * self.wp() * self.c
-    }
-
-    /// Values of one input image.
-    fn image(&self) -> usize {
-        self.c * self.h * self.w
     }
 
     fn chunks(&self) -> usize {
@@ -117,15 +82,21 @@ impl Plan {
     }
 }
 
-/// Images per chunk: enough for [`COLUMNS`] receptive fields per product, with the
-/// number of chunks a multiple of the thread count so that a free machine ends every
-/// thread's share together.
-fn images_per_chunk(n: usize, positions: usize, threads: usize) -> usize {
-    if n == 0 || positions == 0 {
+/// Images per chunk: enough for `columns` columns per product (receptive fields here,
+/// [`COLUMNS`]; tiles in `winograd.rs`) at `per_image` per image, with the number of
+/// chunks a multiple of the thread count so that a free machine ends every thread's
+/// share together.
+pub(crate) fn images_per_chunk(
+    n: usize,
+    per_image: usize,
+    columns: usize,
+    threads: usize,
+) -> usize {
+    if n == 0 || per_image == 0 {
         return 1;
     }
     let threads = threads.max(1);
-    let wanted = COLUMNS.div_ceil(positions);
+    let wanted = columns.div_ceil(per_image);
     let chunks = n.div_ceil(wanted).div_ceil(threads) * threads;
     n.div_ceil(chunks).max(1)
 }

@@ -1,10 +1,13 @@
 //! The fast convolution, as the course's `fast_layers.py`: receptive fields laid out
-//! as a matrix, so that the convolution is matrix products (GEMM). Two layouts share
+//! as a matrix, so that the convolution is matrix products (GEMM). Three layouts share
 //! the work, chosen by the layer's shape (docs/conv.md has the measurements):
 //!
-//! - large maps (15×15 and up) with few filters (up to 64), at stride 1: one GEMM per
-//!   image on "wide" columns, each row of the column matrix one copy from the padded
-//!   image (`im2col_wide.rs`);
+//! - 3×3 'same' layers at stride 1 with 64 channels or more in and out (the forward
+//!   pass from 24): Winograd's F(4×4, 3×3), 36 GEMMs on transformed 6×6 tiles with
+//!   2.25× to 3.75× fewer multiplications (`winograd.rs`);
+//! - other large maps (15×15 and up) with few filters (up to 64), at stride 1: one
+//!   GEMM per image on "wide" columns, each row of the column matrix one copy from the
+//!   padded image (`im2col_wide.rs`);
 //! - the rest (7×7 and 3×3 maps, 256 filters, strided layers): one GEMM per chunk of
 //!   images, whose receptive fields are stacked into hundreds of rows
 //!   (`conv_batched.rs`).
@@ -15,7 +18,8 @@
 //! the same bits.
 //!
 //! Same inputs, outputs and [`ConvCache`] as the naive loops of [`crate::conv_forward_naive`], and
-//! the same numbers to rounding, so either backward pass can follow either forward.
+//! the same numbers to rounding (Winograd: within 1e-5 of the output's scale in f32),
+//! so either backward pass can follow either forward.
 //!
 //! ```
 //! use ndarray::{Array1, Array4};
@@ -38,7 +42,7 @@ use crate::Params;
 use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
-use crate::{conv_batched, im2col_wide};
+use crate::{conv_batched, im2col_wide, winograd};
 
 /// Fast convolution forward pass: `out = W · columns + b`, one GEMM per image or per
 /// chunk of images (see the module's documentation). Same inputs, output and cache as
@@ -78,6 +82,8 @@ pub enum Path {
     Wide,
     /// One GEMM per chunk of images: `conv_batched.rs`.
     Chunked,
+    /// Winograd F(4×4, 3×3), 3×3 filters at stride 1 and pad 1 only: `winograd.rs`.
+    Winograd,
 }
 
 /// Wide columns need at least this many output positions per image: a 7×7 map's
@@ -92,8 +98,17 @@ const WIDE_MIN_POSITIONS: usize = 128;
 /// columns, 256 in chunks (docs/conv.md).
 const WIDE_MAX_FILTERS: usize = 64;
 
+/// The three passes of a layer: forward, backward-data, backward-weights.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Passes {
+    forward: Path,
+    data: Path,
+    weights: Path,
+}
+
 impl Path {
-    /// The path for a layer of this many output positions per image, filters and stride.
+    /// The GEMM path for a layer of this many output positions per image, filters and
+    /// stride.
     fn of(positions: usize, filters: usize, stride: usize) -> Self {
         if stride == 1 && positions >= WIDE_MIN_POSITIONS && filters <= WIDE_MAX_FILTERS {
             Path::Wide
@@ -102,13 +117,54 @@ impl Path {
         }
     }
 
-    /// The path for the layer of `cache`, or `Chunked` where wide columns cannot run.
+    /// `self` where it can run the layer of `cache`, else the GEMM path it falls
+    /// back to: chunks where wide columns cannot run (stride > 1), the shapes' GEMM
+    /// path where Winograd cannot (not a 3×3 'same' layer at stride 1).
     fn for_layer<T: Float>(self, cache: &ConvCache<T>) -> Self {
-        if cache.param.stride == 1 {
-            self
-        } else {
-            Path::Chunked
+        match self {
+            Path::Winograd if winograd::fits(cache) => Path::Winograd,
+            Path::Winograd => gemm_path(cache).for_layer(cache),
+            _ if cache.param.stride == 1 => self,
+            _ => Path::Chunked,
         }
+    }
+}
+
+/// The GEMM path the shapes of `cache` choose.
+fn gemm_path<T: Float>(cache: &ConvCache<T>) -> Path {
+    let (h_out, w_out) = cache.out_hw();
+    Path::of(h_out * w_out, cache.w.dim().0, cache.param.stride)
+}
+
+/// Winograd runs a 3×3 'same' layer at stride 1 when both its channel counts reach
+/// these, per pass. Its transforms cost per channel what the products cost per
+/// channel *pair*, so they pay off with enough channels: measured (docs/conv.md) it
+/// wins every pass of airbench94's 64→64, 64→256 and 256→256 layers (1.1× to 2×); on
+/// the 24→64 layer it wins the forward pass in every run (1.25× to 1.35×) but its
+/// backward passes went from 1.1× faster to 1.45× slower between runs. Fewer channels
+/// were not measured.
+const WINOGRAD_MIN_CHANNELS_FORWARD: usize = 24;
+/// ... for backward-data and backward-weights.
+const WINOGRAD_MIN_CHANNELS_BACKWARD: usize = 64;
+
+/// The path of each pass for the layer of `cache`: Winograd where it measured faster
+/// than the GEMM paths, the shapes' GEMM path elsewhere.
+fn passes<T: Float>(cache: &ConvCache<T>) -> Passes {
+    let gemm = gemm_path(cache);
+    let (_, c, _, _) = cache.x.dim();
+    let channels = c.min(cache.w.dim().0);
+    let pick = |least: usize| {
+        if winograd::fits(cache) && channels >= least {
+            Path::Winograd
+        } else {
+            gemm
+        }
+    };
+    let backward = pick(WINOGRAD_MIN_CHANNELS_BACKWARD);
+    Passes {
+        forward: pick(WINOGRAD_MIN_CHANNELS_FORWARD),
+        data: backward,
+        weights: backward,
     }
 }
 
@@ -120,17 +176,18 @@ fn forward_on<T: Float>(
     param: ConvParam,
     path: Option<Path>,
 ) -> Result<(Array4<T>, ConvCache<T>)> {
-    let (h_out, w_out) = check_shapes(x, w, b, param)?;
+    check_shapes(x, w, b, param)?;
     let cache = ConvCache {
         x: x.as_standard_layout().into_owned(),
         w: w.as_standard_layout().into_owned(),
         param,
     };
     let b = b.to_vec();
-    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, w.dim().0, param.stride));
+    let path = path.unwrap_or_else(|| passes(&cache).forward);
     let out = match path.for_layer(&cache) {
         Path::Wide => im2col_wide::forward(&cache, &b),
         Path::Chunked => conv_batched::forward(&cache, &b),
+        Path::Winograd => winograd::forward(&cache, &b),
     };
     Ok((out, cache))
 }
@@ -202,14 +259,31 @@ fn backward_fast<T: Float>(
     check_dout(dout, (n, f, h_out, w_out));
     let dout = dout.as_standard_layout();
     let dout = dout.as_slice().expect("standard layout");
-    let path = path.unwrap_or_else(|| Path::of(h_out * w_out, f, cache.param.stride));
-    match path.for_layer(cache) {
-        Path::Wide => im2col_wide::backward(dout, cache, need_dx),
-        Path::Chunked => {
-            let dx = need_dx.then(|| conv_batched::backward_data(dout, cache));
-            let (dw, db) = conv_batched::backward_weights(dout, cache);
-            (dx, dw, db)
-        }
+    let chosen = passes(cache);
+    let data = path.unwrap_or(chosen.data).for_layer(cache);
+    let weights = path.unwrap_or(chosen.weights).for_layer(cache);
+    if weights == Path::Wide {
+        // Wide columns compute dx beside dW, from the same columns.
+        let (dx, dw, db) = im2col_wide::backward(dout, cache, need_dx && data == Path::Wide);
+        let dx = dx.or_else(|| need_dx.then(|| backward_data(dout, cache, data)));
+        return (dx, dw, db);
+    }
+    let dx = need_dx.then(|| backward_data(dout, cache, data));
+    let (dw, db) = match weights {
+        Path::Winograd => winograd::backward_weights(dout, cache),
+        _ => conv_batched::backward_weights(dout, cache),
+    };
+    (dx, dw, db)
+}
+
+/// The input gradient on `path`.
+fn backward_data<T: Float>(dout: &[T], cache: &ConvCache<T>, path: Path) -> Array4<T> {
+    match path {
+        Path::Winograd => winograd::backward_data(dout, cache),
+        Path::Chunked => conv_batched::backward_data(dout, cache),
+        Path::Wide => im2col_wide::backward(dout, cache, true)
+            .0
+            .expect("asked for dx"),
     }
 }
 
@@ -384,6 +458,82 @@ mod tests {
         }
     }
 
+    /// Winograd runs the forward pass of 3×3 'same' layers with 24 channels or more in
+    /// and out, and their backward passes from 64 channels; a GEMM path runs the rest
+    /// (the forward pass's cache serves either), and the public functions agree with
+    /// the naive layer either way.
+    #[test]
+    fn winograd_runs_the_layers_it_wins() {
+        use crate::{conv_backward_naive, conv_forward_naive};
+        use backprop::gradcheck::rel_error;
+        let cases = [
+            (
+                (2, 64, 7, 7),
+                (64, 64, 3, 3),
+                1,
+                1,
+                (Path::Winograd, Path::Winograd),
+            ),
+            (
+                (2, 64, 3, 3),
+                (72, 64, 3, 3),
+                1,
+                1,
+                (Path::Winograd, Path::Winograd),
+            ),
+            (
+                (2, 24, 12, 12),
+                (64, 24, 3, 3),
+                1,
+                1,
+                (Path::Winograd, Path::Wide),
+            ),
+            (
+                (2, 16, 12, 12),
+                (64, 16, 3, 3),
+                1,
+                1,
+                (Path::Wide, Path::Wide),
+            ),
+            (
+                (2, 64, 7, 7),
+                (64, 64, 3, 3),
+                2,
+                1,
+                (Path::Chunked, Path::Chunked),
+            ),
+            (
+                (2, 64, 5, 5),
+                (64, 64, 5, 5),
+                1,
+                2,
+                (Path::Chunked, Path::Chunked),
+            ),
+        ];
+        let mut rng = numeric::rng(12);
+        for (xs, ws, s, pad, path) in cases {
+            let x: Array4<f64> = numeric::randn(xs, &mut rng);
+            let w: Array4<f64> = numeric::randn(ws, &mut rng);
+            let b: Array1<f64> = numeric::randn(ws.0, &mut rng);
+            let p = ConvParam::new(s, pad);
+            let (out, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
+            let expected = Passes {
+                forward: path.0,
+                data: path.1,
+                weights: path.1,
+            };
+            assert_eq!(passes(&cache), expected, "{xs:?} {ws:?} stride {s}");
+            let (naive, _) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();
+            assert!(rel_error(&out.view(), &naive.view()) < 1e-10, "{xs:?}");
+            let dout: Array4<f64> = numeric::randn(out.dim(), &mut rng);
+            let (dx, dw, db) = conv_backward_fast(&dout.view(), &cache);
+            let (dx_n, dw_n, db_n) = conv_backward_naive(&dout.view(), &cache);
+            assert!(rel_error(&dx.view(), &dx_n.view()) < 1e-10, "dx {xs:?}");
+            assert!(rel_error(&dw.view(), &dw_n.view()) < 1e-10, "dw {xs:?}");
+            assert!(rel_error(&db.view(), &db_n.view()) < 1e-10, "db {xs:?}");
+        }
+    }
+
     /// Every path matches the naive layer to 1e-10 in f64, forward and backward,
     /// on 'same', even-sized, strided and wider-than-image filters.
     #[test]
@@ -406,7 +556,7 @@ mod tests {
             let (expected, cache) = conv_forward_naive(&x.view(), &w.view(), &b.view(), p).unwrap();
             let dout: Array4<f64> = numeric::randn(expected.dim(), &mut rng);
             let (dx, dw, db) = conv_backward_naive(&dout.view(), &cache);
-            for path in [ab::Path::Wide, ab::Path::Chunked] {
+            for path in [ab::Path::Wide, ab::Path::Chunked, ab::Path::Winograd] {
                 let (out, cache) = ab::forward(&x.view(), &w.view(), &b.view(), p, path).unwrap();
                 assert!(
                     rel_error(&out.view(), &expected.view()) < 1e-10,

@@ -12,54 +12,36 @@
 //!
 //! Images are spread over the rayon pool; each image's GEMM runs on its task's thread.
 
+use std::ops::Deref;
+
 use ndarray::{Array1, Array2, Array4, ArrayView2, ArrayViewMut2};
 use numeric::Float;
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
+use crate::conv_param::Geometry;
 
-/// The sizes of one stride-1 convolution on wide columns.
+/// One stride-1 convolution's geometry, read as wide columns.
 #[derive(Clone, Copy, Debug)]
-struct Wide {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    f: usize,
-    hh: usize,
-    ww: usize,
-    pad: usize,
-    h_out: usize,
-    w_out: usize,
+struct Wide(Geometry);
+
+impl Deref for Wide {
+    type Target = Geometry;
+
+    fn deref(&self) -> &Geometry {
+        &self.0
+    }
 }
 
 impl Wide {
     fn of<T: Float>(cache: &ConvCache<T>) -> Self {
-        let (n, c, h, w) = cache.x.dim();
-        let (f, _, hh, ww) = cache.w.dim();
-        let (h_out, w_out) = cache.out_hw();
         assert_eq!(cache.param.stride, 1, "wide columns need stride 1");
-        Self {
-            n,
-            c,
-            h,
-            w,
-            f,
-            hh,
-            ww,
-            pad: cache.param.pad,
-            h_out,
-            w_out,
-        }
-    }
-
-    fn wp(&self) -> usize {
-        self.w + 2 * self.pad
+        Self(Geometry::of(cache))
     }
 
     /// Values of one padded plane.
     fn plane(&self) -> usize {
-        (self.h + 2 * self.pad) * self.wp()
+        self.hp() * self.wp()
     }
 
     /// Values of the padded image, plus `WW` zeros so that the last row of the column
@@ -71,18 +53,6 @@ impl Wide {
     /// Columns of the product: `H'` output rows of `Wp` values.
     fn l(&self) -> usize {
         self.h_out * self.wp()
-    }
-
-    fn k(&self) -> usize {
-        self.c * self.hh * self.ww
-    }
-
-    fn image(&self) -> usize {
-        self.c * self.h * self.w
-    }
-
-    fn positions(&self) -> usize {
-        self.h_out * self.w_out
     }
 
     /// Image `x` (C, H, W) into `padded`, whose border stays zero.

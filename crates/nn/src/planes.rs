@@ -17,7 +17,11 @@ pub(crate) const LANES: usize = 8;
 /// partial sums added in order at the end.
 #[inline]
 pub(crate) fn lane_sum<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
-    assert_eq!(a.len(), b.len(), "lane_sum over slices of different lengths");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "lane_sum over slices of different lengths"
+    );
     let mut acc = [T::zero(); LANES];
     let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let mut tail = T::zero();

@@ -1,0 +1,421 @@
+//! The tiles of Winograd's F(4×4, 3×3) (`winograd.rs`): the one-axis transforms
+//! `Bᵀ`, `Aᵀ`, `G` and their transposes, applied on both axes of a tile, and the
+//! copies that put a chunk of images into the 36 matrices of the products and back.
+//!
+//! Tiles are transformed channels last: a tile's 36 values of every channel are read
+//! as 36 runs of C values, and one loop over the channels applies a transform to all
+//! of them (the compiler vectorises it). Rows of the products' matrices are tiles,
+//! their columns channels, so each product is (tiles, C) · (C, F).
+
+use std::ops::Range;
+
+use ndarray::Array4;
+use numeric::Float;
+
+/// Outputs per tile side (`m` of F(m×m, r×r)).
+pub(crate) const M: usize = 4;
+/// Inputs per tile side, `α = m + r − 1`.
+pub(crate) const ALPHA: usize = 6;
+/// Points per tile, `α²`: the number of GEMMs.
+pub(crate) const POINTS: usize = ALPHA * ALPHA;
+/// Tiles a chunk's products aim for: wide enough for the GEMM's kernels, small enough
+/// that a chunk's transformed tiles (36 · C · tiles values) stay near the core.
+pub(crate) const TILES: usize = 128;
+
+/// One 'same' 3×3 convolution's sizes, and how its batch is cut into chunks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tiling {
+    pub(crate) n: usize,
+    /// Channels read (C forward, F backward-data).
+    pub(crate) c: usize,
+    /// Channels written.
+    pub(crate) f: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    /// Images per chunk.
+    pub(crate) batch: usize,
+}
+
+impl Tiling {
+    /// The tiling of a layer of `n` images of `c` channels into `f`, on `h`×`w` maps,
+    /// in chunks of about [`TILES`] tiles, a multiple of the pool's thread count.
+    pub(crate) fn new(n: usize, c: usize, f: usize, h: usize, w: usize) -> Self {
+        let mut t = Self {
+            n,
+            c,
+            f,
+            h,
+            w,
+            batch: 1,
+        };
+        t.batch = crate::conv_batched::images_per_chunk(
+            n,
+            t.tiles(),
+            TILES,
+            rayon::current_num_threads(),
+        );
+        t
+    }
+
+    /// Tiles down a map.
+    pub(crate) fn tiles_h(&self) -> usize {
+        self.h.div_ceil(M)
+    }
+
+    /// Tiles across a map.
+    pub(crate) fn tiles_w(&self) -> usize {
+        self.w.div_ceil(M)
+    }
+
+    /// Tiles of one image.
+    pub(crate) fn tiles(&self) -> usize {
+        self.tiles_h() * self.tiles_w()
+    }
+
+    /// Rows and columns of a zero-padded image that every tile fits in: one row and
+    /// column of zeros before, the tiles' overhang and one more after.
+    pub(crate) fn padded(&self) -> (usize, usize) {
+        (self.tiles_h() * M + 2, self.tiles_w() * M + 2)
+    }
+
+    /// Values of one image's map.
+    pub(crate) fn plane(&self) -> usize {
+        self.h * self.w
+    }
+
+    /// Chunks of the batch.
+    pub(crate) fn chunks(&self) -> usize {
+        self.n.div_ceil(self.batch)
+    }
+
+    /// The images of chunk `i`.
+    pub(crate) fn images(&self, i: usize) -> Range<usize> {
+        i * self.batch..((i + 1) * self.batch).min(self.n)
+    }
+}
+
+/// `Bᵀ d` on six values: the input transform along one axis.
+#[inline(always)]
+fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
+    let (two, four, five) = (T::cast(2.0), T::cast(4.0), T::cast(5.0));
+    [
+        four * d[0] - five * d[2] + d[4],
+        -four * (d[1] + d[2]) + d[3] + d[4],
+        four * (d[1] - d[2]) - d[3] + d[4],
+        two * (d[3] - d[1]) - d[2] + d[4],
+        two * (d[1] - d[3]) - d[2] + d[4],
+        four * d[1] - five * d[3] + d[5],
+    ]
+}
+
+/// `Aᵀ m` on six values: the output transform along one axis (6 → 4).
+#[inline(always)]
+fn at<T: Float>(m: [T; 6]) -> [T; 4] {
+    let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
+    let (s12, d12, s34, d34) = (m[1] + m[2], m[1] - m[2], m[3] + m[4], m[3] - m[4]);
+    [
+        m[0] + s12 + s34,
+        d12 + two * d34,
+        s12 + four * s34,
+        d12 + eight * d34 + m[5],
+    ]
+}
+
+/// `A e` on four values: `dout`'s transform along one axis for `dW` (4 → 6).
+#[inline(always)]
+fn a<T: Float>(e: [T; 4]) -> [T; 6] {
+    let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
+    let (even, odd) = (e[0] + e[2], e[1] + e[3]);
+    let (even2, odd2) = (e[0] + four * e[2], two * e[1] + eight * e[3]);
+    [
+        e[0],
+        even + odd,
+        even - odd,
+        even2 + odd2,
+        even2 - odd2,
+        e[3],
+    ]
+}
+
+/// `G g` on three values: the filter transform along one axis (3 → 6).
+#[inline(always)]
+fn g<T: Float>(g: [T; 3]) -> [T; 6] {
+    let (quarter, sixth, twelfth, v24) = (
+        T::cast(0.25),
+        T::cast(1.0 / 6.0),
+        T::cast(1.0 / 12.0),
+        T::cast(1.0 / 24.0),
+    );
+    let outer = g[0] + g[2];
+    [
+        quarter * g[0],
+        -sixth * (outer + g[1]),
+        -sixth * (outer - g[1]),
+        v24 * g[0] + twelfth * g[1] + sixth * g[2],
+        v24 * g[0] - twelfth * g[1] + sixth * g[2],
+        g[2],
+    ]
+}
+
+/// `Gᵀ m` on six values: `dW`'s output transform along one axis (6 → 3).
+#[inline(always)]
+pub(crate) fn gt<T: Float>(m: [T; 6]) -> [T; 3] {
+    let (quarter, sixth, twelfth, v24) = (
+        T::cast(0.25),
+        T::cast(1.0 / 6.0),
+        T::cast(1.0 / 12.0),
+        T::cast(1.0 / 24.0),
+    );
+    let (s12, d12, s34, d34) = (m[1] + m[2], m[2] - m[1], m[3] + m[4], m[3] - m[4]);
+    [
+        quarter * m[0] - sixth * s12 + v24 * s34,
+        sixth * d12 + twelfth * d34,
+        sixth * (s34 - s12) + m[5],
+    ]
+}
+
+/// `L x Lᵀ` of a K×K tile `x` by a one-axis transform `L` (K → J): rows, then columns.
+#[inline(always)]
+pub(crate) fn both_axes<T: Float, const K: usize, const J: usize>(
+    x: [[T; K]; K],
+    l: impl Fn([T; K]) -> [T; J],
+) -> [[T; J]; J] {
+    let rows: [[T; J]; K] = std::array::from_fn(|i| l(x[i]));
+    let cols: [[T; J]; J] = std::array::from_fn(|j| l(std::array::from_fn(|i| rows[i][j])));
+    // cols[j][i] = (L x Lᵀ)[i][j]
+    std::array::from_fn(|i| std::array::from_fn(|j| cols[j][i]))
+}
+
+/// `K` sources of `len` values, `stride` apart from `first` in `buf`.
+#[inline(always)]
+fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -> [&[T]; K] {
+    std::array::from_fn(|k| &buf[first + k * stride..][..len])
+}
+
+/// `J` destinations of `len` (> 0) values, `stride` (≥ `len`) apart from `first` in
+/// `buf`.
+#[inline(always)]
+fn rows_mut<T, const J: usize>(
+    buf: &mut [T],
+    first: usize,
+    stride: usize,
+    len: usize,
+) -> [&mut [T]; J] {
+    let mut parts = buf[first..].chunks_mut(stride);
+    std::array::from_fn(|_| &mut parts.next().expect("rows inside the buffer")[..len])
+}
+
+/// A one-axis transform `l` (K → J values) on every lane of `src` at once:
+/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
+/// contiguous values and the compiler vectorises it.
+#[inline(always)]
+fn lanes<T: Float, const K: usize, const J: usize>(
+    src: [&[T]; K],
+    mut dst: [&mut [T]; J],
+    l: impl Fn([T; K]) -> [T; J],
+) {
+    let n = dst[0].len();
+    let src = src.map(|s| &s[..n]);
+    for d in dst.iter_mut() {
+        assert_eq!(d.len(), n, "lanes of one length");
+    }
+    for c in 0..n {
+        let y = l(std::array::from_fn(|k| src[k][c]));
+        for (d, y) in dst.iter_mut().zip(y) {
+            d[c] = y;
+        }
+    }
+}
+
+/// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
+/// at `offset` rows and columns from each image's corner; the rest of `padded` is
+/// left alone (zero).
+pub(crate) fn to_channels_last<T: Float>(
+    t: &Tiling,
+    x: &[T],
+    images: Range<usize>,
+    (hd, wd, offset): (usize, usize, usize),
+    padded: &mut [T],
+) {
+    let (c, h, w) = (t.c, t.h, t.w);
+    for (j, i) in images.enumerate() {
+        let image = &x[i * c * h * w..][..c * h * w];
+        for y in 0..h {
+            for xx in 0..w {
+                let at = ((j * hd + y + offset) * wd + xx + offset) * c;
+                for (ci, v) in padded[at..at + c].iter_mut().enumerate() {
+                    *v = image[(ci * h + y) * w + xx];
+                }
+            }
+        }
+    }
+}
+
+/// The input tiles of a chunk of `images` images, from `padded` (b, Hp, Wp, C) of
+/// [`Tiling::padded`], transformed (`Bᵀ d B`) into `v` as the 36 matrices
+/// V[ξ] (tiles of the chunk, C). `tmp` holds 36·C values.
+pub(crate) fn input_tiles<T: Float>(
+    t: &Tiling,
+    padded: &[T],
+    images: usize,
+    tmp: &mut [T],
+    v: &mut [T],
+) {
+    let (c, cols) = (t.c, images * t.tiles());
+    let (hp, wp) = t.padded();
+    if c == 0 {
+        return;
+    }
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        let corner = ((j * hp + ty * M) * wp + tx * M) * c;
+        // Down the columns: tmp[b][a'] = Σ_k Bᵀ[a'][k] d[k][b].
+        for b in 0..ALPHA {
+            let src = rows(padded, corner + b * c, wp * c, c);
+            lanes(src, rows_mut(tmp, b * ALPHA * c, c, c), bt);
+        }
+        // Along the rows: V[a'·6 + b'][p] = Σ_k Bᵀ[b'][k] tmp[k][a'].
+        for a in 0..ALPHA {
+            let src = rows(tmp, a * c, ALPHA * c, c);
+            lanes(
+                src,
+                rows_mut(v, (a * ALPHA * cols + p) * c, cols * c, c),
+                bt,
+            );
+        }
+    }
+}
+
+/// The `dout` tiles of a chunk of `images` images, from `padded` (b, 4·tiles_h,
+/// 4·tiles_w, F), 4×4 each, transformed (`A e Aᵀ`) into `e` as the 36 matrices
+/// E[ξ] (tiles of the chunk, F). `tmp` holds 36·F values.
+pub(crate) fn dout_tiles<T: Float>(
+    t: &Tiling,
+    padded: &[T],
+    images: usize,
+    tmp: &mut [T],
+    e: &mut [T],
+) {
+    let (f, cols) = (t.f, images * t.tiles());
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    if f == 0 {
+        return;
+    }
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
+        for b in 0..M {
+            let src = rows(padded, corner + b * f, w4 * f, f);
+            lanes(src, rows_mut(tmp, b * ALPHA * f, f, f), a);
+        }
+        for r in 0..ALPHA {
+            let src = rows(tmp, r * f, ALPHA * f, f);
+            lanes(src, rows_mut(e, (r * ALPHA * cols + p) * f, cols * f, f), a);
+        }
+    }
+}
+
+/// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (tiles of the chunk, F)
+/// into `y` (b, 4·tiles_h, 4·tiles_w, F), channels last. `tmp` holds 36·F values.
+pub(crate) fn output_tiles<T: Float>(
+    t: &Tiling,
+    m: &[T],
+    images: usize,
+    tmp: &mut [T],
+    y: &mut [T],
+) {
+    let (f, cols) = (t.f, images * t.tiles());
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    if f == 0 {
+        return;
+    }
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        // Along the rows: tmp[b'][a] = Σ_k Aᵀ[b'][k] M[a·6 + k].
+        for r in 0..ALPHA {
+            let src = rows(m, (r * ALPHA * cols + p) * f, cols * f, f);
+            lanes(src, rows_mut(tmp, r * f, ALPHA * f, f), at);
+        }
+        // Down the columns: y[a'][b'] = Σ_k Aᵀ[a'][k] tmp[b'][k].
+        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
+        for b in 0..M {
+            let src = rows(tmp, b * ALPHA * f, f, f);
+            lanes(src, rows_mut(y, corner + b * f, w4 * f, f), at);
+        }
+    }
+}
+
+/// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
+/// into `out` (b, F, H, W), plus the biases.
+pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
+    let (f, w4) = (t.f, t.tiles_w() * M);
+    let y_image = t.tiles_h() * M * w4 * f;
+    for (j, out_j) in out.chunks_exact_mut(f * t.plane()).enumerate() {
+        let y_j = &y[j * y_image..][..y_image];
+        for (fi, plane) in out_j.chunks_exact_mut(t.plane()).enumerate() {
+            let bias = bias.map_or(T::zero(), |b| b[fi]);
+            for (row, out_row) in plane.chunks_exact_mut(t.w).enumerate() {
+                for (x, o) in out_row.iter_mut().enumerate() {
+                    *o = y_j[(row * w4 + x) * f + fi] + bias;
+                }
+            }
+        }
+    }
+}
+
+/// The filters `w` (F, C, 3, 3) transformed (`G g Gᵀ`), as the 36 matrices U[ξ]
+/// (C, F) of the products, or with `flipped` (F, C) of the filters turned by 180°:
+/// the filters of backward-data.
+pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
+    let (f, c, _, _) = w.dim();
+    let w = w.as_slice().expect("standard layout");
+    let (rows, cols) = if flipped { (f, c) } else { (c, f) };
+    let mut u = vec![T::zero(); POINTS * f * c];
+    for fi in 0..f {
+        for ci in 0..c {
+            let k = &w[(fi * c + ci) * 9..][..9];
+            let taps: [[T; 3]; 3] = std::array::from_fn(|i| {
+                std::array::from_fn(|j| {
+                    if flipped {
+                        k[(2 - i) * 3 + 2 - j]
+                    } else {
+                        k[i * 3 + j]
+                    }
+                })
+            });
+            let (r, col) = if flipped { (fi, ci) } else { (ci, fi) };
+            for (xi, &v) in both_axes(taps, g).iter().flatten().enumerate() {
+                u[(xi * rows + r) * cols + col] = v;
+            }
+        }
+    }
+    u
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One tile, one channel, one filter: Winograd's 4×4 outputs are the 16 dot
+    /// products of the filter with the 3×3 windows of the 6×6 tile.
+    #[test]
+    fn one_tile_equals_sixteen_dot_products() {
+        let mut rng = numeric::rng(3);
+        let d: Array4<f64> = numeric::randn::<f64, _, _>((1, 1, 6, 6), &mut rng);
+        let k: Array4<f64> = numeric::randn::<f64, _, _>((1, 1, 3, 3), &mut rng);
+        let tile = std::array::from_fn(|a| std::array::from_fn(|b| d[[0, 0, a, b]]));
+        let taps = std::array::from_fn(|i| std::array::from_fn(|j| k[[0, 0, i, j]]));
+        let (v, u) = (both_axes(tile, bt), both_axes(taps, g));
+        let m = std::array::from_fn(|a| std::array::from_fn(|b| v[a][b] * u[a][b]));
+        let y = both_axes(m, at);
+        for (oy, row) in y.iter().enumerate() {
+            for (ox, &got) in row.iter().enumerate() {
+                let direct: f64 = (0..3)
+                    .flat_map(|i| (0..3).map(move |j| (i, j)))
+                    .map(|(i, j)| k[[0, 0, i, j]] * d[[0, 0, oy + i, ox + j]])
+                    .sum();
+                assert!((got - direct).abs() < 1e-12, "({oy}, {ox}): {got} {direct}");
+            }
+        }
+    }
+}
