@@ -22,6 +22,16 @@ use rayon::prelude::*;
 
 /// One single-threaded product `C = A·B` by the `gemm` crate, on any strides.
 fn serial(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &mut ArrayViewMut2<f32>) {
+    product(a, b, c, gemm::Parallelism::None);
+}
+
+/// `C = A·B` by the `gemm` crate with its own `parallelism`, on any strides.
+fn product(
+    a: &ArrayView2<f32>,
+    b: &ArrayView2<f32>,
+    c: &mut ArrayViewMut2<f32>,
+    parallelism: gemm::Parallelism,
+) {
     let ((m, k), n) = (a.dim(), b.ncols());
     // SAFETY: the views are live, their shapes agree, and C does not overlap A or B.
     unsafe {
@@ -44,7 +54,7 @@ fn serial(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &mut ArrayViewMut2<f32>) 
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         );
     }
 }
@@ -149,29 +159,10 @@ fn main() {
 
 /// The `gemm` crate's own rayon mode on the whole product.
 fn crate_rayon(a: &ArrayView2<f32>, b: &ArrayView2<f32>, c: &mut ArrayViewMut2<f32>) {
-    let ((m, k), n) = (a.dim(), b.ncols());
-    // SAFETY: as in `serial`.
-    unsafe {
-        gemm::gemm::<f32>(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            c.strides()[1],
-            c.strides()[0],
-            false,
-            a.as_ptr(),
-            a.strides()[1],
-            a.strides()[0],
-            b.as_ptr(),
-            b.strides()[1],
-            b.strides()[0],
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        );
-    }
+    product(
+        a,
+        b,
+        c,
+        gemm::Parallelism::Rayon(rayon::current_num_threads()),
+    );
 }
