@@ -261,29 +261,7 @@ pub(crate) fn input_tiles<T: Float>(
     tmp: &mut [T],
     v: &mut [T],
 ) {
-    let (c, cols) = (t.c, images * t.tiles());
-    let (hp, wp) = t.padded();
-    if c == 0 {
-        return;
-    }
-    for p in 0..cols {
-        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
-        let corner = ((j * hp + ty * M) * wp + tx * M) * c;
-        // Down the columns: tmp[b][a'] = Σ_k Bᵀ[a'][k] d[k][b].
-        for b in 0..ALPHA {
-            let src = rows(padded, corner + b * c, wp * c, c);
-            lanes(src, rows_mut(tmp, b * ALPHA * c, c, c), bt);
-        }
-        // Along the rows: V[a'·6 + b'][p] = Σ_k Bᵀ[b'][k] tmp[k][a'].
-        for a in 0..ALPHA {
-            let src = rows(tmp, a * c, ALPHA * c, c);
-            lanes(
-                src,
-                rows_mut(v, (a * ALPHA * cols + p) * c, cols * c, c),
-                bt,
-            );
-        }
-    }
+    transform_tiles::<T, ALPHA>(t, padded, t.padded(), t.c, images, tmp, v, bt);
 }
 
 /// The `dout` tiles of a chunk of `images` images, from `padded` (b, 4·tiles_h,
@@ -296,21 +274,43 @@ pub(crate) fn dout_tiles<T: Float>(
     tmp: &mut [T],
     e: &mut [T],
 ) {
-    let (f, cols) = (t.f, images * t.tiles());
-    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
-    if f == 0 {
+    let plane = (t.tiles_h() * M, t.tiles_w() * M);
+    transform_tiles::<T, M>(t, padded, plane, t.f, images, tmp, e, a);
+}
+
+/// The 2-D transform `l · tile · lᵀ` of every K×K tile (M apart) of `padded` (b, ph,
+/// pw, ch), in two one-axis passes through `tmp` (K·6·ch values), into `out` as the 36
+/// matrices (tiles of the chunk, ch): down the columns, `tmp[b][a'] = l(tile[·][b])[a']`,
+/// then along the rows, `out[a'·6 + b'][p] = l(tmp[·][a'])[b']`.
+#[inline(always)]
+fn transform_tiles<T: Float, const K: usize>(
+    t: &Tiling,
+    padded: &[T],
+    (ph, pw): (usize, usize),
+    ch: usize,
+    images: usize,
+    tmp: &mut [T],
+    out: &mut [T],
+    l: impl Fn([T; K]) -> [T; ALPHA] + Copy,
+) {
+    let cols = images * t.tiles();
+    if ch == 0 {
         return;
     }
     for p in 0..cols {
         let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
-        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
-        for b in 0..M {
-            let src = rows(padded, corner + b * f, w4 * f, f);
-            lanes(src, rows_mut(tmp, b * ALPHA * f, f, f), a);
+        let corner = ((j * ph + ty * M) * pw + tx * M) * ch;
+        for b in 0..K {
+            let src = rows(padded, corner + b * ch, pw * ch, ch);
+            lanes(src, rows_mut(tmp, b * ALPHA * ch, ch, ch), l);
         }
         for r in 0..ALPHA {
-            let src = rows(tmp, r * f, ALPHA * f, f);
-            lanes(src, rows_mut(e, (r * ALPHA * cols + p) * f, cols * f, f), a);
+            let src = rows(tmp, r * ch, ALPHA * ch, ch);
+            lanes(
+                src,
+                rows_mut(out, (r * ALPHA * cols + p) * ch, cols * ch, ch),
+                l,
+            );
         }
     }
 }
