@@ -2,9 +2,10 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip, s};
 use numeric::Float;
 use rayon::prelude::*;
 
+use crate::checks::{check_finite, check_k, check_training};
 use crate::distances::{self, l1_block, sq_norms};
 use crate::select::{TopK, vote};
-use crate::{KnnError, Metric, Vote};
+use crate::{KnnError, Metric, Neighbors, Vote};
 
 /// Test rows per chunk of [`KNearestNeighbor::kneighbors`]: the GEMM's M, large
 /// enough for a threaded GEMM to run near peak.
@@ -15,42 +16,6 @@ const TILE_COLS: usize = 8192;
 /// Test rows per parallel task of the L1 kernel inside a chunk: each training row
 /// fetched from L3 serves 64 test rows, and a 1 024-row chunk still makes 16 tasks.
 const L1_SUB_ROWS: usize = 64;
-
-/// The k nearest training examples of each test row, nearest first (ties: the earlier
-/// training example first).
-///
-/// Searching once for the largest k and voting with prefixes is how cross-validation
-/// tries every k for the price of one search.
-///
-/// ```
-/// use knn::KNearestNeighbor;
-/// use ndarray::array;
-/// let mut knn = KNearestNeighbor::new();
-/// knn.train(array![[0.0_f64], [10.0], [3.0]].view(), array![0, 1, 2].view()).unwrap();
-/// let nb = knn.kneighbors(array![[4.0]].view(), 2).unwrap();
-/// assert_eq!(nb.indices, array![[2, 0]]);
-/// assert_eq!(nb.distances, array![[1.0, 4.0]]);
-/// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct Neighbors<T> {
-    /// (num_test, k): row index into the training set.
-    pub indices: Array2<usize>,
-    /// (num_test, k): the distances, in the classifier's metric (not squared).
-    pub distances: Array2<T>,
-}
-
-impl<T> Neighbors<T> {
-    /// Neighbours stored per test row.
-    ///
-    /// ```
-    /// let nb = knn::Neighbors::<f32> { indices: ndarray::Array2::zeros((3, 5)),
-    ///                                  distances: ndarray::Array2::zeros((3, 5)) };
-    /// assert_eq!(nb.k(), 5);
-    /// ```
-    pub fn k(&self) -> usize {
-        self.indices.ncols()
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Trained<T> {
@@ -595,49 +560,6 @@ impl<T: Float> KNearestNeighbor<T> {
         check_finite(x, "test")?;
         Ok(t)
     }
-}
-
-fn check_training<T: Float>(
-    x: ArrayView2<'_, T>,
-    y: ArrayView1<'_, usize>,
-) -> Result<(), KnnError> {
-    if x.nrows() != y.len() {
-        return Err(KnnError::LabelCount {
-            rows: x.nrows(),
-            labels: y.len(),
-        });
-    }
-    if x.nrows() == 0 {
-        return Err(KnnError::EmptyTrainingSet);
-    }
-    check_finite(x, "training")
-}
-
-pub(crate) fn check_finite<T: Float>(
-    x: ArrayView2<'_, T>,
-    what: &'static str,
-) -> Result<(), KnnError> {
-    // A fold over all values vectorises; the position is only looked for on failure.
-    if x.iter().fold(true, |ok, v| ok & v.is_finite()) {
-        return Ok(());
-    }
-    let ((row, col), v) = x
-        .indexed_iter()
-        .find(|(_, v)| !v.is_finite())
-        .expect("a non-finite value");
-    Err(KnnError::NonFinite {
-        what,
-        row,
-        col,
-        value: v.as_f64(),
-    })
-}
-
-pub(crate) fn check_k(k: usize, num_train: usize) -> Result<(), KnnError> {
-    if k == 0 || k > num_train {
-        return Err(KnnError::InvalidK { k, num_train });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

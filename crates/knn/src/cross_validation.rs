@@ -1,7 +1,7 @@
 use ndarray::{ArrayView1, ArrayView2, Axis, concatenate, s};
 use numeric::Float;
 
-use crate::classifier::check_finite;
+use crate::checks::check_finite;
 use crate::{KNearestNeighbor, KnnError};
 
 /// The course's number of folds.

@@ -23,20 +23,23 @@
 //! assert_eq!(knn.predict(x_test.view(), 3).unwrap(), array![0, 1]);
 //! ```
 
+mod checks;
 mod classifier;
 mod cross_validation;
 mod distances;
 mod error;
+mod neighbors;
 mod select;
 
 use std::fmt;
 use std::str::FromStr;
 
-pub use classifier::{KNearestNeighbor, Neighbors};
+pub use classifier::KNearestNeighbor;
 pub use cross_validation::{
     COURSE_K_CHOICES, COURSE_NUM_FOLDS, CrossValidation, KAccuracy, accuracy, cross_validate,
 };
 pub use error::KnnError;
+pub use neighbors::Neighbors;
 
 // What the public signatures use, so that depending on `knn` alone is enough.
 pub use ndarray;
