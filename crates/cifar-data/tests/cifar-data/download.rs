@@ -3,11 +3,9 @@
 //! data folder holds no dataset folder and no leftover temporary folder.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use cifar_data::download::{
@@ -17,74 +15,9 @@ use cifar_data::{
     CIFAR10_CLASSES, DataError, Dataset, FASHION_MNIST_CLASSES, load_cifar10, write_cifar10,
     write_mnist,
 };
-use md5::{Digest, Md5};
 use ndarray::{Array1, Array4};
 
-/// What the server answers for a path.
-#[derive(Clone)]
-enum Reply {
-    Body(Vec<u8>),
-    Status(u16),
-    /// Announces `declared` bytes, sends `body`, closes.
-    Short {
-        body: Vec<u8>,
-        declared: usize,
-    },
-}
-
-struct Server {
-    base: String,
-    hits: Arc<AtomicUsize>,
-}
-
-/// Serves `routes` on 127.0.0.1 (an ephemeral port) from a thread that stops after 64
-/// connections at most (it dies with the test process otherwise).
-fn serve(routes: HashMap<String, Reply>) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/files/", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(64) {
-            let Ok(mut stream) = stream else { continue };
-            stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            if reader.read_line(&mut request).is_err() {
-                continue;
-            }
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            counter.fetch_add(1, Ordering::SeqCst);
-            let path = request.split_whitespace().nth(1).unwrap_or("").to_string();
-            let name = path.trim_start_matches("/files/");
-            let reply = routes.get(name).cloned().unwrap_or(Reply::Status(404));
-            let (status, body, declared) = match reply {
-                Reply::Body(b) => (200, b.clone(), b.len()),
-                Reply::Status(s) => (s, b"error".to_vec(), 5),
-                Reply::Short { body, declared } => (200, body, declared),
-            };
-            let head = format!(
-                "HTTP/1.1 {status} X\r\nContent-Length: {declared}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(&body);
-            let _ = stream.flush();
-        }
-    });
-    Server { base, hits }
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::http_server::{Reply, Server, md5_hex, serve};
 
 fn cifar_classes() -> Vec<String> {
     CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect()

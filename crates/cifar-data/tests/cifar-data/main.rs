@@ -5,5 +5,6 @@ mod bad_input;
 mod download;
 mod fuzz_replay;
 mod gzip_bomb;
+mod http_server;
 mod preprocess;
 mod roundtrip;
