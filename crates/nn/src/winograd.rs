@@ -252,8 +252,9 @@ mod tests {
     use backprop::gradcheck::rel_error;
 
     /// (N, C, H, W, F): odd and even sides, maps smaller than a tile, one channel,
-    /// and 70 images of 3×3 (several chunks, the last one short).
-    const SHAPES: [(usize, usize, usize, usize, usize); 7] = [
+    /// 70 images of 3×3 (several chunks, the last one short), and channel counts of a
+    /// block of 8 and a remainder (the transposes' two loops).
+    const SHAPES: [(usize, usize, usize, usize, usize); 8] = [
         (2, 3, 7, 7, 4),
         (3, 2, 5, 6, 3),
         (2, 4, 3, 3, 5),
@@ -261,6 +262,7 @@ mod tests {
         (2, 3, 9, 13, 2),
         (2, 5, 8, 8, 3),
         (70, 2, 3, 3, 3),
+        (2, 11, 6, 5, 10),
     ];
 
     fn layer<T: Float>(
