@@ -170,7 +170,7 @@ impl<T: Float> Airbench94<T> {
         }
         let whiten = 2 * c * 4;
         let mut layers: Vec<Box<dyn Layer<T>>> = vec![
-            Box::new(Conv::new("W1", "b1", c, whiten, 2, 1)),
+            Box::new(Conv::new("W1", "b1", c, whiten, 2, 1).with_frozen_filters(config.whitening)),
             Box::new(Gelu::default()),
         ];
         let bn = |k: usize, width| {

@@ -253,10 +253,7 @@ fn backward_fast<T: Float>(
     need_dx: bool,
     path: Option<Path>,
 ) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
-    let (n, _, _, _) = cache.x.dim();
-    let (f, _, _, _) = cache.w.dim();
-    let (h_out, w_out) = cache.out_hw();
-    check_dout(dout, (n, f, h_out, w_out));
+    check_dout(dout, out_dim(cache));
     let dout = dout.as_standard_layout();
     let dout = dout.as_slice().expect("standard layout");
     let chosen = passes(cache);
@@ -274,6 +271,12 @@ fn backward_fast<T: Float>(
         _ => conv_batched::backward_weights(dout, cache),
     };
     (dx, dw, db)
+}
+
+/// The output's shape (N, F, H', W') for the layer of `cache`.
+fn out_dim<T: Float>(cache: &ConvCache<T>) -> (usize, usize, usize, usize) {
+    let (h_out, w_out) = cache.out_hw();
+    (cache.x.dim().0, cache.w.dim().0, h_out, w_out)
 }
 
 /// The input gradient on `path`.
@@ -326,6 +329,7 @@ pub struct Conv {
     filters: usize,
     size: usize,
     param: ConvParam,
+    frozen_filters: bool,
 }
 
 impl Conv {
@@ -352,8 +356,57 @@ impl Conv {
             filters,
             size,
             param: ConvParam::new(stride, size.saturating_sub(1) / 2),
+            frozen_filters: false,
         }
     }
+
+    /// The same layer with filters that never train (`frozen`): its backward pass
+    /// returns the bias gradient `db = Σ dout` alone, with no `dW`, which would be
+    /// thrown away. airbench94's whitening conv is such a layer; as the first layer it
+    /// needs no `dx` either, so its backward pass is one sum over `dout`.
+    ///
+    /// ```
+    /// use ndarray::{ArrayD, IxDyn};
+    /// use nn::{Conv, Layer, Mode, Params};
+    /// let mut conv = Conv::new("W", "b", 3, 4, 2, 1).with_frozen_filters(true);
+    /// let params = Params::from([
+    ///     ("W".to_string(), ArrayD::<f64>::ones(IxDyn(&[4, 3, 2, 2]))),
+    ///     ("b".to_string(), ArrayD::<f64>::zeros(IxDyn(&[4]))),
+    /// ]);
+    /// let x = ArrayD::<f64>::ones(IxDyn(&[2, 3, 5, 5]));
+    /// let (out, cache) = conv.forward(x, &params, &mut Params::new(), Mode::Train);
+    /// let (_, grads) = conv.backward(ArrayD::ones(out.raw_dim()), &cache, &params, false);
+    /// assert!(!grads.contains_key("W"));
+    /// assert_eq!(grads["b"], ArrayD::from_elem(IxDyn(&[4]), 2.0 * 4.0 * 4.0));
+    /// ```
+    pub fn with_frozen_filters(mut self, frozen: bool) -> Self {
+        self.frozen_filters = frozen;
+        self
+    }
+}
+
+/// `db = Σ dout` over images and positions, per filter: each filter's sum in a fixed
+/// order (image by image), filters in parallel.
+fn bias_gradient<T: Float>(dout: &ArrayView4<'_, T>) -> Array1<T> {
+    use rayon::prelude::*;
+    let dout = dout.as_standard_layout();
+    let (n, f, h, w) = dout.dim();
+    let plane = h * w;
+    let values = dout.as_slice().expect("standard layout");
+    let sums: Vec<T> = (0..f)
+        .into_par_iter()
+        .map(|fi| {
+            (0..n)
+                .map(|i| {
+                    values[(i * f + fi) * plane..][..plane]
+                        .iter()
+                        .copied()
+                        .sum::<T>()
+                })
+                .fold(T::zero(), |a, b| a + b)
+        })
+        .collect();
+    Array1::from(sums)
 }
 
 impl<T: Float> Layer<T> for Conv {
@@ -421,6 +474,16 @@ impl<T: Float> Layer<T> for Conv {
     ) -> (ArrayD<T>, Params<T>) {
         let cache: &ConvCache<T> = cache_of(cache, "conv");
         let dout = batch::<T, Ix4>(dout, "conv");
+        if self.frozen_filters {
+            check_dout(&dout.view(), out_dim(cache));
+            let dx = if need_dx {
+                conv_backward_fast(&dout.view(), cache).0.into_dyn()
+            } else {
+                no_dx()
+            };
+            let db = bias_gradient(&dout.view());
+            return (dx, Params::from([(self.b.clone(), db.into_dyn())]));
+        }
         let (dx, dw, db) = if need_dx {
             let (dx, dw, db) = conv_backward_fast(&dout.view(), cache);
             (dx.into_dyn(), dw, db)
@@ -439,6 +502,63 @@ impl<T: Float> Layer<T> for Conv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A conv with frozen filters (the whitening layer) gives the bias gradient the
+    /// full backward pass gives, and the naive layer's, without `dW`; with `dx` asked
+    /// for, the same `dx` too.
+    #[test]
+    fn frozen_filters_keep_the_bias_gradient_and_skip_dw() {
+        use crate::{conv_backward_naive, conv_forward_naive};
+        use backprop::gradcheck::rel_error;
+        use ndarray::IxDyn;
+        let mut rng = numeric::rng(11);
+        let (c, f) = (3, 24);
+        let x: Array4<f64> = numeric::randn((5, c, 9, 8), &mut rng);
+        let w: Array4<f64> = numeric::randn((f, c, 2, 2), &mut rng);
+        let b: Array1<f64> = numeric::randn(f, &mut rng);
+        let params = Params::from([
+            ("W1".to_string(), w.clone().into_dyn()),
+            ("b1".to_string(), b.clone().into_dyn()),
+        ]);
+        let mut full = Conv::new("W1", "b1", c, f, 2, 1);
+        let mut frozen = full.clone().with_frozen_filters(true);
+        let (out, cache) = full.forward(
+            x.clone().into_dyn(),
+            &params,
+            &mut Params::new(),
+            Mode::Train,
+        );
+        let (out_frozen, cache_frozen) = frozen.forward(
+            x.clone().into_dyn(),
+            &params,
+            &mut Params::new(),
+            Mode::Train,
+        );
+        assert_eq!(out, out_frozen);
+        let dout: ArrayD<f64> = numeric::randn(IxDyn(out.shape()), &mut rng);
+        let (_, naive_cache) =
+            conv_forward_naive(&x.view(), &w.view(), &b.view(), ConvParam::new(1, 0)).unwrap();
+        let dout4 = dout.view().into_dimensionality::<Ix4>().unwrap();
+        let (dx_naive, _, db_naive) = conv_backward_naive(&dout4, &naive_cache);
+        for need_dx in [false, true] {
+            let (dx, grads) = full.backward(dout.clone(), &cache, &params, need_dx);
+            let (dx_frozen, grads_frozen) =
+                frozen.backward(dout.clone(), &cache_frozen, &params, need_dx);
+            assert!(grads.contains_key("W1") && !grads_frozen.contains_key("W1"));
+            assert_eq!(grads_frozen.len(), 1);
+            let db = grads_frozen["b1"]
+                .view()
+                .into_dimensionality::<Ix1>()
+                .unwrap();
+            assert!(rel_error(&db, &db_naive.view()) < 1e-12);
+            assert!(rel_error(&grads["b1"].view(), &grads_frozen["b1"].view()) < 1e-12);
+            assert_eq!(dx, dx_frozen);
+            if need_dx {
+                let dx = dx_frozen.view().into_dimensionality::<Ix4>().unwrap();
+                assert!(rel_error(&dx, &dx_naive.view()) < 1e-10);
+            }
+        }
+    }
 
     /// Zero filters make an empty output and empty parameter gradients, on both the
     /// wide path (32×32 maps) and the chunked one (4×4 maps); dx is all zeros.
