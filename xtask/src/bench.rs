@@ -8,6 +8,7 @@
 //! print the same line, so every implementation is measured the same way.
 
 mod bandwidth;
+mod conv;
 mod layers;
 mod machine;
 mod micro;
@@ -62,6 +63,12 @@ pub struct Args {
     /// memory bandwidth, printed and written to target/xtask-bench/layers.md.
     #[arg(long)]
     layers: bool,
+    /// Instead of the scenarios: the per-layer convolution report (nn's `conv_layers`
+    /// bench in CPU time: forward, backward-data and backward-weights of every conv of
+    /// airbench94 and ThreeLayerConvNet against the GEMM peak of the same run), printed
+    /// and written to target/xtask-bench/conv.md. A full run puts it in its report.
+    #[arg(long)]
+    conv: bool,
     /// Where the report goes [default: docs/benchmarks.md; target/xtask-bench/quick.md
     /// with --quick, target/xtask-bench/only.md for a filtered run].
     #[arg(long)]
@@ -105,7 +112,23 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         eprintln!("wrote {}", output.display());
         return Ok(());
     }
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    if args.conv {
+        let report = conv::run(&root(), &target)?.markdown();
+        println!("{report}");
+        let output = args
+            .output
+            .unwrap_or_else(|| root().join("target/xtask-bench/conv.md"));
+        if let Some(dir) = output.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&output, report)?;
+        eprintln!("wrote {}", output.display());
+        return Ok(());
+    }
     let started = Instant::now();
+    let started_at = SystemTime::now();
     let load_at_start = machine::load_average();
     let root = root();
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
@@ -132,6 +155,11 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         micro::run_all(&root)?
     };
+    // The micro-benchmarks' run of the conv_layers bench left its table here.
+    let conv = conv::read(&conv::json_path(&target), started_at);
+    if !micro.is_empty() && conv.is_none() {
+        eprintln!("conv layers: no table from the micro-benchmarks' run");
+    }
 
     let mut peers = if args.peers {
         Peers::detect(&root)
@@ -182,7 +210,15 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
         machine.bandwidth.copy_gbs, machine.bandwidth.triad_gbs
     );
     let command = command_line();
-    let table = render::render(&machine, &command, &rows, &micro, &peers, args.quick);
+    let table = render::render(
+        &machine,
+        &command,
+        &rows,
+        &micro,
+        conv.as_ref(),
+        &peers,
+        args.quick,
+    );
     println!("{}", render::console_table(&rows, &peers));
     let output = args.output.clone().unwrap_or_else(|| {
         if args.quick {

@@ -6,7 +6,11 @@
 //! cargo bench -p nn --bench conv_layers -- ab        # wide columns, chunks, Winograd, interleaved
 //! CONV_TIME=cpu cargo bench -p nn --bench conv_layers # CPU time: the cost on idle cores
 //! CONV_ROUNDS=11 cargo bench -p nn --bench conv_layers  # more rounds (default 7)
+//! CONV_JSON=t.json cargo bench -p nn --bench conv_layers # the table also as JSON
 //! ```
+//!
+//! `cargo xtask bench` runs this table (with `CONV_TIME=cpu` and `CONV_JSON`) and folds
+//! it into docs/benchmarks.md; `cargo xtask bench --conv` runs it alone.
 //!
 //! The layers are the convolutions of airbench94's network at batch 512 (the frozen
 //! 2×2 whitening conv, forward only, then the six 3×3 'same' convs of its three
@@ -198,12 +202,13 @@ fn uptime() -> String {
 
 /// The per-layer table of the fast path.
 fn report(filter: &[String], rounds: usize) {
+    let load_before = uptime();
     let peak = gemm_peak(5);
     println!(
         "f32 GEMM peak (2048³, {} threads): {peak:.0} GFLOP/s; {} time; load {}",
         numeric::threads(),
         if cpu_mode() { "CPU" } else { "wall" },
-        uptime()
+        load_before
     );
     println!(
         "{:<46} {:>8} {:>9} {:>7}   {:>8} {:>9} {:>7}   {:>8} {:>9} {:>7}",
@@ -218,6 +223,7 @@ fn report(filter: &[String], rounds: usize) {
         "GFLOP/s",
         "peak"
     );
+    let mut rows = Vec::new();
     for l in LAYERS.iter().filter(|l| selected(l, filter)) {
         let (x, w, b, dout, p) = inputs(l);
         let (_, cache) = conv_forward_fast(&x.view(), &w.view(), &b.view(), p).unwrap();
@@ -254,8 +260,33 @@ fn report(filter: &[String], rounds: usize) {
             cell(&times[1]),
             cell(&times[2])
         );
+        let seconds = |t: &Vec<f64>| (!t.is_empty()).then(|| median(t.clone()));
+        rows.push(serde_json::json!({
+            "name": l.name,
+            "kernel": l.k,
+            "flops": flops(l),
+            "forward_s": seconds(&times[0]),
+            "backward_data_s": seconds(&times[1]),
+            "backward_weights_s": seconds(&times[2]),
+        }));
     }
-    println!("load after: {}", uptime());
+    let load_after = uptime();
+    println!("load after: {load_after}");
+    if let Some(path) = std::env::var_os("CONV_JSON") {
+        let table = serde_json::json!({
+            "time": if cpu_mode() { "cpu" } else { "wall" },
+            "threads": numeric::threads(),
+            "rounds": rounds,
+            "peak_gflops": peak,
+            "load_before": load_before,
+            "load_after": load_after,
+            "layers": rows,
+        });
+        if let Err(e) = std::fs::write(&path, format!("{table:#}\n")) {
+            eprintln!("conv_layers: cannot write {}: {e}", path.display());
+            std::process::exit(1);
+        }
+    }
 }
 
 /// A/B/C: wide columns, chunks of images and Winograd, every pass of every round

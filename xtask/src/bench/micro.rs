@@ -1,5 +1,7 @@
 //! The criterion micro-benchmarks: `cargo bench -p <crate>` for every crate with a
-//! `benches/` folder, then the medians read back from criterion's JSON estimates.
+//! `benches/` folder, then the medians read back from criterion's JSON estimates. The
+//! benches that are not criterion's print their own tables; the per-layer convolution
+//! table is also written as JSON for [`super::conv`].
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -41,7 +43,7 @@ pub fn crates_with_benches(root: &Path) -> Vec<String> {
 }
 
 /// `name = "..."` of a manifest's [package] (the first `name` key is the package's).
-fn package_name(manifest: &Path) -> Option<String> {
+pub fn package_name(manifest: &Path) -> Option<String> {
     let text = std::fs::read_to_string(manifest).ok()?;
     text.lines().find_map(|l| {
         let rest = l
@@ -58,6 +60,10 @@ pub fn run_all(root: &Path) -> Result<Vec<MicroResult>, Box<dyn Error>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let conv_json = super::conv::json_path(&target);
+    if let Some(dir) = conv_json.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let mut results = Vec::new();
     for krate in crates_with_benches(root) {
         eprintln!("micro-benchmarks: cargo bench -p {krate}");
@@ -65,6 +71,7 @@ pub fn run_all(root: &Path) -> Result<Vec<MicroResult>, Box<dyn Error>> {
         let status = Command::new(&cargo)
             .current_dir(root)
             .args(["bench", "-p", &krate])
+            .envs(super::conv::bench_env(&conv_json))
             .status()?;
         if !status.success() {
             return Err(format!("`cargo bench -p {krate}` failed ({status})").into());

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use super::conv::ConvReport;
 use super::machine::{Machine, Peers};
 use super::micro::MicroResult;
 use super::stats::{Impl, Row, Stats};
@@ -167,6 +168,7 @@ pub fn render(
     command: &str,
     rows: &[Row],
     micro: &[MicroResult],
+    conv: Option<&ConvReport>,
     peers: &Peers,
     quick: bool,
 ) -> String {
@@ -303,6 +305,25 @@ pub fn render(
             );
         }
     }
+    let _ = writeln!(w, "\n## Convolution layers\n");
+    match conv {
+        Some(c) => {
+            let _ = writeln!(
+                w,
+                "Every conv layer of airbench94 (batch 512) and ThreeLayerConvNet (batch 50), f32, from \
+                 nn's `conv_layers` bench, run by the micro-benchmarks above (`cargo xtask bench --conv` \
+                 runs it alone); docs/conv.md says which layout runs each pass and why.\n"
+            );
+            let _ = write!(w, "{}", c.markdown());
+        }
+        None => {
+            let _ = writeln!(
+                w,
+                "Not run in this invocation (it comes with the micro-benchmarks). \
+                 `cargo xtask bench --conv` runs it alone."
+            );
+        }
+    }
     let _ = writeln!(
         w,
         "\n## Reproduce\n\n```sh\ncargo xtask bench            # micro-benchmarks + scenarios, rewrites this file\n\
@@ -310,7 +331,8 @@ pub fn render(
          cargo xtask bench --quick    # sub-minute smoke run on synthetic data (CI)\n\
          cargo xtask bench knn        # only the scenarios named *knn* (table in target/xtask-bench/only.md)\n\
          cargo xtask bench --peers --peer numpy knn   # one peer only\n\
-         cargo xtask bench --layers   # memory-bound layers in GB/s (target/xtask-bench/layers.md)\n```\n\n\
+         cargo xtask bench --layers   # memory-bound layers in GB/s (target/xtask-bench/layers.md)\n\
+         cargo xtask bench --conv     # conv layers against the GEMM peak (target/xtask-bench/conv.md)\n```\n\n\
          Data: `cargo xtask fetch-data` (CIFAR-10) and `cargo xtask fetch-data --dataset fashion-mnist` \
          put the datasets in `data/`; `--data-dir` points elsewhere. `--threads N` (or `RAYON_NUM_THREADS`) \
          sets the threads of every implementation. The GEMM choice behind these figures: [gemm.md](gemm.md).\n\n\
