@@ -272,7 +272,7 @@ fn report(filter: &[String], rounds: usize) {
     }
     let load_after = uptime();
     println!("load after: {load_after}");
-    if let Some(path) = std::env::var_os("CONV_JSON") {
+    if let Some(path) = std::env::var_os("CONV_JSON").map(std::path::PathBuf::from) {
         let table = serde_json::json!({
             "time": if cpu_mode() { "cpu" } else { "wall" },
             "threads": numeric::threads(),
