@@ -122,8 +122,8 @@ impl ConvReport {
             self.threads,
             self.rounds,
             self.peak_gflops,
-            self.load_before,
-            self.load_after
+            load_average(&self.load_before),
+            load_average(&self.load_after)
         );
         let _ = writeln!(
             w,
@@ -164,6 +164,14 @@ impl ConvReport {
         }
         s
     }
+}
+
+/// The 1-, 5- and 15-minute load averages of a `/proc/loadavg` line.
+fn load_average(line: &str) -> String {
+    line.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The environment that makes the bench write its JSON to `json` in CPU time.
@@ -232,7 +240,7 @@ mod tests {
     fn sample() -> Value {
         serde_json::json!({
             "time": "cpu", "threads": 2, "rounds": 7, "peak_gflops": 200.0,
-            "load_before": "1.00", "load_after": "1.10",
+            "load_before": "1.00 0.90 0.80 1/100 42", "load_after": "1.10",
             "layers": [
                 {"name": "whiten 2x2", "kernel": 2, "flops": 1e9, "forward_s": 0.02,
                  "backward_data_s": null, "backward_weights_s": null},
@@ -258,6 +266,10 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("under 70 % of the peak in this run: b1 3x3 backward-weights (50 %)"));
+        assert!(
+            md.contains("load 1.00 0.90 0.80 before, 1.10 after"),
+            "{md}"
+        );
     }
 
     #[test]
