@@ -91,7 +91,7 @@ pub fn sum_of_squares<T: Float>(x: &[T]) -> T {
     while width > 1 {
         width /= 2;
         for i in 0..width {
-            acc[i] = acc[i] + acc[i + width];
+            acc[i] += acc[i + width];
         }
     }
     chunks.remainder().iter().fold(acc[0], |s, &v| s + v * v)
