@@ -232,7 +232,11 @@ pub(crate) fn add_l2<T: Float>(loss: &mut T, dw: &mut Array2<T>, w: &ArrayView2<
     if reg == T::zero() {
         return;
     }
-    *loss += reg * w.iter().map(|&v| v * v).sum::<T>();
+    let sum_sq = match w.as_slice_memory_order() {
+        Some(values) => numeric::sum_of_squares(values),
+        None => w.iter().map(|&v| v * v).sum::<T>(),
+    };
+    *loss += reg * sum_sq;
     dw.scaled_add(reg + reg, w);
 }
 

@@ -233,7 +233,10 @@ pub(crate) fn regularise<T: Float>(
     let mut penalty = T::zero();
     for name in names {
         let w = &params[name];
-        penalty += w.iter().map(|&v| v * v).sum::<T>();
+        penalty += match w.as_slice_memory_order() {
+            Some(values) => numeric::sum_of_squares(values),
+            None => w.iter().map(|&v| v * v).sum::<T>(),
+        };
         grads
             .get_mut(name)
             .expect("gradient of every weight")

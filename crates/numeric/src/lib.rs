@@ -7,7 +7,8 @@
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`rng`] / [`randn`]: seeded, reproducible random arrays.
 //! - [`fold_chunks_in_order`]: parallel sums with a fixed grouping, so a seed and a
-//!   thread count reproduce a run bit for bit.
+//!   thread count reproduce a run bit for bit; [`sum_of_squares`], a fast sum in a
+//!   fixed grouping.
 //! - [`tune_allocator`]: for programs, keeps large freed blocks for the next step.
 //!
 //! ```
@@ -33,5 +34,5 @@ pub use alloc::tune_allocator;
 pub use float::{Dtype, Float};
 pub use gemm_impl::{gemm, matmul};
 pub use random::{Rng, randn, rng};
-pub use reduce::{chunk_for_threads, fold_chunks_in_order};
+pub use reduce::{chunk_for_threads, fold_chunks_in_order, sum_of_squares};
 pub use threads::{set_threads, threads};

@@ -1,0 +1,66 @@
+//! Times the two small models of the course's benchmarks on random data, for profiling
+//! (`perf record`) and interleaved A/B runs of two builds: `loss` of ThreeLayerConvNet on
+//! a batch of 50 images (or its forward pass alone, `scores`), and `loss` of TwoLayerNet
+//! 3072-50-10 on a batch of 200 rows.
+//!
+//! ```text
+//! cargo run --release -p nn --example small_models -- [convnet|convnet-forward|two-layer] [ROUNDS]
+//! ```
+//! Prints the best and median round, each round 10 calls.
+
+use std::time::Instant;
+
+use ndarray::{Array1, Array2, Array4};
+use nn::{Model, ThreeLayerConvNet, TwoLayerConfig, TwoLayerNet};
+
+fn main() {
+    numeric::tune_allocator();
+    numeric::set_threads(2);
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "convnet".into());
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(9);
+    let mut rng = numeric::rng(0);
+    let mut round: Box<dyn FnMut()> = match which.as_str() {
+        "convnet" | "convnet-forward" => {
+            let x: Array4<f32> = numeric::randn((50, 3, 32, 32), &mut rng);
+            let y = Array1::from_iter((0..50).map(|i| i % 10));
+            let mut net = ThreeLayerConvNet::<f32>::new(Default::default()).expect("defaults");
+            let forward_only = which == "convnet-forward";
+            Box::new(move || {
+                if forward_only {
+                    std::hint::black_box(net.scores(&x.view().into_dyn()));
+                } else {
+                    std::hint::black_box(net.loss(&x.view().into_dyn(), &y.view()));
+                }
+            })
+        }
+        _ => {
+            let x: Array2<f32> = numeric::randn((200, 3072), &mut rng);
+            let y = Array1::from_iter((0..200).map(|i| i % 10));
+            let mut net = TwoLayerNet::<f32>::new(TwoLayerConfig {
+                hidden_dim: 50,
+                weight_scale: 1e-4,
+                reg: 0.25,
+                ..Default::default()
+            });
+            Box::new(move || {
+                std::hint::black_box(net.loss(&x.view().into_dyn(), &y.view()));
+            })
+        }
+    };
+    let mut times: Vec<f64> = (0..rounds)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..10 {
+                round();
+            }
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{which}: best {:.2} ms, median {:.2} ms per 10 calls",
+        times[0] * 1e3,
+        times[rounds / 2] * 1e3
+    );
+}
