@@ -1,11 +1,11 @@
 //! Per-layer speed of the fast convolution against the machine's GEMM peak (f32).
 //!
 //! ```text
-//! cargo bench -p nn --bench conv_layers              # the per-layer table
-//! cargo bench -p nn --bench conv_layers -- 7x7       # only layers whose name contains "7x7"
-//! cargo bench -p nn --bench conv_layers -- ab        # wide columns, chunks, Winograd, interleaved
-//! CONV_TIME=cpu cargo bench -p nn --bench conv_layers # CPU time: the cost on idle cores
-//! CONV_ROUNDS=11 cargo bench -p nn --bench conv_layers  # more rounds (default 7)
+//! cargo bench -p benches --bench conv_layers              # the per-layer table
+//! cargo bench -p benches --bench conv_layers -- 7x7       # only layers whose name contains "7x7"
+//! cargo bench -p benches --bench conv_layers -- ab        # wide columns, chunks, Winograd, interleaved
+//! CONV_TIME=cpu cargo bench -p benches --bench conv_layers # CPU time: the cost on idle cores
+//! CONV_ROUNDS=11 cargo bench -p benches --bench conv_layers  # more rounds (default 7)
 //! ```
 //!
 //! The layers are the convolutions of airbench94's network at batch 512 (the frozen
