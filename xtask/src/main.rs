@@ -10,6 +10,10 @@
 mod bench;
 mod fetch;
 mod fuzz;
+// A test of the docs, kept inside the binary: with no tests/ folder, `cargo test`
+// builds xtask once (its test harness) rather than twice.
+#[cfg(test)]
+mod links;
 
 use clap::{Parser, Subcommand};
 

@@ -5,14 +5,14 @@
 //!
 //! `cargo run --release -p backprop --example tape_ab [ROUNDS]`
 //!
-//! The workloads are those of `benches/tape.rs` (shared in `benches/common/`).
+//! The workloads are those of `benches/backprop/tape.rs` (shared in `benches/backprop/common/`).
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use ndarray::Array1;
 
-#[path = "../benches/common/mod.rs"]
+#[path = "../../../benches/backprop/common/mod.rs"]
 mod common;
 use common::*;
 

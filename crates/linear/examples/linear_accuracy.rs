@@ -257,7 +257,7 @@ fn run_dataset(dataset: &str, losses: Vec<Loss>) -> Result<(), Error> {
 
 /// The two speed targets with wall *and* process CPU time, on random data of the
 /// course's shapes: on a shared machine the CPU time bounds what the wall time would be
-/// alone (criterion's figures are in benches/linear.rs).
+/// alone (criterion's figures are in benches/linear/linear.rs).
 fn speed() -> Result<(), Error> {
     let (n, d) = (49_000, 3_073);
     let x = numeric::randn::<f32, _, _>((n, d), &mut numeric::rng(3)) * 60.0;

@@ -291,7 +291,7 @@ fn backward_data<T: Float>(dout: &[T], cache: &ConvCache<T>, path: Path) -> Arra
     }
 }
 
-/// Both fast paths on demand, for the A/B runs of `benches/conv_layers.rs`.
+/// Both fast paths on demand, for the A/B runs of `benches/nn/conv_layers.rs`.
 #[doc(hidden)]
 pub mod ab {
     use super::*;

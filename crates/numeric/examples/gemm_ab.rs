@@ -8,7 +8,7 @@
 //! ```
 //! Prints one line per shape and element type: GFLOP/s, best (median) per backend.
 
-#[path = "../benches/common/backends.rs"]
+#[path = "../../../benches/numeric/common/backends.rs"]
 mod backends;
 
 use std::time::Instant;

@@ -14,7 +14,7 @@ use std::time::SystemTime;
 
 use serde_json::Value;
 
-/// The bench that measures the layers: `benches/conv_layers.rs` of some crate.
+/// The bench that measures the layers: `benches/nn/conv_layers.rs`.
 const BENCH: &str = "conv_layers";
 
 /// The share of the GEMM peak every 3×3 conv pass should reach.
@@ -198,39 +198,30 @@ pub fn read(json: &Path, since: SystemTime) -> Option<ConvReport> {
     ConvReport::parse(&v)
 }
 
-/// Runs the bench alone (`cargo bench -p <crate> --bench conv_layers`, output passing
+/// Runs the bench alone (`cargo bench -p benches --bench conv_layers`, output passing
 /// through) and reads its table.
 pub fn run(root: &Path, target: &Path) -> Result<ConvReport, Box<dyn Error>> {
-    let krate = bench_crate(root).ok_or("no crate under crates/ has benches/conv_layers.rs")?;
+    let file = root.join("benches").join("nn").join(format!("{BENCH}.rs"));
+    if !file.is_file() {
+        return Err(format!("{} is missing", file.display()).into());
+    }
     let json = json_path(target);
     if let Some(dir) = json.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("conv layers: cargo bench -p {krate} --bench {BENCH}");
+    eprintln!("conv layers: cargo bench -p benches --bench {BENCH}");
     let since = SystemTime::now();
     let status = Command::new(cargo)
         .current_dir(root)
-        .args(["bench", "-p", &krate, "--bench", BENCH])
+        .args(["bench", "-p", "benches", "--bench", BENCH])
         .envs(bench_env(&json))
         .status()?;
     if !status.success() {
-        return Err(format!("`cargo bench -p {krate} --bench {BENCH}` failed ({status})").into());
+        return Err(format!("`cargo bench -p benches --bench {BENCH}` failed ({status})").into());
     }
     read(&json, since)
         .ok_or_else(|| format!("{} was not written or is malformed", json.display()).into())
-}
-
-/// The package under `crates/` whose `benches/` holds the bench.
-fn bench_crate(root: &Path) -> Option<String> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
-        .ok()?
-        .filter_map(|d| d.ok().map(|d| d.path()))
-        .collect();
-    dirs.sort();
-    dirs.into_iter()
-        .filter(|dir| dir.join("benches").join(format!("{BENCH}.rs")).is_file())
-        .find_map(|dir| super::micro::package_name(&dir.join("Cargo.toml")))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
-//! The criterion micro-benchmarks: `cargo bench -p <crate>` for every crate with a
-//! `benches/` folder, then the medians read back from criterion's JSON estimates. The
-//! benches that are not criterion's print their own tables; the per-layer convolution
-//! table is also written as JSON for [`super::conv`].
+//! The criterion micro-benchmarks: `cargo bench -p benches --bench NAME` for the
+//! targets of each crate's folder in `benches/`, then the medians read back from
+//! criterion's JSON estimates. The benches that are not criterion's print their own
+//! tables; the per-layer convolution table is also written as JSON for [`super::conv`].
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 /// One criterion benchmark's result.
 pub struct MicroResult {
-    /// The crate whose `cargo bench` produced it.
+    /// The crate measured (its folder in `benches/`).
     pub krate: String,
     /// Criterion's id, `group/function[/value]`.
     pub id: String,
@@ -20,39 +20,48 @@ pub struct MicroResult {
     pub throughput: Option<String>,
 }
 
-/// Crates (package names) under `crates/` that have benchmark sources.
-pub fn crates_with_benches(root: &Path) -> Vec<String> {
+/// The micro-benchmarks of one crate: the bench targets of the `benches` package
+/// kept in `benches/<crate>/` (one target per `.rs` file there, named after it).
+pub struct CrateBenches {
+    /// The measured crate (the folder's name).
+    pub krate: String,
+    /// Its bench targets, for `cargo bench -p benches --bench NAME`.
+    pub targets: Vec<String>,
+}
+
+/// Every folder of `benches/` with benchmark sources, in name order.
+pub fn crates_with_benches(root: &Path) -> Vec<CrateBenches> {
     let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(root.join("crates")) else {
+    let Ok(dirs) = std::fs::read_dir(root.join("benches")) else {
         return out;
     };
-    let mut dirs: Vec<PathBuf> = dirs.filter_map(|d| d.ok().map(|d| d.path())).collect();
+    let mut dirs: Vec<PathBuf> = dirs
+        .filter_map(|d| d.ok().map(|d| d.path()))
+        .filter(|d| d.is_dir())
+        .collect();
     dirs.sort();
     for dir in dirs {
-        let has_rs = std::fs::read_dir(dir.join("benches"))
+        let Some(krate) = dir.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let mut targets: Vec<String> = std::fs::read_dir(&dir)
             .map(|it| {
                 it.filter_map(Result::ok)
-                    .any(|f| f.path().extension().is_some_and(|e| e == "rs"))
+                    .map(|f| f.path())
+                    .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+                    .filter_map(|f| Some(f.file_stem()?.to_str()?.to_string()))
+                    .collect()
             })
-            .unwrap_or(false);
-        if has_rs && let Some(name) = package_name(&dir.join("Cargo.toml")) {
-            out.push(name);
+            .unwrap_or_default();
+        targets.sort();
+        if !targets.is_empty() {
+            out.push(CrateBenches {
+                krate: krate.to_string(),
+                targets,
+            });
         }
     }
     out
-}
-
-/// `name = "..."` of a manifest's [package] (the first `name` key is the package's).
-pub fn package_name(manifest: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(manifest).ok()?;
-    text.lines().find_map(|l| {
-        let rest = l
-            .trim()
-            .strip_prefix("name")?
-            .trim_start()
-            .strip_prefix('=')?;
-        Some(rest.trim().trim_matches('"').to_string())
-    })
 }
 
 /// Runs every crate's micro-benchmarks (output passes through) and collects the medians.
@@ -65,16 +74,21 @@ pub fn run_all(root: &Path) -> Result<Vec<MicroResult>, Box<dyn Error>> {
         std::fs::create_dir_all(dir)?;
     }
     let mut results = Vec::new();
-    for krate in crates_with_benches(root) {
-        eprintln!("micro-benchmarks: cargo bench -p {krate}");
+    for CrateBenches { krate, targets } in crates_with_benches(root) {
+        let mut args = vec!["bench".to_string(), "-p".into(), "benches".into()];
+        for t in &targets {
+            args.extend(["--bench".to_string(), t.clone()]);
+        }
+        let command = format!("cargo {}", args.join(" "));
+        eprintln!("micro-benchmarks of {krate}: {command}");
         let since = SystemTime::now();
         let status = Command::new(&cargo)
             .current_dir(root)
-            .args(["bench", "-p", &krate])
+            .args(&args)
             .envs(super::conv::bench_env(&conv_json))
             .status()?;
         if !status.success() {
-            return Err(format!("`cargo bench -p {krate}` failed ({status})").into());
+            return Err(format!("`{command}` failed ({status})").into());
         }
         let mut found = Vec::new();
         collect(&target.join("criterion"), since, &krate, &mut found);
@@ -120,7 +134,7 @@ fn read_result(new: &Path, since: SystemTime, krate: &str) -> Option<MicroResult
         Some(match kind.as_str() {
             "Bytes" | "BytesDecimal" => format!("{:.1} MB/s", per_s / 1e6),
             // An element is whatever the benchmark counts: a floating-point operation for
-            // the products (crates/numeric/benches/gemm.rs), an image for the loaders.
+            // the products (benches/numeric/gemm.rs), an image for the loaders.
             _ => format!("{} elem/s", si(per_s)),
         })
     });
@@ -139,5 +153,35 @@ fn si(x: f64) -> String {
         x if x >= 1e6 => format!("{:.2} M", x / 1e6),
         x if x >= 1e3 => format!("{:.2} k", x / 1e3),
         x => format!("{x:.1} "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo xtask bench` finds every micro-benchmark, and each is a target of the
+    /// `benches` package (its manifest names the file as `path`).
+    #[test]
+    fn every_bench_file_is_found_and_declared() {
+        let root = crate::bench::root();
+        let found = crates_with_benches(&root);
+        let krates: Vec<&str> = found.iter().map(|c| c.krate.as_str()).collect();
+        assert_eq!(
+            krates,
+            ["backprop", "cifar-data", "knn", "linear", "nn", "numeric"]
+        );
+        let nn = found
+            .iter()
+            .find(|c| c.krate == "nn")
+            .expect("nn's benches");
+        assert_eq!(nn.targets, ["cnn", "conv_layers", "fc", "small_models"]);
+        let manifest = std::fs::read_to_string(root.join("benches/Cargo.toml")).unwrap();
+        for CrateBenches { krate, targets } in &found {
+            for t in targets {
+                let declared = format!("name = \"{t}\"\npath = \"{krate}/{t}.rs\"");
+                assert!(manifest.contains(&declared), "benches/Cargo.toml lacks {t}");
+            }
+        }
     }
 }

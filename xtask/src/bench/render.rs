@@ -281,12 +281,12 @@ pub fn render(
     if micro.is_empty() {
         let _ = writeln!(
             w,
-            "Not run in this invocation (`--quick` or `--no-micro`). Run `cargo bench -p <crate>` for one crate."
+            "Not run in this invocation (`--quick` or `--no-micro`). Run `cargo bench -p benches --bench NAME` for one target."
         );
     } else {
         let _ = writeln!(
             w,
-            "Median of criterion's samples, from `cargo bench -p <crate>` (criterion's full reports are in \
+            "Median of criterion's samples, from `cargo bench -p benches` (criterion's full reports are in \
              target/criterion/). For numeric's GEMM benchmarks an element is one floating-point operation \
              (elem/s = FLOP/s); docs/gemm.md reads them.\n"
         );

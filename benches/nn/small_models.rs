@@ -4,7 +4,7 @@
 //! 3072-50-10 on a batch of 200 rows.
 //!
 //! ```text
-//! cargo run --release -p nn --example small_models -- [convnet|convnet-forward|two-layer] [ROUNDS]
+//! cargo bench -p benches --bench small_models -- [convnet|convnet-forward|two-layer] [ROUNDS]
 //! ```
 //! Prints the best and median round, each round 10 calls.
 
@@ -16,7 +16,8 @@ use nn::{Model, ThreeLayerConvNet, TwoLayerConfig, TwoLayerNet};
 fn main() {
     numeric::tune_allocator();
     numeric::set_threads(2);
-    let mut args = std::env::args().skip(1);
+    // `cargo bench` appends `--bench`: only the positional arguments count.
+    let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let which = args.next().unwrap_or_else(|| "convnet".into());
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(9);
     let mut rng = numeric::rng(0);

@@ -1,9 +1,9 @@
 //! Speed of the convolutional layers and networks (f32, batch sizes as trained).
 //!
 //! ```text
-//! cargo bench -p nn --bench cnn                      # everything
-//! cargo bench -p nn --bench cnn -- three-layer       # one group
-//! CNN_SUMMARY_ONLY=1 cargo bench -p nn --bench cnn   # only the per-layer table
+//! cargo bench -p benches --bench cnn                      # everything
+//! cargo bench -p benches --bench cnn -- three-layer       # one group
+//! CNN_SUMMARY_ONLY=1 cargo bench -p benches --bench cnn   # only the per-layer table
 //! ```
 //!
 //! Groups:

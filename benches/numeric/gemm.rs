@@ -23,9 +23,9 @@
 //! examples/gemm_ab.rs, which interleaves the backends round by round.
 //!
 //! ```text
-//! cargo bench -p numeric --bench gemm
-//! cargo bench -p numeric --bench gemm --features matrixmultiply-threading -- matrixmultiply-threaded
-//! cargo bench -p numeric --bench gemm --features blas -- openblas
+//! cargo bench -p benches --bench gemm
+//! cargo bench -p benches --bench gemm --features matrixmultiply-threading -- matrixmultiply-threaded
+//! cargo bench -p benches --bench gemm --features blas -- openblas
 //! ```
 //! Throughput is printed in elements/s where one element is one floating-point
 //! operation: read `Gelem/s` as GFLOP/s.

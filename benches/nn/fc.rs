@@ -16,7 +16,7 @@
 //! Random data of the real shapes: the work per epoch does not depend on the values.
 //!
 //! ```text
-//! cargo bench -p nn --bench fc
+//! cargo bench -p benches --bench fc
 //! ```
 
 use std::hint::black_box;

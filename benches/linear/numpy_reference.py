@@ -1,7 +1,7 @@
-"""The course's numpy code on the shapes of benches/linear.rs, for ratios on a shared
-machine: run it right before or after `cargo bench -p linear --bench linear`.
+"""The course's numpy code on the shapes of benches/linear/linear.rs, for ratios on a shared
+machine: run it right before or after `cargo bench -p benches --bench linear`.
 
-    python3 crates/linear/benches/numpy_reference.py
+    python3 benches/linear/numpy_reference.py
 
 Times (best of 5 / of 3): the vectorised softmax loss + gradient on 49 000 x 3 073
 float32, and the 1 500-iteration SVM training with batch 200 in float64 (the

@@ -1,5 +1,6 @@
-//! The two workloads measured by `benches/tape.rs` and `examples/tape_ab.rs`:
-//! the same computations by hand ("direct") and through the tape.
+//! The two workloads measured by `benches/backprop/tape.rs` and
+//! `crates/backprop/examples/tape_ab.rs`: the same computations by hand ("direct") and
+//! through the tape.
 
 #![allow(dead_code)] // each user takes what it needs
 

@@ -1,6 +1,6 @@
 //! What the tape costs over calling the same computations directly.
 //!
-//! `cargo bench -p backprop --bench tape` (the workloads are in `benches/common/`;
+//! `cargo bench -p benches --bench tape` (the workloads are in `benches/backprop/common/`;
 //! `cargo run --release -p backprop --example tape_ab` measures the same ratios
 //! interleaved, which is steadier on a shared machine).
 //!

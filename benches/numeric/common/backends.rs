@@ -1,5 +1,5 @@
-//! Shapes and GEMM backends shared by benches/gemm.rs (criterion) and
-//! examples/gemm_ab.rs (interleaved A/B runs for a shared machine).
+//! Shapes and GEMM backends shared by benches/numeric/gemm.rs (criterion) and
+//! crates/numeric/examples/gemm_ab.rs (interleaved A/B runs for a shared machine).
 
 #![allow(dead_code)] // each includer uses its own part
 

@@ -1,7 +1,7 @@
 //! Speed of the linear-classifier losses and of SGD training at the course's sizes.
 //!
-//! `cargo bench -p linear --bench linear` (all), or a filter such as
-//! `cargo bench -p linear --bench linear -- full_batch`. Random data: speed does not
+//! `cargo bench -p benches --bench linear` (all), or a filter such as
+//! `cargo bench -p benches --bench linear -- full_batch`. Random data: speed does not
 //! depend on the values. The project's targets: one vectorised softmax loss + gradient on
 //! 49 000 × 3 073 f32 ≤ 96 ms; 1 500 SVM iterations with batch 200 ≤ 1.0 s.
 

@@ -1,6 +1,6 @@
 //! Speed of the three distance paths, of the full-size no-loops matrix, and of `predict`.
 //!
-//! `cargo bench -p knn --bench knn` (all), or e.g. `cargo bench -p knn --bench knn -- no_loops_500x5000x3072`.
+//! `cargo bench -p benches --bench knn` (all), or e.g. `cargo bench -p benches --bench knn -- no_loops_500x5000x3072`.
 //! Random data: speed does not depend on the values.
 
 use std::hint::black_box;

@@ -8,7 +8,7 @@
 //! - `row C split`: row-major, C's columns cut at a multiple of 16 into two products.
 //!
 //! ```text
-//! cargo run --release -p numeric --example narrow_ab -- [ROUNDS]
+//! cargo bench -p benches --bench narrow_ab -- [ROUNDS]
 //! ```
 //! Prints the best and median round per variant, in GFLOP/s.
 
@@ -99,8 +99,10 @@ fn view(a: &Array2<f32>, transposed: bool) -> ArrayView2<'_, f32> {
 }
 
 fn main() {
+    // `cargo bench` appends `--bench`: only the positional arguments count.
     let rounds: usize = std::env::args()
-        .nth(1)
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
         .and_then(|s| s.parse().ok())
         .unwrap_or(15);
     let pool = rayon::ThreadPoolBuilder::new()

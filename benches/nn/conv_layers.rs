@@ -1,12 +1,12 @@
 //! Per-layer speed of the fast convolution against the machine's GEMM peak (f32).
 //!
 //! ```text
-//! cargo bench -p nn --bench conv_layers              # the per-layer table
-//! cargo bench -p nn --bench conv_layers -- 7x7       # only layers whose name contains "7x7"
-//! cargo bench -p nn --bench conv_layers -- ab        # wide columns, chunks, Winograd, interleaved
-//! CONV_TIME=cpu cargo bench -p nn --bench conv_layers # CPU time: the cost on idle cores
-//! CONV_ROUNDS=11 cargo bench -p nn --bench conv_layers  # more rounds (default 7)
-//! CONV_JSON=t.json cargo bench -p nn --bench conv_layers # the table also as JSON
+//! cargo bench -p benches --bench conv_layers              # the per-layer table
+//! cargo bench -p benches --bench conv_layers -- 7x7       # only layers whose name contains "7x7"
+//! cargo bench -p benches --bench conv_layers -- ab        # wide columns, chunks, Winograd, interleaved
+//! CONV_TIME=cpu cargo bench -p benches --bench conv_layers # CPU time: the cost on idle cores
+//! CONV_ROUNDS=11 cargo bench -p benches --bench conv_layers  # more rounds (default 7)
+//! CONV_JSON=t.json cargo bench -p benches --bench conv_layers # the table also as JSON
 //! ```
 //!
 //! `cargo xtask bench` runs this table (with `CONV_TIME=cpu` and `CONV_JSON`) and folds

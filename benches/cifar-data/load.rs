@@ -1,8 +1,8 @@
 //! Loading speed: all of CIFAR-10 (60 000 images, 184 MB) and the bundled sample.
 //!
 //! ```text
-//! cargo bench -p cifar-data --bench load
-//! CIFAR10_DIR=/path/to/cifar-10-batches-bin cargo bench -p cifar-data --bench load
+//! cargo bench -p benches --bench load
+//! CIFAR10_DIR=/path/to/cifar-10-batches-bin cargo bench -p benches --bench load
 //! ```
 //! CIFAR-10 is read from `$CIFAR10_DIR`, else the checkout's `data/cifar-10-batches-bin`;
 //! when neither exists that case is skipped with a message.
@@ -14,9 +14,9 @@ use cifar_data::{DataSource, DatasetChoice, load_cifar10, load_fashion_mnist};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// CIFAR-10 from `$CIFAR10_DIR`, else the checkout's `data/` (benches run in the
-/// crate's folder, so it is found from there).
+/// `benches/` folder, so it is found from there).
 fn cifar_dir() -> Option<PathBuf> {
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data");
     DataSource::resolve_or_env(DatasetChoice::Cifar10, data, "CIFAR10_DIR")
         .ok()
         .map(|src| src.dir)
