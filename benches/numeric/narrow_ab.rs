@@ -12,7 +12,8 @@
 //! ```
 //! Prints the best and median round per variant, in GFLOP/s.
 
-use std::time::Instant;
+#[path = "common/interleave.rs"]
+mod interleave;
 
 use ndarray::{Array2, ArrayView2, Axis, ShapeBuilder, s};
 
@@ -139,32 +140,7 @@ fn main() {
             })
         };
         let flops = 2.0 * (s.m * s.k * s.n) as f64;
-        let t = Instant::now();
-        call(0);
-        let reps = ((0.01 / t.elapsed().as_secs_f64()).ceil() as usize).clamp(1, 1000);
-        let mut times = vec![Vec::new(); names.len()];
-        for r in 0..rounds {
-            for j in 0..names.len() {
-                let i = (j + r) % names.len();
-                let t = Instant::now();
-                for _ in 0..reps {
-                    call(i);
-                }
-                times[i].push(t.elapsed().as_secs_f64() / reps as f64);
-            }
-        }
-        let cells: Vec<String> = names
-            .iter()
-            .zip(&mut times)
-            .map(|(n, t)| {
-                t.sort_by(f64::total_cmp);
-                format!(
-                    "{n} {:.0} ({:.0})",
-                    flops / t[0] / 1e9,
-                    flops / t[t.len() / 2] / 1e9
-                )
-            })
-            .collect();
+        let cells = interleave::gflops_cells(&names, rounds, 0.01, flops, &mut call);
         println!("{}: {}", s.name, cells.join(", "));
     }
 }

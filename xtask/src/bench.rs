@@ -101,31 +101,13 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.layers {
         let report = layers::report(if args.quick { 8 } else { 512 }, threads)?;
-        println!("{report}");
-        let output = args
-            .output
-            .unwrap_or_else(|| root().join("target/xtask-bench/layers.md"));
-        if let Some(dir) = output.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&output, report)?;
-        eprintln!("wrote {}", output.display());
-        return Ok(());
+        return write_side_report(&report, args.output, "layers.md");
     }
     let target =
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     if args.conv {
         let report = conv::run(&root(), &target)?.markdown();
-        println!("{report}");
-        let output = args
-            .output
-            .unwrap_or_else(|| root().join("target/xtask-bench/conv.md"));
-        if let Some(dir) = output.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&output, report)?;
-        eprintln!("wrote {}", output.display());
-        return Ok(());
+        return write_side_report(&report, args.output, "conv.md");
     }
     let started = Instant::now();
     let started_at = SystemTime::now();
@@ -249,6 +231,23 @@ pub fn run(mut args: Args) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Err(format!("scenarios failed: {}", failed.join(", ")).into())
     }
+}
+
+/// Prints a report that stands beside the scenarios (`--layers`, `--conv`) and writes
+/// it to `output`, by default `target/xtask-bench/<default_name>`.
+fn write_side_report(
+    report: &str,
+    output: Option<PathBuf>,
+    default_name: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("{report}");
+    let output = output.unwrap_or_else(|| root().join("target/xtask-bench").join(default_name));
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&output, report)?;
+    eprintln!("wrote {}", output.display());
+    Ok(())
 }
 
 /// `RAYON_NUM_THREADS` when set (the project's convention), else every core.

@@ -10,8 +10,8 @@
 
 #[path = "../../../benches/numeric/common/backends.rs"]
 mod backends;
-
-use std::time::Instant;
+#[path = "../../../benches/numeric/common/interleave.rs"]
+mod interleave;
 
 use backends::{Backends, SHAPES, operands};
 use ndarray::Array2;
@@ -47,32 +47,7 @@ fn run<T: Backends>(rounds: usize, filter: &str) {
         };
         let flops = 2.0 * (s.m * s.k * s.n) as f64;
         // Enough calls per timing to last ~20 ms.
-        let t = Instant::now();
-        call(0);
-        let reps = ((0.02 / t.elapsed().as_secs_f64()).ceil() as usize).clamp(1, 1000);
-        let mut times = vec![Vec::new(); names.len()];
-        for r in 0..rounds {
-            for j in 0..names.len() {
-                let i = (j + r) % names.len();
-                let t = Instant::now();
-                for _ in 0..reps {
-                    call(i);
-                }
-                times[i].push(t.elapsed().as_secs_f64() / reps as f64);
-            }
-        }
-        let cells: Vec<String> = names
-            .iter()
-            .zip(&mut times)
-            .map(|(n, t)| {
-                t.sort_by(f64::total_cmp);
-                format!(
-                    "{n} {:.0} ({:.0})",
-                    flops / t[0] / 1e9,
-                    flops / t[t.len() / 2] / 1e9
-                )
-            })
-            .collect();
+        let cells = interleave::gflops_cells(&names, rounds, 0.02, flops, &mut call);
         println!("{}-{}: {}", s.name, T::NAME, cells.join(", "));
     }
 }
