@@ -6,8 +6,7 @@
 use ndarray::{Array, ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn, Zip};
 use numeric::Float;
 
-use crate::Params;
-use crate::layer::{Cache, Layer, Mode, cache_of};
+use crate::layer::{Mode, Parameterless};
 
 /// What [`relu_backward`] needs: the input `x`.
 #[derive(Debug, Clone)]
@@ -214,127 +213,76 @@ pub fn tanh_backward<T: Float, D: Dimension>(
 // The activations as layers of a network: no parameters, any shape.
 // ---------------------------------------------------------------------------------
 
-/// Relu as a [`Layer`]: runs in place on its input and keeps its output as the cache
+/// Relu as a [`Layer`](crate::Layer): runs in place on its input and keeps its output as the cache
 /// (`out > 0` exactly where `x > 0`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Relu;
 
-impl<T: Float> Layer<T> for Relu {
-    fn name(&self) -> String {
+impl Parameterless for Relu {
+    type Cache<T: Float> = ArrayD<T>;
+    fn token(&self) -> String {
         "relu".into()
     }
-    fn forward(
-        &mut self,
-        mut x: ArrayD<T>,
-        _: &Params<T>,
-        _: &mut Params<T>,
-        _: Mode,
-    ) -> (ArrayD<T>, Cache) {
+    fn forward_x<T: Float>(&mut self, mut x: ArrayD<T>, _: Mode) -> (ArrayD<T>, ArrayD<T>) {
         relu_inplace(&mut x.view_mut());
-        (x.clone(), Box::new(x))
+        (x.clone(), x)
     }
-    fn backward(
-        &self,
-        mut dout: ArrayD<T>,
-        cache: &Cache,
-        _: &Params<T>,
-        _: bool,
-    ) -> (ArrayD<T>, Params<T>) {
-        let out: &ArrayD<T> = cache_of(cache, "relu");
+    fn backward_dx<T: Float>(&self, mut dout: ArrayD<T>, out: &ArrayD<T>) -> ArrayD<T> {
         relu_backward_from_output(&mut dout.view_mut(), &out.view());
-        (dout, Params::new())
+        dout
     }
 }
 
-/// Leaky relu with slope `alpha` as a [`Layer`].
+/// Leaky relu with slope `alpha` as a [`Layer`](crate::Layer).
 #[derive(Debug, Clone, Copy)]
 pub struct LeakyRelu {
     /// Slope for negative inputs.
     pub alpha: f64,
 }
 
-impl<T: Float> Layer<T> for LeakyRelu {
-    fn name(&self) -> String {
+impl Parameterless for LeakyRelu {
+    type Cache<T: Float> = LeakyReluCache<T, IxDyn>;
+    fn token(&self) -> String {
         format!("lrelu{}", self.alpha)
     }
-    fn forward(
-        &mut self,
-        x: ArrayD<T>,
-        _: &Params<T>,
-        _: &mut Params<T>,
-        _: Mode,
-    ) -> (ArrayD<T>, Cache) {
-        let (out, cache) = leaky_relu_forward(&x.view(), self.alpha);
-        (out, Box::new(cache))
+    fn forward_x<T: Float>(&mut self, x: ArrayD<T>, _: Mode) -> (ArrayD<T>, Self::Cache<T>) {
+        leaky_relu_forward(&x.view(), self.alpha)
     }
-    fn backward(
-        &self,
-        dout: ArrayD<T>,
-        cache: &Cache,
-        _: &Params<T>,
-        _: bool,
-    ) -> (ArrayD<T>, Params<T>) {
-        let cache: &LeakyReluCache<T, IxDyn> = cache_of(cache, "leaky relu");
-        (leaky_relu_backward(&dout.view(), cache), Params::new())
+    fn backward_dx<T: Float>(&self, dout: ArrayD<T>, cache: &Self::Cache<T>) -> ArrayD<T> {
+        leaky_relu_backward(&dout.view(), cache)
     }
 }
 
-/// The sigmoid as a [`Layer`].
+/// The sigmoid as a [`Layer`](crate::Layer).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sigmoid;
 
-impl<T: Float> Layer<T> for Sigmoid {
-    fn name(&self) -> String {
+impl Parameterless for Sigmoid {
+    type Cache<T: Float> = SigmoidCache<T, IxDyn>;
+    fn token(&self) -> String {
         "sigmoid".into()
     }
-    fn forward(
-        &mut self,
-        x: ArrayD<T>,
-        _: &Params<T>,
-        _: &mut Params<T>,
-        _: Mode,
-    ) -> (ArrayD<T>, Cache) {
-        let (out, cache) = sigmoid_forward(&x.view());
-        (out, Box::new(cache))
+    fn forward_x<T: Float>(&mut self, x: ArrayD<T>, _: Mode) -> (ArrayD<T>, Self::Cache<T>) {
+        sigmoid_forward(&x.view())
     }
-    fn backward(
-        &self,
-        dout: ArrayD<T>,
-        cache: &Cache,
-        _: &Params<T>,
-        _: bool,
-    ) -> (ArrayD<T>, Params<T>) {
-        let cache: &SigmoidCache<T, IxDyn> = cache_of(cache, "sigmoid");
-        (sigmoid_backward(&dout.view(), cache), Params::new())
+    fn backward_dx<T: Float>(&self, dout: ArrayD<T>, cache: &Self::Cache<T>) -> ArrayD<T> {
+        sigmoid_backward(&dout.view(), cache)
     }
 }
 
-/// Tanh as a [`Layer`].
+/// Tanh as a [`Layer`](crate::Layer).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Tanh;
 
-impl<T: Float> Layer<T> for Tanh {
-    fn name(&self) -> String {
+impl Parameterless for Tanh {
+    type Cache<T: Float> = TanhCache<T, IxDyn>;
+    fn token(&self) -> String {
         "tanh".into()
     }
-    fn forward(
-        &mut self,
-        x: ArrayD<T>,
-        _: &Params<T>,
-        _: &mut Params<T>,
-        _: Mode,
-    ) -> (ArrayD<T>, Cache) {
-        let (out, cache) = tanh_forward(&x.view());
-        (out, Box::new(cache))
+    fn forward_x<T: Float>(&mut self, x: ArrayD<T>, _: Mode) -> (ArrayD<T>, Self::Cache<T>) {
+        tanh_forward(&x.view())
     }
-    fn backward(
-        &self,
-        dout: ArrayD<T>,
-        cache: &Cache,
-        _: &Params<T>,
-        _: bool,
-    ) -> (ArrayD<T>, Params<T>) {
-        let cache: &TanhCache<T, IxDyn> = cache_of(cache, "tanh");
-        (tanh_backward(&dout.view(), cache), Params::new())
+    fn backward_dx<T: Float>(&self, dout: ArrayD<T>, cache: &Self::Cache<T>) -> ArrayD<T> {
+        tanh_backward(&dout.view(), cache)
     }
 }

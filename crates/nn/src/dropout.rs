@@ -6,8 +6,7 @@ use ndarray::{Array, ArrayD, ArrayView, Dimension, IxDyn};
 use numeric::{Float, Rng};
 use rand::Rng as _;
 
-use crate::Params;
-use crate::layer::{Cache, Layer, Mode, cache_of};
+use crate::layer::{Mode, Parameterless};
 
 /// What [`dropout_backward`] needs: the scaled mask (`None` at test time or when
 /// nothing is dropped).
@@ -121,7 +120,7 @@ pub fn dropout_backward<T: Float, D: Dimension>(
     }
 }
 
-/// Dropout as a [`Layer`], with its own seeded generator so a network's masks are
+/// Dropout as a [`Layer`](crate::Layer), with its own seeded generator so a network's masks are
 /// reproducible from its seed.
 #[derive(Debug, Clone)]
 pub struct Dropout {
@@ -148,28 +147,15 @@ impl Dropout {
     }
 }
 
-impl<T: Float> Layer<T> for Dropout {
-    fn name(&self) -> String {
+impl Parameterless for Dropout {
+    type Cache<T: Float> = DropoutCache<T, IxDyn>;
+    fn token(&self) -> String {
         format!("drop{}", self.keep)
     }
-    fn forward(
-        &mut self,
-        x: ArrayD<T>,
-        _: &Params<T>,
-        _: &mut Params<T>,
-        mode: Mode,
-    ) -> (ArrayD<T>, Cache) {
-        let (out, cache) = dropout_forward(&x.view(), self.keep, mode, &mut self.rng);
-        (out, Box::new(cache))
+    fn forward_x<T: Float>(&mut self, x: ArrayD<T>, mode: Mode) -> (ArrayD<T>, Self::Cache<T>) {
+        dropout_forward(&x.view(), self.keep, mode, &mut self.rng)
     }
-    fn backward(
-        &self,
-        dout: ArrayD<T>,
-        cache: &Cache,
-        _: &Params<T>,
-        _: bool,
-    ) -> (ArrayD<T>, Params<T>) {
-        let cache: &DropoutCache<T, IxDyn> = cache_of(cache, "dropout");
-        (dropout_backward(&dout.view(), cache), Params::new())
+    fn backward_dx<T: Float>(&self, dout: ArrayD<T>, cache: &Self::Cache<T>) -> ArrayD<T> {
+        dropout_backward(&dout.view(), cache)
     }
 }

@@ -37,8 +37,7 @@ use std::f64::consts::{FRAC_1_SQRT_2, PI};
 use ndarray::{Array, ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn, Zip};
 use numeric::{Dtype, Float};
 
-use crate::Params;
-use crate::layer::{Cache, Layer, Mode, cache_of};
+use crate::layer::{Mode, Parameterless};
 use crate::planes::{map_slice, zip_in_place};
 
 /// Which GELU: the exact erf form or the tanh approximation.
@@ -271,7 +270,7 @@ pub(crate) fn gelu_backward_in_place<T: Float, D: Dimension>(
     }
 }
 
-/// GELU as a [`Layer`] (spec token `gelu`, the exact form; `gelu_tanh` for the
+/// GELU as a [`Layer`](crate::Layer) (spec token `gelu`, the exact form; `gelu_tanh` for the
 /// approximation). No parameters, any shape.
 ///
 /// ```
@@ -286,34 +285,20 @@ pub struct Gelu {
     pub approx: GeluApprox,
 }
 
-impl<T: Float> Layer<T> for Gelu {
-    fn name(&self) -> String {
+impl Parameterless for Gelu {
+    type Cache<T: Float> = GeluCache<T, IxDyn>;
+    fn token(&self) -> String {
         match self.approx {
             GeluApprox::Exact => "gelu".into(),
             GeluApprox::Tanh => "gelu_tanh".into(),
         }
     }
-    fn forward(
-        &mut self,
-        x: ArrayD<T>,
-        _: &Params<T>,
-        _: &mut Params<T>,
-        _: Mode,
-    ) -> (ArrayD<T>, Cache) {
-        let (out, cache) = gelu_forward_owned(x, self.approx);
-        (out, Box::new(cache))
+    fn forward_x<T: Float>(&mut self, x: ArrayD<T>, _: Mode) -> (ArrayD<T>, Self::Cache<T>) {
+        gelu_forward_owned(x, self.approx)
     }
-    fn backward(
-        &self,
-        dout: ArrayD<T>,
-        cache: &Cache,
-        _: &Params<T>,
-        _: bool,
-    ) -> (ArrayD<T>, Params<T>) {
-        let cache: &GeluCache<T, IxDyn> = cache_of(cache, "gelu");
-        let mut dx = dout;
-        gelu_backward_in_place(&mut dx.view_mut(), cache);
-        (dx, Params::new())
+    fn backward_dx<T: Float>(&self, mut dout: ArrayD<T>, cache: &Self::Cache<T>) -> ArrayD<T> {
+        gelu_backward_in_place(&mut dout.view_mut(), cache);
+        dout
     }
 }
 
@@ -324,6 +309,7 @@ mod tests {
 
     use super::*;
     use crate::test_util::assert_rel_error_below;
+    use crate::{Layer, Params};
 
     #[test]
     fn gradients_match_numerical_ones_in_both_forms() {

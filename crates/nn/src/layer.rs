@@ -148,6 +148,52 @@ pub trait Layer<T: Float>: Debug + Send + Sync {
     ) -> (ArrayD<T>, Params<T>);
 }
 
+/// A layer without parameters or buffers whose passes are one function each
+/// (activations, dropout): it says its name, its forward pass with its own cache
+/// type, and its backward pass; the blanket [`Layer`] impl below does the rest
+/// (boxing the cache, taking it back, the empty parameter gradients).
+pub trait Parameterless: Debug + Send + Sync {
+    /// What the backward pass needs.
+    type Cache<T: Float>: Send + Sync + 'static;
+
+    /// The spec token, as [`Layer::name`].
+    fn token(&self) -> String;
+
+    /// Forward pass of a batch `x` of any shape in `mode`.
+    fn forward_x<T: Float>(&mut self, x: ArrayD<T>, mode: Mode) -> (ArrayD<T>, Self::Cache<T>);
+
+    /// Backward pass: `dx` from `dout`.
+    fn backward_dx<T: Float>(&self, dout: ArrayD<T>, cache: &Self::Cache<T>) -> ArrayD<T>;
+}
+
+impl<T: Float, L: Parameterless> Layer<T> for L {
+    fn name(&self) -> String {
+        self.token()
+    }
+    fn forward(
+        &mut self,
+        x: ArrayD<T>,
+        _: &Params<T>,
+        _: &mut Params<T>,
+        mode: Mode,
+    ) -> (ArrayD<T>, Cache) {
+        let (out, cache) = self.forward_x(x, mode);
+        (out, Box::new(cache))
+    }
+    fn backward(
+        &self,
+        dout: ArrayD<T>,
+        cache: &Cache,
+        _: &Params<T>,
+        _: bool,
+    ) -> (ArrayD<T>, Params<T>) {
+        let cache = cache
+            .downcast_ref::<L::Cache<T>>()
+            .unwrap_or_else(|| panic!("{}: backward got the cache of another layer", self.token()));
+        (self.backward_dx(dout, cache), Params::new())
+    }
+}
+
 /// The cache of layer `layer`, as its own type.
 pub(crate) fn cache_of<'a, C: 'static>(cache: &'a Cache, layer: &str) -> &'a C {
     cache
