@@ -46,12 +46,20 @@ impl Kind {
     }
 }
 
-/// Calls `$f::<f64>(args)` or `$f::<f32>(args)` as `$kind` says.
+/// Calls `$f::<f64>(args)` or `$f::<f32>(args)` as `$kind` says; written
+/// `$f::<_, G, ...>(args)`, the element type fills the `_` and the other generic
+/// arguments stay as given.
 macro_rules! by_dtype {
     ($kind:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
         match $kind {
             $crate::arrays::Kind::F64 => $f::<f64>($($arg),*),
             $crate::arrays::Kind::F32 => $f::<f32>($($arg),*),
+        }
+    };
+    ($kind:expr, $f:ident ::<_ $(, $g:ty)+> ( $($arg:expr),* $(,)? )) => {
+        match $kind {
+            $crate::arrays::Kind::F64 => $f::<f64 $(, $g)+>($($arg),*),
+            $crate::arrays::Kind::F32 => $f::<f32 $(, $g)+>($($arg),*),
         }
     };
 }

@@ -5,12 +5,12 @@
 //! follows any forward pass, as in the course.
 
 use ndarray::{Ix1, Ix4};
-use numpy::IntoPyArray;
 use pyo3::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, check_dout, check_pad, count, kind_of, value_error};
-use crate::cache::{Cache, Holds, Inner, cache};
+use crate::arrays::{Dtype, array, by_dtype, check_pad, count, kind_of, value_error};
+use crate::cache::Inner;
 use crate::engine::{self, ConvCache, ConvParam, NnError};
+use crate::glue::{backward_fn, out_and_cache};
 
 /// The engine's shape error, worded as the course's assertions where it has them
 /// (`'width does not work'`, `'Invalid height'`), followed by the sizes at fault.
@@ -88,55 +88,21 @@ where
     } else {
         "conv_forward_naive"
     };
-    let cache = Cache::new::<T, _>(made_by, out.shape(), cache);
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    out_and_cache::<T, _, _>(py, made_by, out, cache)
 }
 
-/// `conv_backward_naive(dout, cache) -> (dx, dw, db)`.
-#[pyfunction]
-pub fn conv_backward_naive<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "conv_backward_naive")?.get();
-    by_dtype!(cache.kind(), backward(dout, cache, false))
-}
+backward_fn!(
+    /// `conv_backward_naive(dout, cache) -> (dx, dw, db)`.
+    conv_backward_naive,
+    Ix4,
+    ConvCache,
+    |dout, c| engine::conv_backward_naive(dout, c)
+);
 
-/// `conv_backward_fast(dout, cache) -> (dx, dw, db)`.
-#[pyfunction]
-pub fn conv_backward_fast<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "conv_backward_fast")?.get();
-    by_dtype!(cache.kind(), backward(dout, cache, true))
-}
-
-fn backward<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-    fast: bool,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<ConvCache<T>>,
-{
-    let py = dout.py();
-    let c: &ConvCache<T> = cache.get("conv backward")?;
-    let dout = array::<T, Ix4>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let (dx, dw, db) = py.detach(|| {
-        if fast {
-            engine::conv_backward_fast(&dout, c)
-        } else {
-            engine::conv_backward_naive(&dout, c)
-        }
-    });
-    Ok((
-        dx.into_pyarray(py),
-        dw.into_pyarray(py),
-        db.into_pyarray(py),
-    )
-        .into_pyobject(py)?
-        .into_any())
-}
+backward_fn!(
+    /// `conv_backward_fast(dout, cache) -> (dx, dw, db)`.
+    conv_backward_fast,
+    Ix4,
+    ConvCache,
+    |dout, c| engine::conv_backward_fast(dout, c)
+);

@@ -7,13 +7,13 @@ pub use linear::{
     check_labels, softmax_loss, softmax_loss_vectorized, svm_loss, svm_loss_vectorized,
 };
 pub use nn::{
-    ConvCache, ConvParam, Error as NnError, conv_backward_fast, conv_backward_naive, conv_forward_fast,
-    conv_forward_naive,
-};
-pub use nn::{
     AffineCache, BatchNormParam, DropoutCache, Mode, NormCache, ReluCache, affine_backward,
     affine_forward, batchnorm_backward, batchnorm_forward, dropout_backward, dropout_forward,
     layernorm_backward, layernorm_forward, relu_backward, relu_forward,
+};
+pub use nn::{
+    ConvCache, ConvParam, Error as NnError, conv_backward_fast, conv_backward_naive,
+    conv_forward_fast, conv_forward_naive,
 };
 pub use nn::{
     FastPoolCache, PoolCache, PoolParam, max_pool_backward_fast, max_pool_backward_naive,

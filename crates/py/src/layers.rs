@@ -2,13 +2,14 @@
 //! affine, relu, dropout, batchnorm and layernorm. The Python wrapper reads the course's
 //! parameter dicts (`bn_param`, `dropout_param`, ...) and passes plain values here.
 
-use ndarray::{Array1, Ix1, Ix2, IxDyn};
-use numpy::IntoPyArray;
+use ndarray::{Array, ArrayView, ArrayView1, Dimension, Ix1, Ix2, IxDyn};
+use numpy::{PyReadonlyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, check_dout, kind_of, positive, value_error};
-use crate::cache::{Affine, BatchNorm, Cache, Dropout, Holds, Inner, LayerNorm, Relu, cache};
+use crate::arrays::{Dtype, array, by_dtype, kind_of, positive, value_error};
+use crate::cache::{Affine, BatchNorm, Cache, Dropout, Inner, LayerNorm, Relu};
 use crate::engine::{self, BatchNormParam, Mode};
+use crate::glue::{ToPython, backward_fn, out_and_cache};
 
 /// Checks that every 1-D parameter has `d` entries, naming the first that does not.
 pub fn check_len(params: &[(&str, usize)], d: usize, what: &str) -> PyResult<()> {
@@ -60,41 +61,16 @@ where
     // The cache owns copies of x and w: Python may change its arrays before the
     // backward pass.
     let (out, c) = py.detach(|| engine::affine_forward(x.to_owned(), w.to_owned(), &b));
-    let cache = Cache::new::<T, _>("affine_forward", out.shape(), c);
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    out_and_cache::<T, _, _>(py, "affine_forward", out, c)
 }
 
-/// `affine_backward(dout, cache) -> (dx, dw, db)`.
-#[pyfunction]
-pub fn affine_backward<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "affine_backward")?.get();
-    by_dtype!(cache.kind(), affine_backward_t(dout, cache))
-}
-
-fn affine_backward_t<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<Affine<T>>,
-{
-    let py = dout.py();
-    let c: &Affine<T> = cache.get("affine_backward")?;
-    let dout = array::<T, Ix2>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let (dx, dw, db) = py.detach(|| engine::affine_backward(&dout, c));
-    Ok((
-        dx.into_pyarray(py),
-        dw.into_pyarray(py),
-        db.into_pyarray(py),
-    )
-        .into_pyobject(py)?
-        .into_any())
-}
+backward_fn!(
+    /// `affine_backward(dout, cache) -> (dx, dw, db)`.
+    affine_backward,
+    Ix2,
+    Affine,
+    |dout, c| engine::affine_backward(dout, c)
+);
 
 /// `relu_forward(x) -> (out, cache)`, any shape.
 #[pyfunction]
@@ -110,35 +86,16 @@ where
     let x = array::<T, IxDyn>(x, "x")?;
     let x = x.as_array();
     let (out, c) = py.detach(|| engine::relu_forward(&x));
-    let cache = Cache::new::<T, _>("relu_forward", out.shape(), c);
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    out_and_cache::<T, _, _>(py, "relu_forward", out, c)
 }
 
-/// `relu_backward(dout, cache) -> dx`.
-#[pyfunction]
-pub fn relu_backward<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "relu_backward")?.get();
-    by_dtype!(cache.kind(), relu_backward_t(dout, cache))
-}
-
-fn relu_backward_t<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<Relu<T>>,
-{
-    let py = dout.py();
-    let c: &Relu<T> = cache.get("relu_backward")?;
-    let dout = array::<T, IxDyn>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let dx = py.detach(|| engine::relu_backward(&dout, c));
-    Ok(dx.into_pyarray(py).into_any())
-}
+backward_fn!(
+    /// `relu_backward(dout, cache) -> dx`.
+    relu_backward,
+    IxDyn,
+    Relu,
+    |dout, c| engine::relu_backward(dout, c)
+);
 
 /// `dropout_forward(x, p, train, seed) -> (out, cache)`: inverted dropout keeping each
 /// unit with probability `p`; the mask comes from the engine's generator seeded with
@@ -172,35 +129,16 @@ where
     let x = x.as_array();
     let mode = if train { Mode::Train } else { Mode::Test };
     let (out, c) = py.detach(|| engine::dropout_forward(&x, p, mode, &mut engine::rng(seed)));
-    let cache = Cache::new::<T, _>("dropout_forward", out.shape(), c);
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    out_and_cache::<T, _, _>(py, "dropout_forward", out, c)
 }
 
-/// `dropout_backward(dout, cache) -> dx`.
-#[pyfunction]
-pub fn dropout_backward<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "dropout_backward")?.get();
-    by_dtype!(cache.kind(), dropout_backward_t(dout, cache))
-}
-
-fn dropout_backward_t<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<Dropout<T>>,
-{
-    let py = dout.py();
-    let c: &Dropout<T> = cache.get("dropout_backward")?;
-    let dout = array::<T, IxDyn>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let dx = py.detach(|| engine::dropout_backward(&dout, c));
-    Ok(dx.into_pyarray(py).into_any())
-}
+backward_fn!(
+    /// `dropout_backward(dout, cache) -> dx`.
+    dropout_backward,
+    IxDyn,
+    Dropout,
+    |dout, c| engine::dropout_backward(dout, c)
+);
 
 /// The batchnorm state passed in from `bn_param`, checked against `d` features.
 pub fn bn_state<T: Dtype>(
@@ -243,83 +181,95 @@ pub fn batchnorm_forward<'py>(
     train: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let state = (running_mean, running_var, momentum, eps);
+    let made_by = "batchnorm_forward";
     by_dtype!(
         kind_of(x, "x")?,
-        batchnorm_forward_t(x, gamma, beta, state, train)
+        bn_forward::<_, Ix2, _>(
+            made_by,
+            (x, gamma, beta),
+            state,
+            train,
+            |x, g, b, bn, mode| {
+                let (out, c) = engine::batchnorm_forward(x, g, b, bn, mode);
+                (out, BatchNorm(c))
+            }
+        )
     )
 }
 
-type State<'a, 'py> = (&'a Bound<'py, PyAny>, &'a Bound<'py, PyAny>, f64, f64);
+/// `bn_param`'s running mean and variance, momentum and eps, as passed in.
+pub type State<'a, 'py> = (&'a Bound<'py, PyAny>, &'a Bound<'py, PyAny>, f64, f64);
 
-fn batchnorm_forward_t<'py, T: Dtype>(
-    x: &Bound<'py, PyAny>,
-    gamma: &Bound<'py, PyAny>,
-    beta: &Bound<'py, PyAny>,
-    (running_mean, running_var, momentum, eps): State<'_, 'py>,
-    train: bool,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: From<BatchNorm<T>>,
-{
-    let py = x.py();
+/// The three arrays of a normalisation: `x`, `gamma`, `beta`.
+pub type ScaleShift<'py, T, D> = (
+    PyReadonlyArray<'py, T, D>,
+    PyReadonlyArray1<'py, T>,
+    PyReadonlyArray1<'py, T>,
+);
+
+/// `x`, `gamma`, `beta` of a normalisation as arrays of `T`, `x` with `D` axes and
+/// `gamma`, `beta` with one entry per feature (rows) or channel (images): axis 1.
+pub fn scale_shift<'py, T: Dtype, D: Dimension>(
+    (x, gamma, beta): (&Bound<'py, PyAny>, &Bound<'py, PyAny>, &Bound<'py, PyAny>),
+) -> PyResult<ScaleShift<'py, T, D>> {
     let (x, gamma, beta) = (
-        array::<T, Ix2>(x, "x")?,
+        array::<T, D>(x, "x")?,
         array::<T, Ix1>(gamma, "gamma")?,
         array::<T, Ix1>(beta, "beta")?,
     );
-    let (x, gamma, beta) = (x.as_array(), gamma.as_array(), beta.as_array());
-    let d = x.ncols();
+    let what = if D::NDIM == Some(2) {
+        "features"
+    } else {
+        "channels"
+    };
     check_len(
-        &[("gamma", gamma.len()), ("beta", beta.len())],
-        d,
-        "features",
+        &[
+            ("gamma", gamma.as_array().len()),
+            ("beta", beta.as_array().len()),
+        ],
+        x.as_array().shape()[1],
+        what,
     )?;
-    let mut bn = bn_state::<T>(running_mean, running_var, momentum, eps, d)?;
-    let mode = if train { Mode::Train } else { Mode::Test };
-    let (out, c) = py.detach(|| engine::batchnorm_forward(&x, &gamma, &beta, &mut bn, mode));
-    let cache = Cache::new::<T, _>("batchnorm_forward", out.shape(), BatchNorm(c));
-    let (mean, var): (Array1<T>, Array1<T>) = (bn.running_mean, bn.running_var);
-    Ok((
-        out.into_pyarray(py),
-        cache,
-        mean.into_pyarray(py),
-        var.into_pyarray(py),
-    )
-        .into_pyobject(py)?
-        .into_any())
+    Ok((x, gamma, beta))
 }
 
-/// `batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)`.
-#[pyfunction]
-pub fn batchnorm_backward<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "batchnorm_backward")?.get();
-    by_dtype!(cache.kind(), batchnorm_backward_t(dout, cache))
-}
-
-fn batchnorm_backward_t<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
+/// Batchnorm's forward pass on rows or images (`D` axes, features on axis 1): the
+/// arrays and `bn_param` checked, `pass` without the GIL, and
+/// `(out, cache, running_mean, running_var)` back.
+pub fn bn_forward<'py, T: Dtype, D: Dimension, C: Send>(
+    made_by: &'static str,
+    inputs: (&Bound<'py, PyAny>, &Bound<'py, PyAny>, &Bound<'py, PyAny>),
+    (running_mean, running_var, momentum, eps): State<'_, 'py>,
+    train: bool,
+    pass: impl FnOnce(
+        &ArrayView<'_, T, D>,
+        &ArrayView1<'_, T>,
+        &ArrayView1<'_, T>,
+        &mut BatchNormParam<T>,
+        Mode,
+    ) -> (Array<T, D>, C)
+    + Send,
 ) -> PyResult<Bound<'py, PyAny>>
 where
-    Inner: Holds<BatchNorm<T>>,
+    Inner: From<C>,
 {
-    let py = dout.py();
-    let c: &BatchNorm<T> = cache.get("batchnorm_backward")?;
-    let dout = array::<T, Ix2>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let (dx, dgamma, dbeta) = py.detach(|| engine::batchnorm_backward(&dout, &c.0));
-    Ok((
-        dx.into_pyarray(py),
-        dgamma.into_pyarray(py),
-        dbeta.into_pyarray(py),
-    )
-        .into_pyobject(py)?
-        .into_any())
+    let py = inputs.0.py();
+    let (x, gamma, beta) = scale_shift::<T, D>(inputs)?;
+    let (x, gamma, beta) = (x.as_array(), gamma.as_array(), beta.as_array());
+    let mut bn = bn_state::<T>(running_mean, running_var, momentum, eps, x.shape()[1])?;
+    let mode = if train { Mode::Train } else { Mode::Test };
+    let (out, c) = py.detach(|| pass(&x, &gamma, &beta, &mut bn, mode));
+    let cache = Cache::new::<T, _>(made_by, out.shape(), c);
+    (out, cache, bn.running_mean, bn.running_var).to_python(py)
 }
+
+backward_fn!(
+    /// `batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)`.
+    batchnorm_backward,
+    Ix2,
+    BatchNorm,
+    |dout, c| engine::batchnorm_backward(dout, &c.0)
+);
 
 /// `layernorm_forward(x, gamma, beta, eps) -> (out, cache)`.
 #[pyfunction]
@@ -343,50 +293,16 @@ where
     Inner: From<LayerNorm<T>>,
 {
     let py = x.py();
-    let (x, gamma, beta) = (
-        array::<T, Ix2>(x, "x")?,
-        array::<T, Ix1>(gamma, "gamma")?,
-        array::<T, Ix1>(beta, "beta")?,
-    );
+    let (x, gamma, beta) = scale_shift::<T, Ix2>((x, gamma, beta))?;
     let (x, gamma, beta) = (x.as_array(), gamma.as_array(), beta.as_array());
-    check_len(
-        &[("gamma", gamma.len()), ("beta", beta.len())],
-        x.ncols(),
-        "features",
-    )?;
     let (out, c) = py.detach(|| engine::layernorm_forward(&x, &gamma, &beta, eps));
-    let cache = Cache::new::<T, _>("layernorm_forward", out.shape(), LayerNorm(c));
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    out_and_cache::<T, _, _>(py, "layernorm_forward", out, LayerNorm(c))
 }
 
-/// `layernorm_backward(dout, cache) -> (dx, dgamma, dbeta)`.
-#[pyfunction]
-pub fn layernorm_backward<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "layernorm_backward")?.get();
-    by_dtype!(cache.kind(), layernorm_backward_t(dout, cache))
-}
-
-fn layernorm_backward_t<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<LayerNorm<T>>,
-{
-    let py = dout.py();
-    let c: &LayerNorm<T> = cache.get("layernorm_backward")?;
-    let dout = array::<T, Ix2>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let (dx, dgamma, dbeta) = py.detach(|| engine::layernorm_backward(&dout, &c.0));
-    Ok((
-        dx.into_pyarray(py),
-        dgamma.into_pyarray(py),
-        dbeta.into_pyarray(py),
-    )
-        .into_pyobject(py)?
-        .into_any())
-}
+backward_fn!(
+    /// `layernorm_backward(dout, cache) -> (dx, dgamma, dbeta)`.
+    layernorm_backward,
+    Ix2,
+    LayerNorm,
+    |dout, c| engine::layernorm_backward(dout, &c.0)
+);

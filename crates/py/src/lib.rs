@@ -9,6 +9,7 @@
 //! raise `ValueError`.
 //!
 //! Files, one idea each: [`arrays`] (taking arrays in), [`cache`] (the opaque caches),
+//! [`glue`] (what every layer wrapper does alike: results out, backward passes),
 //! [`conv`], [`pool`], [`im2col`], [`layers`], [`spatial`], [`classifiers`], and
 //! [`engine`], the one place that names the engine crates' items.
 
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod classifiers;
 pub mod conv;
 pub mod engine;
+pub mod glue;
 pub mod im2col;
 pub mod layers;
 pub mod pool;

@@ -6,14 +6,14 @@
 //! gradient evenly among tied maxima instead. The two differ only on exact ties; after
 //! a ReLU those are zeros, whose gradient the ReLU's backward pass discards anyway.
 
-use ndarray::Ix4;
-use numpy::IntoPyArray;
+use ndarray::{Array4, ArrayView4, Ix4};
 use pyo3::prelude::*;
 
-use crate::arrays::{Dtype, array, by_dtype, check_dout, count, kind_of};
-use crate::cache::{Cache, FastPool, Holds, Inner, cache};
+use crate::arrays::{Dtype, array, by_dtype, count, kind_of};
+use crate::cache::{FastPool, Inner};
 use crate::conv::shape_error;
-use crate::engine::{self, PoolCache, PoolParam};
+use crate::engine::{self, NnError, PoolCache, PoolParam};
+use crate::glue::{backward_fn, out_and_cache};
 
 fn pool_param(
     pool_height: &Bound<'_, PyAny>,
@@ -46,41 +46,34 @@ fn forward_naive<'py, T: Dtype>(
 where
     Inner: From<PoolCache<T>>,
 {
+    forward::<T, _>(x, "max_pool_forward_naive", |x| {
+        engine::max_pool_forward_naive(x, param)
+    })
+}
+
+/// A forward pass of either pair: `x` as images of `T`, `pass` without the GIL.
+fn forward<'py, T: Dtype, C: Send>(
+    x: &Bound<'py, PyAny>,
+    made_by: &'static str,
+    pass: impl FnOnce(&ArrayView4<'_, T>) -> Result<(Array4<T>, C), NnError> + Send,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    Inner: From<C>,
+{
     let py = x.py();
     let x = array::<T, Ix4>(x, "x")?;
     let x = x.as_array();
-    let (out, c) = py
-        .detach(|| engine::max_pool_forward_naive(&x, param))
-        .map_err(shape_error)?;
-    let cache = Cache::new::<T, _>("max_pool_forward_naive", out.shape(), c);
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    let (out, c) = py.detach(|| pass(&x)).map_err(shape_error)?;
+    out_and_cache::<T, _, _>(py, made_by, out, c)
 }
 
-/// `max_pool_backward_naive(dout, cache) -> dx`.
-#[pyfunction]
-pub fn max_pool_backward_naive<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "max_pool_backward_naive")?.get();
-    by_dtype!(cache.kind(), backward_naive(dout, cache))
-}
-
-fn backward_naive<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<PoolCache<T>>,
-{
-    let py = dout.py();
-    let c: &PoolCache<T> = cache.get("max_pool_backward_naive")?;
-    let dout = array::<T, Ix4>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let dx = py.detach(|| engine::max_pool_backward_naive(&dout, c));
-    Ok(dx.into_pyarray(py).into_any())
-}
+backward_fn!(
+    /// `max_pool_backward_naive(dout, cache) -> dx`.
+    max_pool_backward_naive,
+    Ix4,
+    PoolCache,
+    |dout, c| engine::max_pool_backward_naive(dout, c)
+);
 
 /// `max_pool_forward_fast(x, pool_height, pool_width, stride) -> (out, cache)`.
 #[pyfunction]
@@ -101,38 +94,15 @@ fn forward_fast<'py, T: Dtype>(
 where
     Inner: From<FastPool<T>>,
 {
-    let py = x.py();
-    let x = array::<T, Ix4>(x, "x")?;
-    let x = x.as_array();
-    let (out, c) = py
-        .detach(|| engine::max_pool_forward_fast(&x, param))
-        .map_err(shape_error)?;
-    let cache = Cache::new::<T, _>("max_pool_forward_fast", out.shape(), FastPool::<T>::new(c));
-    Ok((out.into_pyarray(py), cache).into_pyobject(py)?.into_any())
+    forward::<T, _>(x, "max_pool_forward_fast", |x| {
+        engine::max_pool_forward_fast(x, param).map(|(out, c)| (out, FastPool::<T>::new(c)))
+    })
 }
 
-/// `max_pool_backward_fast(dout, cache) -> dx`.
-#[pyfunction]
-pub fn max_pool_backward_fast<'py>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let cache = self::cache(cache, "max_pool_backward_fast")?.get();
-    by_dtype!(cache.kind(), backward_fast(dout, cache))
-}
-
-fn backward_fast<'py, T: Dtype>(
-    dout: &Bound<'py, PyAny>,
-    cache: &Cache,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: Holds<FastPool<T>>,
-{
-    let py = dout.py();
-    let c: &FastPool<T> = cache.get("max_pool_backward_fast")?;
-    let dout = array::<T, Ix4>(dout, "dout")?;
-    let dout = dout.as_array();
-    check_dout(dout.shape(), cache.dout_shape())?;
-    let dx = py.detach(|| engine::max_pool_backward_fast(&dout, &c.0));
-    Ok(dx.into_pyarray(py).into_any())
-}
+backward_fn!(
+    /// `max_pool_backward_fast(dout, cache) -> dx`.
+    max_pool_backward_fast,
+    Ix4,
+    FastPool,
+    |dout, c| engine::max_pool_backward_fast(dout, &c.0)
+);
