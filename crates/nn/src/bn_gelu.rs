@@ -23,14 +23,14 @@
 //! assert!((fused - chain).iter().all(|d| d.abs() < 1e-12));
 //! ```
 
-use ndarray::{Array1, Array4, ArrayD, ArrayView1, Ix4};
+use ndarray::{Array1, Array4, ArrayD, Ix4};
 use numeric::Float;
 use rayon::prelude::*;
 
 use crate::Params;
 use crate::error::Result;
 use crate::gelu::{GeluApprox, fast_grad, fast_path, fast_value, gelu_grad_naive, gelu_naive};
-use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of, view};
+use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of};
 use crate::planes::{lane_sum, map_planes};
 use crate::spatial::{SpatialBatchNorm, SpatialBatchNormCache, check_images, normalisation};
 
@@ -130,11 +130,11 @@ impl<T: Float> Layer<T> for BatchNormGelu {
     ) -> (ArrayD<T>, Cache) {
         let names = &self.bn.names;
         let x = batch::<T, Ix4>(x, "bn-gelu");
-        let mut running = names.take_running(buffers);
-        (running.momentum, running.eps) = (self.bn.momentum, self.bn.eps);
-        let beta: ArrayView1<'_, T> = view(params, &names.beta);
-        let bn = normalisation(x, &view(params, &names.gamma), &beta, &mut running, mode);
-        names.put_running(buffers, running);
+        let (gamma, beta) = names.gamma_beta(params);
+        let stats = (self.bn.momentum, self.bn.eps);
+        let bn = names.with_running(buffers, stats, |running| {
+            normalisation(x, &gamma, &beta, running, mode)
+        });
         let cache = BatchNormGeluCache {
             bn,
             beta: beta.to_owned(),
@@ -181,7 +181,7 @@ impl<T: Float> Layer<T> for BatchNormGelu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::{assert_rel_error_below, numerical_grads3};
+    use crate::test_util::check_scale_shift_grads;
     use crate::{Gelu, NormNames};
 
     fn tensors(gamma: &Array1<f64>, beta: &Array1<f64>) -> (Params<f64>, Params<f64>) {
@@ -250,8 +250,6 @@ mod tests {
         let mut layer = BatchNormGelu::new(bn(3));
         let (_, cache) = layer.forward(x.clone().into_dyn(), &params, &mut buffers, Mode::Train);
         let (dx, grads) = layer.backward(dout.clone().into_dyn(), &cache, &params, true);
-        let (dx_num, dg_num, db_num) =
-            numerical_grads3(fwd, &mut x, &mut gamma, &mut beta, &dout.view());
         let dx = dx.into_dimensionality::<Ix4>().unwrap();
         let g = |k: &str| {
             grads[k]
@@ -259,8 +257,8 @@ mod tests {
                 .into_dimensionality::<ndarray::Ix1>()
                 .unwrap()
         };
-        assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
-        assert_rel_error_below("dgamma", &g("gamma1"), &dg_num, 1e-7);
-        assert_rel_error_below("dbeta", &g("beta1"), &db_num, 1e-7);
+        let inputs = (&mut x, &mut gamma, &mut beta);
+        let analytic = (&dx, &g("gamma1"), &g("beta1"));
+        check_scale_shift_grads(fwd, inputs, &dout, analytic, 1e-7);
     }
 }

@@ -10,7 +10,7 @@ use numeric::Float;
 
 use crate::Params;
 use crate::error::{Error, Result};
-use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of, view};
+use crate::layer::{Cache, Layer, Mode, ParamSpec, batch};
 use crate::norm::{NormCache, NormNames, layernorm_backward, layernorm_forward};
 use crate::spatial::check_images;
 
@@ -217,14 +217,9 @@ impl<T: Float> Layer<T> for GroupNorm {
         _: Mode,
     ) -> (ArrayD<T>, Cache) {
         let x = batch::<T, Ix4>(x, "gn");
-        let (out, cache) = spatial_groupnorm_forward(
-            &x.view(),
-            &view(params, &self.names.gamma),
-            &view(params, &self.names.beta),
-            self.groups,
-            1e-5,
-        )
-        .expect("groups checked by output_shape");
+        let (gamma, beta) = self.names.gamma_beta(params);
+        let (out, cache) = spatial_groupnorm_forward(&x.view(), &gamma, &beta, self.groups, 1e-5)
+            .expect("groups checked by output_shape");
         (out.into_dyn(), Box::new(cache))
     }
     fn backward(
@@ -234,21 +229,16 @@ impl<T: Float> Layer<T> for GroupNorm {
         _: &Params<T>,
         _: bool,
     ) -> (ArrayD<T>, Params<T>) {
-        let cache: &GroupNormCache<T> = cache_of(cache, "gn");
-        let (dx, dgamma, dbeta) =
-            spatial_groupnorm_backward(&batch::<T, Ix4>(dout, "gn").view(), cache);
-        (dx.into_dyn(), self.names.grads(dgamma, dbeta))
+        self.names.backward(dout, cache, "gn", |d: Array4<T>, c| {
+            spatial_groupnorm_backward(&d.view(), c)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_util::{assert_rel_error_below, numerical_grads3};
-
-    fn randn4(dim: (usize, usize, usize, usize), seed: u64) -> Array4<f64> {
-        numeric::randn(dim, &mut numeric::rng(seed))
-    }
+    use crate::test_util::{check_scale_shift_grads, randn4};
 
     #[test]
     fn groupnorm_backward_matches_numerical_gradients() {
@@ -264,11 +254,8 @@ mod tests {
         let (_, cache) =
             spatial_groupnorm_forward(&x.view(), &gamma.view(), &beta.view(), 2, 1e-5).unwrap();
         let (dx, dgamma, dbeta) = spatial_groupnorm_backward(&dout.view(), &cache);
-        let (dx_num, dg_num, db_num) =
-            numerical_grads3(fwd, &mut x, &mut gamma, &mut beta, &dout.view());
-        assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
-        assert_rel_error_below("dgamma", &dgamma, &dg_num, 1e-7);
-        assert_rel_error_below("dbeta", &dbeta, &db_num, 1e-7);
+        let inputs = (&mut x, &mut gamma, &mut beta);
+        check_scale_shift_grads(fwd, inputs, &dout, (&dx, &dgamma, &dbeta), 1e-7);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! `layernorm_backward`. Batchnorm keeps running statistics for test time in
 //! [`BatchNormParam`] (the course's `bn_param`).
 
-use ndarray::{Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, Ix1, Ix2, Zip};
+use ndarray::{
+    Array, Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, Dimension, Ix1, Ix2, Zip,
+};
 use numeric::Float;
 
 use crate::Params;
@@ -321,7 +323,7 @@ impl NormNames {
     }
 
     /// Moves the running statistics out of `buffers` into a [`BatchNormParam`] (no copy).
-    pub(crate) fn take_running<T: Float>(&self, buffers: &mut Params<T>) -> BatchNormParam<T> {
+    fn take_running<T: Float>(&self, buffers: &mut Params<T>) -> BatchNormParam<T> {
         let mut take = |name: &str| {
             let a = buffers
                 .get_mut(name)
@@ -339,9 +341,47 @@ impl NormNames {
     }
 
     /// Puts the running statistics back into `buffers`.
-    pub(crate) fn put_running<T: Float>(&self, buffers: &mut Params<T>, bn: BatchNormParam<T>) {
+    fn put_running<T: Float>(&self, buffers: &mut Params<T>, bn: BatchNormParam<T>) {
         buffers.insert(self.running_mean.clone(), bn.running_mean.into_dyn());
         buffers.insert(self.running_var.clone(), bn.running_var.into_dyn());
+    }
+
+    /// γ and β of `params`, as a layer's forward pass reads them.
+    pub(crate) fn gamma_beta<'a, T: Float>(
+        &self,
+        params: &'a Params<T>,
+    ) -> (ArrayView1<'a, T>, ArrayView1<'a, T>) {
+        (view(params, &self.gamma), view(params, &self.beta))
+    }
+
+    /// Runs `f` on the running statistics of `buffers` with `momentum` and `eps`: moved
+    /// out (no copy), updated by a train-mode pass, and put back.
+    pub(crate) fn with_running<T: Float, R>(
+        &self,
+        buffers: &mut Params<T>,
+        (momentum, eps): (f64, f64),
+        f: impl FnOnce(&mut BatchNormParam<T>) -> R,
+    ) -> R {
+        let mut bn = self.take_running(buffers);
+        (bn.momentum, bn.eps) = (momentum, eps);
+        let r = f(&mut bn);
+        self.put_running(buffers, bn);
+        r
+    }
+
+    /// A normalisation layer's backward pass: `dout` as a batch of `D` axes, the
+    /// cache as the layer's own type, `pass`'s `(dx, dgamma, dbeta)`, the two
+    /// gradients by name.
+    pub(crate) fn backward<T: Float, D: Dimension, C: 'static>(
+        &self,
+        dout: ArrayD<T>,
+        cache: &Cache,
+        layer: &str,
+        pass: impl FnOnce(Array<T, D>, &C) -> (Array<T, D>, Array1<T>, Array1<T>),
+    ) -> (ArrayD<T>, Params<T>) {
+        let cache: &C = cache_of(cache, layer);
+        let (dx, dgamma, dbeta) = pass(batch::<T, D>(dout, layer), cache);
+        (dx.into_dyn(), self.grads(dgamma, dbeta))
     }
 
     /// `(dgamma, dbeta)` as named gradients.
@@ -400,15 +440,10 @@ impl<T: Float> Layer<T> for BatchNorm {
         mode: Mode,
     ) -> (ArrayD<T>, Cache) {
         let x = batch::<T, Ix2>(x, "bn");
-        let mut bn = self.names.take_running(buffers);
-        let (out, cache) = batchnorm_forward(
-            &x.view(),
-            &view(params, &self.names.gamma),
-            &view(params, &self.names.beta),
-            &mut bn,
-            mode,
-        );
-        self.names.put_running(buffers, bn);
+        let (gamma, beta) = self.names.gamma_beta(params);
+        let (out, cache) = self.names.with_running(buffers, (0.9, 1e-5), |bn| {
+            batchnorm_forward(&x.view(), &gamma, &beta, bn, mode)
+        });
         (out.into_dyn(), Box::new(cache))
     }
     fn backward(
@@ -418,9 +453,9 @@ impl<T: Float> Layer<T> for BatchNorm {
         _: &Params<T>,
         _: bool,
     ) -> (ArrayD<T>, Params<T>) {
-        let cache: &NormCache<T> = cache_of(cache, "bn");
-        let (dx, dgamma, dbeta) = batchnorm_backward(&batch::<T, Ix2>(dout, "bn").view(), cache);
-        (dx.into_dyn(), self.names.grads(dgamma, dbeta))
+        self.names.backward(dout, cache, "bn", |d: Array2<T>, c| {
+            batchnorm_backward(&d.view(), c)
+        })
     }
 }
 
@@ -456,12 +491,8 @@ impl<T: Float> Layer<T> for LayerNorm {
         _: Mode,
     ) -> (ArrayD<T>, Cache) {
         let x = batch::<T, Ix2>(x, "ln");
-        let (out, cache) = layernorm_forward(
-            &x.view(),
-            &view(params, &self.names.gamma),
-            &view(params, &self.names.beta),
-            1e-5,
-        );
+        let (gamma, beta) = self.names.gamma_beta(params);
+        let (out, cache) = layernorm_forward(&x.view(), &gamma, &beta, 1e-5);
         (out.into_dyn(), Box::new(cache))
     }
     fn backward(
@@ -471,8 +502,8 @@ impl<T: Float> Layer<T> for LayerNorm {
         _: &Params<T>,
         _: bool,
     ) -> (ArrayD<T>, Params<T>) {
-        let cache: &NormCache<T> = cache_of(cache, "ln");
-        let (dx, dgamma, dbeta) = layernorm_backward(&batch::<T, Ix2>(dout, "ln").view(), cache);
-        (dx.into_dyn(), self.names.grads(dgamma, dbeta))
+        self.names.backward(dout, cache, "ln", |d: Array2<T>, c| {
+            layernorm_backward(&d.view(), c)
+        })
     }
 }

@@ -32,7 +32,7 @@ use rayon::prelude::*;
 
 use crate::Params;
 use crate::error::{Error, Result};
-use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of, view};
+use crate::layer::{Cache, Layer, Mode, ParamSpec, batch};
 use crate::norm::{BatchNormParam, NormNames};
 use crate::planes::{channel_planes, lane_sum, map_planes, per_channel};
 
@@ -371,16 +371,11 @@ impl<T: Float> Layer<T> for SpatialBatchNorm {
         mode: Mode,
     ) -> (ArrayD<T>, Cache) {
         let x = batch::<T, Ix4>(x, "bn");
-        let mut bn = self.names.take_running(buffers);
-        (bn.momentum, bn.eps) = (self.momentum, self.eps);
-        let (out, cache) = spatial_batchnorm_forward_owned(
-            x,
-            &view(params, &self.names.gamma),
-            &view(params, &self.names.beta),
-            &mut bn,
-            mode,
-        );
-        self.names.put_running(buffers, bn);
+        let (gamma, beta) = self.names.gamma_beta(params);
+        let stats = (self.momentum, self.eps);
+        let (out, cache) = self.names.with_running(buffers, stats, |bn| {
+            spatial_batchnorm_forward_owned(x, &gamma, &beta, bn, mode)
+        });
         (out.into_dyn(), Box::new(cache))
     }
     fn backward(
@@ -390,10 +385,11 @@ impl<T: Float> Layer<T> for SpatialBatchNorm {
         _: &Params<T>,
         _: bool,
     ) -> (ArrayD<T>, Params<T>) {
-        let cache: &SpatialBatchNormCache<T> = cache_of(cache, "bn");
-        let mut dx = batch::<T, Ix4>(dout, "bn");
-        let (dgamma, dbeta) = spatial_batchnorm_backward_in_place(&mut dx, cache);
-        (dx.into_dyn(), self.names.grads(dgamma, dbeta))
+        self.names
+            .backward(dout, cache, "bn", |mut dx: Array4<T>, c| {
+                let (dgamma, dbeta) = spatial_batchnorm_backward_in_place(&mut dx, c);
+                (dx, dgamma, dbeta)
+            })
     }
 }
 

@@ -1,7 +1,12 @@
 //! Gradient-check plumbing shared by the layer modules' unit tests.
 
 use backprop::gradcheck::{eval_numerical_gradient_array, rel_error};
-use ndarray::{Array, ArrayView, Dimension};
+use ndarray::{Array, Array1, Array4, ArrayView, Dimension};
+
+/// Standard normal images (N, C, H, W) drawn from the generator seeded with `seed`.
+pub(crate) fn randn4(dim: (usize, usize, usize, usize), seed: u64) -> Array4<f64> {
+    numeric::randn(dim, &mut numeric::rng(seed))
+}
 
 /// Centred-difference gradients (h = 1e-5) of a three-input layer `f(a, b, c)` with
 /// upstream gradient `dout`, with respect to each input in turn, the other two held
@@ -39,4 +44,22 @@ pub(crate) fn assert_rel_error_below<D: Dimension>(
 ) {
     let err = rel_error(&analytic.view(), &numerical.view());
     assert!(err < tol, "{name} {err}");
+}
+
+/// The course's check of a layer with a scale `gamma` and a shift `beta`: its
+/// analytic `(dx, dgamma, dbeta)` against centred differences of `forward` at `x`,
+/// `gamma`, `beta` with upstream gradient `dout`; `dx` within `dx_tol`, the
+/// parameters' gradients within 1e-7.
+#[track_caller]
+pub(crate) fn check_scale_shift_grads<D: Dimension>(
+    forward: impl Fn(&Array<f64, D>, &Array1<f64>, &Array1<f64>) -> Array<f64, D>,
+    (x, gamma, beta): (&mut Array<f64, D>, &mut Array1<f64>, &mut Array1<f64>),
+    dout: &Array<f64, D>,
+    (dx, dgamma, dbeta): (&Array<f64, D>, &Array1<f64>, &Array1<f64>),
+    dx_tol: f64,
+) {
+    let (dx_num, dg_num, db_num) = numerical_grads3(forward, x, gamma, beta, &dout.view());
+    assert_rel_error_below("dx", dx, &dx_num, dx_tol);
+    assert_rel_error_below("dgamma", dgamma, &dg_num, 1e-7);
+    assert_rel_error_below("dbeta", dbeta, &db_num, 1e-7);
 }

@@ -3,11 +3,7 @@
 
 use super::*;
 use crate::spatial_naive::{spatial_batchnorm_backward_naive, spatial_batchnorm_forward_naive};
-use crate::test_util::{assert_rel_error_below, numerical_grads3};
-
-fn randn4(dim: (usize, usize, usize, usize), seed: u64) -> Array4<f64> {
-    numeric::randn(dim, &mut numeric::rng(seed))
-}
+use crate::test_util::{check_scale_shift_grads, randn4};
 
 /// The course's train-time check: after spatial batchnorm with gamma, beta, the
 /// per-channel means are beta and the standard deviations gamma.
@@ -125,11 +121,8 @@ fn fast_backward_passes_the_course_tolerance() {
         Mode::Train,
     );
     let (dx, dgamma, dbeta) = spatial_batchnorm_backward(&dout.view(), &cache);
-    let (dx_num, dg_num, db_num) =
-        numerical_grads3(fwd, &mut x, &mut gamma, &mut beta, &dout.view());
-    assert_rel_error_below("dx", &dx, &dx_num, 1e-7);
-    assert_rel_error_below("dgamma", &dgamma, &dg_num, 1e-7);
-    assert_rel_error_below("dbeta", &dbeta, &db_num, 1e-7);
+    let inputs = (&mut x, &mut gamma, &mut beta);
+    check_scale_shift_grads(fwd, inputs, &dout, (&dx, &dgamma, &dbeta), 1e-7);
 }
 
 /// The same bits whatever the thread count: the sums' grouping is fixed.
