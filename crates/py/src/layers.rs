@@ -167,35 +167,16 @@ pub fn bn_state<T: Dtype>(
     })
 }
 
-/// `batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, train)
-/// -> (out, cache, running_mean, running_var)`.
-#[pyfunction]
-pub fn batchnorm_forward<'py>(
-    x: &Bound<'py, PyAny>,
-    gamma: &Bound<'py, PyAny>,
-    beta: &Bound<'py, PyAny>,
-    running_mean: &Bound<'py, PyAny>,
-    running_var: &Bound<'py, PyAny>,
-    momentum: f64,
-    eps: f64,
-    train: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    let state = (running_mean, running_var, momentum, eps);
-    let made_by = "batchnorm_forward";
-    by_dtype!(
-        kind_of(x, "x")?,
-        bn_forward::<_, Ix2, _>(
-            made_by,
-            (x, gamma, beta),
-            state,
-            train,
-            |x, g, b, bn, mode| {
-                let (out, c) = engine::batchnorm_forward(x, g, b, bn, mode);
-                (out, BatchNorm(c))
-            }
-        )
-    )
-}
+bn_forward_fn!(
+    /// `batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps, train)
+    /// -> (out, cache, running_mean, running_var)`.
+    batchnorm_forward,
+    Ix2,
+    |x, g, b, bn, mode| {
+        let (out, c) = engine::batchnorm_forward(x, g, b, bn, mode);
+        (out, BatchNorm(c))
+    }
+);
 
 /// `bn_param`'s running mean and variance, momentum and eps, as passed in.
 pub type State<'a, 'py> = (&'a Bound<'py, PyAny>, &'a Bound<'py, PyAny>, f64, f64);
@@ -262,6 +243,36 @@ where
     let cache = Cache::new::<T, _>(made_by, out.shape(), c);
     (out, cache, bn.running_mean, bn.running_var).to_python(py)
 }
+
+/// `#[pyfunction] $name(x, gamma, beta, running_mean, running_var, momentum, eps,
+/// train)`: a batchnorm forward wrapper, of rows or of images (`$dim`), through
+/// [`bn_forward`] with the engine call `$pass` (`|x, gamma, beta, bn, mode| ...`).
+macro_rules! bn_forward_fn {
+    ($(#[$doc:meta])* $name:ident, $dim:ty, $pass:expr) => {
+        $(#[$doc])*
+        #[pyfunction]
+        pub fn $name<'py>(
+            x: &Bound<'py, PyAny>,
+            gamma: &Bound<'py, PyAny>,
+            beta: &Bound<'py, PyAny>,
+            running_mean: &Bound<'py, PyAny>,
+            running_var: &Bound<'py, PyAny>,
+            momentum: f64,
+            eps: f64,
+            train: bool,
+        ) -> PyResult<Bound<'py, PyAny>> {
+            use $crate::layers::bn_forward;
+            let state = (running_mean, running_var, momentum, eps);
+            let inputs = (x, gamma, beta);
+            let (kind, made_by) = ($crate::arrays::kind_of(x, "x")?, stringify!($name));
+            $crate::arrays::by_dtype!(
+                kind,
+                bn_forward::<_, $dim, _>(made_by, inputs, state, train, $pass)
+            )
+        }
+    };
+}
+pub(crate) use bn_forward_fn;
 
 backward_fn!(
     /// `batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)`.

@@ -9,34 +9,15 @@ use crate::cache::Inner;
 use crate::conv::shape_error;
 use crate::engine::{self, GroupNormCache, SpatialBatchNormCache};
 use crate::glue::{backward_fn, out_and_cache};
-use crate::layers::{bn_forward, scale_shift};
+use crate::layers::{bn_forward_fn, scale_shift};
 
-/// `spatial_batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps,
-/// train) -> (out, cache, running_mean, running_var)`.
-#[pyfunction]
-pub fn spatial_batchnorm_forward<'py>(
-    x: &Bound<'py, PyAny>,
-    gamma: &Bound<'py, PyAny>,
-    beta: &Bound<'py, PyAny>,
-    running_mean: &Bound<'py, PyAny>,
-    running_var: &Bound<'py, PyAny>,
-    momentum: f64,
-    eps: f64,
-    train: bool,
-) -> PyResult<Bound<'py, PyAny>> {
-    let state = (running_mean, running_var, momentum, eps);
-    let made_by = "spatial_batchnorm_forward";
-    by_dtype!(
-        kind_of(x, "x")?,
-        bn_forward::<_, Ix4, _>(
-            made_by,
-            (x, gamma, beta),
-            state,
-            train,
-            |x, g, b, bn, mode| { engine::spatial_batchnorm_forward(x, g, b, bn, mode) }
-        )
-    )
-}
+bn_forward_fn!(
+    /// `spatial_batchnorm_forward(x, gamma, beta, running_mean, running_var, momentum, eps,
+    /// train) -> (out, cache, running_mean, running_var)`.
+    spatial_batchnorm_forward,
+    Ix4,
+    |x, g, b, bn, mode| engine::spatial_batchnorm_forward(x, g, b, bn, mode)
+);
 
 backward_fn!(
     /// `spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)`.
