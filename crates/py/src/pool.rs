@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use crate::arrays::{Dtype, array, by_dtype, count, kind_of};
 use crate::cache::{FastPool, Inner};
 use crate::conv::shape_error;
-use crate::engine::{self, NnError, PoolCache, PoolParam};
+use crate::engine::{self, FastPoolCache, NnError, PoolCache, PoolParam};
 use crate::glue::{backward_fn, out_and_cache};
 
 fn pool_param(
@@ -36,19 +36,11 @@ pub fn max_pool_forward_naive<'py>(
     stride: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let param = pool_param(pool_height, pool_width, stride)?;
-    by_dtype!(kind_of(x, "x")?, forward_naive(x, param))
-}
-
-fn forward_naive<'py, T: Dtype>(
-    x: &Bound<'py, PyAny>,
-    param: PoolParam,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: From<PoolCache<T>>,
-{
-    forward::<T, _>(x, "max_pool_forward_naive", |x| {
-        engine::max_pool_forward_naive(x, param)
-    })
+    let made_by = "max_pool_forward_naive";
+    by_dtype!(
+        kind_of(x, "x")?,
+        forward::<_, _>(x, made_by, |x| engine::max_pool_forward_naive(x, param))
+    )
 }
 
 /// A forward pass of either pair: `x` as images of `T`, `pass` without the GIL.
@@ -84,19 +76,17 @@ pub fn max_pool_forward_fast<'py>(
     stride: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let param = pool_param(pool_height, pool_width, stride)?;
-    by_dtype!(kind_of(x, "x")?, forward_fast(x, param))
+    let made_by = "max_pool_forward_fast";
+    by_dtype!(
+        kind_of(x, "x")?,
+        forward::<_, _>(x, made_by, |x| engine::max_pool_forward_fast(x, param)
+            .map(tagged))
+    )
 }
 
-fn forward_fast<'py, T: Dtype>(
-    x: &Bound<'py, PyAny>,
-    param: PoolParam,
-) -> PyResult<Bound<'py, PyAny>>
-where
-    Inner: From<FastPool<T>>,
-{
-    forward::<T, _>(x, "max_pool_forward_fast", |x| {
-        engine::max_pool_forward_fast(x, param).map(|(out, c)| (out, FastPool::<T>::new(c)))
-    })
+/// The fast pass's cache tagged with its output's element type.
+fn tagged<T>((out, c): (Array4<T>, FastPoolCache)) -> (Array4<T>, FastPool<T>) {
+    (out, FastPool::new(c))
 }
 
 backward_fn!(
