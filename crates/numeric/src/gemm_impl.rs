@@ -4,6 +4,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::Float;
+use crate::bf16::{MatmulPrecision, matmul_precision};
 
 /// Below this many multiply-adds (m·k·n) a product runs on one thread: splitting it
 /// costs more than it saves (about 100 µs of work on one core).
@@ -43,6 +44,19 @@ pub fn gemm<T: Float>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
+    gemm_at(matmul_precision(), alpha, a, b, beta, c);
+}
+
+/// [`gemm`] at a given precision for f32 products (one that the CPU runs: see
+/// [`crate::set_matmul_precision`]), so that tests need not set the global.
+pub(crate) fn gemm_at<T: Float>(
+    precision: MatmulPrecision,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(
@@ -68,12 +82,12 @@ pub fn gemm<T: Float>(
         });
         return;
     }
-    if needs_reorienting(a, b, c) {
+    if !uses_bf16::<T>(precision) && needs_reorienting(a, b, c) {
         // Computed into a buffer of the other orientation, then added to C: the
         // product's cost dwarfs the extra pass over C (k ≥ REORIENT_MIN_K).
         let row_major = c.strides()[1].unsigned_abs() < c.strides()[0].unsigned_abs();
         let mut t = Array2::<T>::zeros((m, n).set_f(row_major));
-        gemm(alpha, a, b, T::zero(), &mut t.view_mut());
+        gemm_at(precision, alpha, a, b, T::zero(), &mut t.view_mut());
         add_buffer(c, &t, beta);
         return;
     }
@@ -95,7 +109,7 @@ pub fn gemm<T: Float>(
                 fit.max(1)
             }
         };
-    gemm_in_parts(alpha, a, b, beta, c, parts);
+    gemm_in_parts(precision, alpha, a, b, beta, c, parts);
 }
 
 /// Inner dimension from which [`needs_reorienting`] may send a product through a
@@ -177,8 +191,26 @@ fn needs_reorienting<T>(
         && (other_m <= REORIENT_MAX_COLUMNS || k >= REORIENT_LONG_K)
 }
 
+/// Whether a product runs on the bf16 kernel: f32 at [`MatmulPrecision::Bf16`]. It
+/// packs both operands whatever their layout, so it never needs a reoriented buffer.
+fn uses_bf16<T: 'static>(precision: MatmulPrecision) -> bool {
+    TypeId::of::<T>() == TypeId::of::<f32>() && precision == MatmulPrecision::Bf16
+}
+
+/// The kernel for f32 products at a precision in force.
+fn f32_kernel(precision: MatmulPrecision) -> unsafe fn(&Product) {
+    match precision {
+        // SAFETY (of the pointer's later calls): Bf16 is in force only where the CPU
+        // has AVX-512F and AVX512_BF16, the kernel's one extra requirement.
+        #[cfg(target_arch = "x86_64")]
+        MatmulPrecision::Bf16 => crate::bf16::gemm_bf16,
+        _ => Product::run::<f32>,
+    }
+}
+
 /// [`gemm`] on checked, non-empty shapes, cut into `parts` bands of C run by rayon.
 fn gemm_in_parts<T: Float>(
+    precision: MatmulPrecision,
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
@@ -205,7 +237,7 @@ fn gemm_in_parts<T: Float>(
         size: std::mem::size_of::<T>(),
     };
     let kernel: unsafe fn(&Product) = if TypeId::of::<T>() == TypeId::of::<f32>() {
-        Product::run::<f32>
+        f32_kernel(precision)
     } else if TypeId::of::<T>() == TypeId::of::<f64>() {
         Product::run::<f64>
     } else {
@@ -229,21 +261,21 @@ fn gemm_in_parts<T: Float>(
 /// One product on raw parts, so that blocks of it can cross to rayon's threads.
 /// Pointers are kept as addresses (`usize`): plain data, `Send` and `Sync`.
 #[derive(Clone, Copy)]
-struct Product {
-    m: usize,
-    k: usize,
-    n: usize,
-    a: usize,
-    rsa: isize,
-    csa: isize,
-    b: usize,
-    rsb: isize,
-    csb: isize,
-    c: usize,
-    rsc: isize,
-    csc: isize,
-    alpha: f64,
-    beta: f64,
+pub(crate) struct Product {
+    pub(crate) m: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    pub(crate) a: usize,
+    pub(crate) rsa: isize,
+    pub(crate) csa: isize,
+    pub(crate) b: usize,
+    pub(crate) rsb: isize,
+    pub(crate) csb: isize,
+    pub(crate) c: usize,
+    pub(crate) rsc: isize,
+    pub(crate) csc: isize,
+    pub(crate) alpha: f64,
+    pub(crate) beta: f64,
     /// Bytes per element.
     size: usize,
 }
@@ -400,6 +432,7 @@ mod tests {
             let c0 = c_store.slice(s![.., ..;2]).to_owned();
             let expected = naive(&a, &b.to_owned()) * 1.5 - &c0 * 2.0;
             gemm_in_parts(
+                MatmulPrecision::F32,
                 1.5,
                 &a.view(),
                 &b,
