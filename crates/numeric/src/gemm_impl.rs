@@ -12,6 +12,9 @@ const PARALLEL_MIN_MADDS: usize = 1 << 22;
 /// A part of a split product keeps at least this many rows or columns of C, so that
 /// every part still fills the 16-wide AVX-512 micro-kernels many times over.
 const MIN_PART: usize = 64;
+/// The same for the bf16 kernel, whose tiles are 48 columns wide and which packs the
+/// whole of the operand shared by the parts once per part.
+const MIN_PART_BF16: usize = 128;
 
 /// General matrix product `C ← α·A·B + β·C`, on any strides (transposed views too).
 ///
@@ -100,7 +103,12 @@ pub(crate) fn gemm_at<T: Float>(
             // Two parts per thread let work stealing even out a core that is busy
             // elsewhere; a whole multiple of the threads keeps a free machine balanced
             // (3 bands on 2 threads would take two rounds).
-            let fit = m.max(n) / MIN_PART;
+            let min_part = if uses_bf16::<T>(precision) {
+                MIN_PART_BF16
+            } else {
+                MIN_PART
+            };
+            let fit = m.max(n) / min_part;
             if fit >= 2 * threads {
                 2 * threads
             } else if fit >= threads {
@@ -244,14 +252,16 @@ fn gemm_in_parts<T: Float>(
         // Float is implemented for f32 and f64 only; stay correct for any other anyway.
         return ndarray::linalg::general_mat_mul(alpha, a, b, beta, c);
     };
-    let parts = parts.clamp(1, (m.max(n) / 16).max(1));
+    // Band edges on whole tiles: 16 wide for the f32 kernel, 48 for bf16's.
+    let align = if uses_bf16::<T>(precision) { 48 } else { 16 };
+    let parts = parts.clamp(1, (m.max(n) / align).max(1));
     if parts == 1 {
         // SAFETY: `op` describes the live views passed in, whose shapes the caller
         // checked; T is the kernel's element type (TypeId).
         unsafe { kernel(&op) };
     } else {
         (0..parts).into_par_iter().for_each(|p| {
-            let part = op.part(p, parts);
+            let part = op.part(p, parts, align);
             // SAFETY: as above; the parts write disjoint bands of C and only read A, B.
             unsafe { kernel(&part) };
         });
@@ -334,15 +344,15 @@ impl Product {
     }
 
     /// Block `p` of `parts`: a band of C's columns when C is wider than tall, else a
-    /// band of its rows, with band edges on multiples of 16 (the kernel's width).
-    fn part(&self, p: usize, parts: usize) -> Product {
+    /// band of its rows, with band edges on multiples of `align` (the kernel's width).
+    fn part(&self, p: usize, parts: usize, align: usize) -> Product {
         let by_cols = self.n >= self.m;
         let len = if by_cols { self.n } else { self.m };
         let edge = |i: usize| {
             if i == parts {
                 len
             } else {
-                (len * i / parts) & !15
+                len * i / parts / align * align
             }
         };
         let (start, end) = (edge(p), edge(p + 1));

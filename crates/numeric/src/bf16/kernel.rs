@@ -11,17 +11,28 @@ pub(crate) const NR: usize = 48;
 /// zmm registers per tile row.
 const NV: usize = NR / 16;
 
-/// `tile ← A_panel · B_panel` over `kp` pairs of k, in f32 accumulation; `tile` is
-/// row-major [`MR`]×[`NR`].
+/// `C ← α·A_panel·B_panel + β·C` on one tile of C, over `kp` pairs of k in f32
+/// accumulation.
 ///
 /// The 24 accumulators, three B registers and one broadcast fill 28 of the 32 zmm
 /// registers. The summation order is fixed (pairs in order, within a pair the
 /// instruction's own order), so a product's bits depend on nothing but its operands.
+/// A whole tile of a C with unit column stride is updated from the registers; an
+/// edge tile or another layout goes through `spill`.
 ///
 /// # Safety
-/// The CPU has AVX-512F and AVX512_BF16; `a` holds `kp·MR` and `b` `kp·NR` pairs.
+/// The CPU has AVX-512F and AVX512_BF16; `a` holds `kp·MR` and `b` `kp·NR` pairs;
+/// `t` is as [`update`] requires.
 #[target_feature(enable = "avx512f,avx512bf16")]
-pub(crate) unsafe fn tile(kp: usize, a: *const u32, b: *const u32, tile: &mut [f32; MR * NR]) {
+pub(crate) unsafe fn tile(
+    kp: usize,
+    a: *const u32,
+    b: *const u32,
+    t: &Target,
+    alpha: f32,
+    beta: f32,
+    read_c: bool,
+) {
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
     for p in 0..kp {
         // SAFETY: p < kp, so the NR pairs at b + p·NR and the MR at a + p·MR are
@@ -40,11 +51,32 @@ pub(crate) unsafe fn tile(kp: usize, a: *const u32, b: *const u32, tile: &mut [f
             }
         }
     }
-    for (r, row) in acc.iter().enumerate() {
-        for (v, c) in row.iter().enumerate() {
-            // SAFETY: r·NR + 16·v + 16 ≤ MR·NR: the store stays inside `tile`.
-            unsafe { _mm512_storeu_ps(tile.as_mut_ptr().add(r * NR + 16 * v), *c) };
+    if t.cs == 1 && t.rows == MR && t.cols == NR {
+        let (va, vb) = (_mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+        for (r, row) in acc.iter().enumerate() {
+            for (v, c) in row.iter().enumerate() {
+                // SAFETY: element (r, 16v..16v + 16) of the whole tile, contiguous
+                // (cs = 1), is live C (caller's contract).
+                unsafe {
+                    let dst = t.c.offset(r as isize * t.rs).add(16 * v);
+                    let mut x = _mm512_mul_ps(va, *c);
+                    if read_c {
+                        x = _mm512_add_ps(x, _mm512_mul_ps(vb, _mm512_loadu_ps(dst)));
+                    }
+                    _mm512_storeu_ps(dst, x);
+                }
+            }
         }
+    } else {
+        let mut spill = [0.0_f32; MR * NR];
+        for (r, row) in acc.iter().enumerate() {
+            for (v, c) in row.iter().enumerate() {
+                // SAFETY: r·NR + 16·v + 16 ≤ MR·NR: the store stays inside `spill`.
+                unsafe { _mm512_storeu_ps(spill.as_mut_ptr().add(r * NR + 16 * v), *c) };
+            }
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { update(t, &spill, alpha, beta, read_c) };
     }
 }
 
@@ -64,13 +96,7 @@ pub(crate) struct Target {
 /// # Safety
 /// `t` describes elements of a live f32 matrix that nothing else touches meanwhile.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn update(
-    t: &Target,
-    tile: &[f32; MR * NR],
-    alpha: f32,
-    beta: f32,
-    read_c: bool,
-) {
+unsafe fn update(t: &Target, tile: &[f32; MR * NR], alpha: f32, beta: f32, read_c: bool) {
     for r in 0..t.rows {
         let src = &tile[r * NR..r * NR + t.cols];
         // SAFETY: row r < t.rows of the target (caller's contract).

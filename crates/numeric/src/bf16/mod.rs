@@ -13,8 +13,8 @@
 //!
 //! The first term is the two inputs' rounding ((1 + 2⁻⁸)² − 1); the product of two
 //! bf16 values is exact in f32 (8 + 8 significant bits ≤ 24), and the rest is the f32
-//! sum's bound of k additions plus α and β (Higham's γₖ), with k counted over the
-//! whole inner dimension. Inputs below f32's normal range (|x| < 2⁻¹²⁶) count as zero
+//! sum's bound of k additions plus α and β (Higham's γₖ; β·c is rounded twice), with
+//! k counted over the whole inner dimension. Inputs below f32's normal range (|x| < 2⁻¹²⁶) count as zero
 //! in the instruction, an absolute error below 2⁻¹²⁶·|b| per term. f64 products never
 //! take this path, so gradient checks stay exact. docs/gemm.md has the speeds.
 
@@ -103,12 +103,16 @@ pub fn matmul_precision() -> MatmulPrecision {
     }
 }
 
-/// Whether this CPU runs the bf16 kernel (AVX-512F and AVX512_BF16).
+/// Whether this CPU runs the bf16 kernel (AVX-512F, BW, VL and AVX512_BF16; every CPU
+/// with the last has the others).
 pub fn cpu_has_bf16() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         // std caches the CPUID answer: later calls are a load.
-        is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16")
+        is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512bf16")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

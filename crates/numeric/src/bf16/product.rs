@@ -1,7 +1,12 @@
-//! The blocked product around the micro-kernel, BLIS's loop nest: columns of C in
-//! blocks of [`NC`], k in blocks of [`KC`] (a packed B block), rows in blocks of
-//! [`MC`] (a packed A block), then register tiles, B's micro-panel outermost so that
-//! it stays in L1 while A's panels stream from L2.
+//! The blocked product around the micro-kernel, after BLIS's loop nest: k in blocks
+//! of [`KC`], rows of A in blocks of [`MC`] (packed once per k block, kept in L3),
+//! columns of B in blocks of [`NC`] (packed into L2), then register tiles with A's
+//! micro-panel outermost, so that it stays in L1 while B's panels stream from L2.
+//!
+//! Holding A's micro-panel in L1 (not B's, as BLIS does) lets KC be long: C is read
+//! and written once per KC of k. With B's micro-panel in L1, KC stops at about 256
+//! and those passes over C took a sixth of square 2048's time; packing A once per
+//! k block rather than once per column block saved another sixth (docs/gemm.md).
 
 use std::cell::RefCell;
 
@@ -9,13 +14,13 @@ use super::kernel::{self, MR, NR, Target};
 use super::pack::{self, Strided, pairs};
 use crate::gemm_impl::Product;
 
-/// k per packed block, even so that only the last block can end on an odd k: a B
-/// micro-panel is KC/2·NR·4 = 24 KiB, inside a 32 KiB L1.
-const KC: usize = 256;
-/// Rows of A per packed block: MC·KC·2 bytes = 128 KiB, well inside L2.
-const MC: usize = 256;
-/// Columns of B per packed block: KC·NC·2 bytes = 1.5 MiB.
-const NC: usize = 3072;
+/// k per packed block, even so that only the last block can end on an odd k: an A
+/// micro-panel is KC/2·MR·4 = 16 KiB, half of a 32 KiB L1.
+const KC: usize = 1024;
+/// Rows of A per packed block: MC·KC·2 bytes = 4 MiB, in L3.
+const MC: usize = 2048;
+/// Columns of B per packed block: KC·NC·2 bytes = 576 KiB, inside a 1 MiB L2.
+const NC: usize = 288;
 
 thread_local! {
     /// The packed A and B blocks, reused across calls on one thread (products inside
@@ -59,28 +64,27 @@ pub(crate) unsafe fn gemm_bf16(p: &Product) {
     let (alpha, beta) = (p.alpha as f32, p.beta as f32);
     let c = p.c as *mut f32;
     PACKED.with_borrow_mut(|(pa, pb)| {
-        let mut tile = [0.0_f32; MR * NR];
-        for jc in (0..n).step_by(NC) {
-            let cols = jc..n.min(jc + NC);
-            for pc in (0..p.k).step_by(KC) {
-                let ks = pc..p.k.min(pc + KC);
-                let kp = pairs(ks.len());
-                // The first k block applies β; later ones add to what it wrote.
-                let (beta, read_c) = if pc == 0 {
-                    (beta, beta != 0.0)
-                } else {
-                    (1.0, true)
-                };
-                // SAFETY: the ranges are inside B (caller's contract).
-                unsafe { pack::pack_b(b, ks.clone(), cols.clone(), pb) };
-                for ic in (0..m).step_by(MC) {
-                    let rows = ic..m.min(ic + MC);
-                    // SAFETY: the ranges are inside A.
-                    unsafe { pack::pack_a(a, rows.clone(), ks.clone(), pa) };
-                    for (jp, b_panel) in pb.chunks_exact(kp * NR).enumerate() {
-                        let j = cols.start + jp * NR;
-                        for (ip, a_panel) in pa.chunks_exact(kp * MR).enumerate() {
-                            let i = rows.start + ip * MR;
+        for pc in (0..p.k).step_by(KC) {
+            let ks = pc..p.k.min(pc + KC);
+            let kp = pairs(ks.len());
+            // The first k block applies β; later ones add to what it wrote.
+            let (beta, read_c) = if pc == 0 {
+                (beta, beta != 0.0)
+            } else {
+                (1.0, true)
+            };
+            for ic in (0..m).step_by(MC) {
+                let rows = ic..m.min(ic + MC);
+                // SAFETY: the ranges are inside A (caller's contract).
+                unsafe { pack::pack_a(a, rows.clone(), ks.clone(), pa) };
+                for jc in (0..n).step_by(NC) {
+                    let cols = jc..n.min(jc + NC);
+                    // SAFETY: the ranges are inside B.
+                    unsafe { pack::pack_b(b, ks.clone(), cols.clone(), pb) };
+                    for (ip, a_panel) in pa.chunks_exact(kp * MR).enumerate() {
+                        let i = rows.start + ip * MR;
+                        for (jp, b_panel) in pb.chunks_exact(kp * NR).enumerate() {
+                            let j = cols.start + jp * NR;
                             let t = Target {
                                 // SAFETY: (i, j) is inside C: i < m, j < n.
                                 c: unsafe { c.offset(i as isize * rsc + j as isize * csc) },
@@ -93,8 +97,15 @@ pub(crate) unsafe fn gemm_bf16(p: &Product) {
                             // sizes); the CPU has the instructions (caller's contract);
                             // the target is the live part of this tile of C.
                             unsafe {
-                                kernel::tile(kp, a_panel.as_ptr(), b_panel.as_ptr(), &mut tile);
-                                kernel::update(&t, &tile, alpha, beta, read_c);
+                                kernel::tile(
+                                    kp,
+                                    a_panel.as_ptr(),
+                                    b_panel.as_ptr(),
+                                    &t,
+                                    alpha,
+                                    beta,
+                                    read_c,
+                                );
                             }
                         }
                     }

@@ -21,7 +21,8 @@ fn reference(
     (a.dot(&b), a.mapv(f64::abs).dot(&b.mapv(f64::abs)))
 }
 
-/// The largest ratio of |C − C_ref| to the bound `unit·|α|·Σ|a||b| + 2⁻²⁴·|β·c₀|`.
+/// The largest ratio of |C − C_ref| to the bound `unit·|α|·Σ|a||b| + 2⁻²³·|β·c₀|`
+/// (β·c₀ is rounded once, and once more in the sum with α·Σ).
 #[allow(clippy::too_many_arguments)]
 fn worst_ratio(
     c: &ArrayView2<'_, f32>,
@@ -36,7 +37,7 @@ fn worst_ratio(
     for ((i, j), &got) in c.indexed_iter() {
         let want = f64::from(alpha) * exact[[i, j]] + f64::from(beta) * f64::from(c0[[i, j]]);
         let bound = unit * f64::from(alpha.abs()) * abs[[i, j]]
-            + 2f64.powi(-24) * f64::from((beta * c0[[i, j]]).abs())
+            + 2f64.powi(-23) * f64::from((beta * c0[[i, j]]).abs())
             + f64::MIN_POSITIVE;
         worst = worst.max((f64::from(got) - want).abs() / bound);
     }
