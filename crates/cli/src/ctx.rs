@@ -44,7 +44,7 @@ impl Ctx {
         // The precision in force, which is f32 on a CPU without AVX512_BF16.
         report.set("matmul_precision", precision.name());
         if precision != global.matmul_precision {
-            report.notice(&format!(
+            report.notice(format!(
                 "--matmul-precision {}: this CPU has no AVX512_BF16, products stay {precision}",
                 global.matmul_precision
             ));
