@@ -249,7 +249,14 @@ pub(crate) unsafe fn pack_b(
             dst[p * NR + live..(p + 1) * NR].fill(0);
             let row = &mut dst[p * NR..p * NR + live];
             let odd = k + 1 < ks.end;
-            for (c, slot) in row.iter_mut().enumerate() {
+            let mut done = 0;
+            if odd && b.cs == 1 {
+                // SAFETY: rows k and k + 1 < ks.end hold the live columns from
+                // cols.start + c0 contiguously (cs = 1); the CPU has the instructions
+                // (the caller's, as the kernel's).
+                done = unsafe { pack_b_pairs16(b, k, cols.start + c0, row) };
+            }
+            for (c, slot) in row.iter_mut().enumerate().skip(done) {
                 let j = cols.start + c0 + c;
                 // SAFETY: k and j (and k + 1 when it is < ks.end) are inside B.
                 let (lo, hi) = unsafe {
@@ -260,6 +267,36 @@ pub(crate) unsafe fn pack_b(
             }
         }
     }
+}
+
+/// Packs the pairs of rows k and k + 1 of a B with unit column stride, 16 columns at
+/// a time: both rows rounded by one `vcvtne2ps2bf16` and interleaved into 16 pairs.
+/// Returns the columns done; rounding as in [`pack_a_rows16`].
+///
+/// # Safety
+/// Rows `k`, `k + 1` and columns `j0..j0 + row.len()` are in B, with `b.cs == 1`; the
+/// CPU has AVX-512F, AVX-512BW and AVX512_BF16.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn pack_b_pairs16(b: Strided, k: usize, j0: usize, row: &mut [u32]) -> usize {
+    use std::arch::x86_64::*;
+    // bf16 lanes 0–15 are row k's, 16–31 row k + 1's: pair c takes lanes c and 16 + c.
+    let order: [i16; 32] = std::array::from_fn(|l| (l / 2 + 16 * (l % 2)) as i16);
+    // SAFETY: [i16; 32] and __m512i have the same size.
+    let order = unsafe { std::mem::transmute::<[i16; 32], __m512i>(order) };
+    let blocks = row.len() / 16;
+    for blk in 0..blocks {
+        // SAFETY: columns j0 + 16·blk .. + 16 of rows k and k + 1 are in B,
+        // contiguous; slots 16·blk .. + 16 are in `row`.
+        unsafe {
+            let at = b.ptr.offset(k as isize * b.rs + (j0 + 16 * blk) as isize);
+            let lo = _mm512_loadu_ps(at);
+            let hi = _mm512_loadu_ps(at.offset(b.rs));
+            let bf: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+            let pairs = _mm512_permutexvar_epi16(order, bf);
+            _mm512_storeu_si512(row.as_mut_ptr().add(16 * blk).cast(), pairs);
+        }
+    }
+    16 * blocks
 }
 
 #[cfg(test)]
@@ -364,10 +401,14 @@ mod tests {
             assert_eq!(columns, slow, "rows {rows:?}, k {ks:?}");
             assert_eq!(fast.len(), rows.len().div_ceil(MR) * pairs(ks.len()) * MR);
             assert_eq!(fast, slow, "rows {rows:?}, k {ks:?}");
+            // B is the matrix's rows `rows` (as k) and columns `ks`: the 16-wide path
+            // (row-major) packs what the pair-by-pair one does (spread), and its
+            // last panel's columns past the edge are zero in every pair.
+            // SAFETY: as above.
+            unsafe { pack_b(sp, rows.clone(), ks.clone(), &mut slow) };
             // SAFETY: as above.
             unsafe { pack_b(rm, rows.clone(), ks.clone(), &mut fast) };
-            // B is the matrix's rows `rows` (as k) and columns `ks`: its last panel's
-            // columns past the edge are zero in every pair.
+            assert_eq!(fast, slow, "B: k {rows:?}, columns {ks:?}");
             let (kp, live) = (pairs(rows.len()), ks.len() % NR);
             let last = &fast[ks.len() / NR * kp * NR..];
             for p in 0..kp {
