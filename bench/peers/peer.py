@@ -434,6 +434,9 @@ class Numpy(GemmScenarios):
     def airbench_step(self):
         raise Skip("no numpy version: the airbench network's peer is PyTorch")
 
+    def airbench_step_bf16(self):
+        raise Skip("no numpy version: the airbench network's peer is PyTorch")
+
 
 # ---------------------------------------------------------------------------- torch
 
@@ -582,6 +585,9 @@ class Torch(GemmScenarios):
     def airbench_step(self):
         return airbench.airbench_step(self.torch, self.ctx, timed)
 
+    def airbench_step_bf16(self):
+        raise Skip("not timed under torch.autocast(bfloat16); compare with airbench-step")
+
     def convnet_epoch(self):
         torch = self.torch
         p = sizes(self.ctx)["convnet_epoch"]
@@ -621,6 +627,7 @@ SCENARIOS = {
     "convnet-batch": "convnet_batch",
     "convnet-epoch": "convnet_epoch",
     "airbench-step": "airbench_step",
+    "airbench-step-bf16": "airbench_step_bf16",
 }
 
 

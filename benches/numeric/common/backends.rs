@@ -95,6 +95,33 @@ pub const SHAPES: &[Shape] = &[
         ta: true,
         tb: false,
     },
+    // Winograd F(4×4, 3×3) products of the airbench network, per chunk of images: the
+    // transformed tiles (tiles × c) · the transformed filters (c × f), and the filters'
+    // gradient Vᵀ·E. They run one per rayon task, so their serial speed is what counts.
+    Shape {
+        name: "wino-fwd-1024x64x256",
+        m: 1024,
+        k: 64,
+        n: 256,
+        ta: false,
+        tb: false,
+    },
+    Shape {
+        name: "wino-fwd-1024x256x256",
+        m: 1024,
+        k: 256,
+        n: 256,
+        ta: false,
+        tb: false,
+    },
+    Shape {
+        name: "wino-dW-256x1024x256",
+        m: 256,
+        k: 1024,
+        n: 256,
+        ta: true,
+        tb: false,
+    },
     // The machine's peak: a large square product.
     Shape {
         name: "square-2048",

@@ -32,13 +32,23 @@ pub struct Loaded {
 }
 
 impl Ctx {
-    /// Sets the thread count (before any parallel work) and starts the clock.
+    /// Sets the thread count (before any parallel work) and the precision of f32
+    /// products, and starts the clock.
     pub fn new(global: Global) -> Self {
         if let Some(n) = global.threads {
             numeric::set_threads(n);
         }
+        let precision = numeric::set_matmul_precision(global.matmul_precision);
         let mut report = Reporter::new(global.json);
         report.set("threads", numeric::threads());
+        // The precision in force, which is f32 on a CPU without AVX512_BF16.
+        report.set("matmul_precision", precision.name());
+        if precision != global.matmul_precision {
+            report.notice(format!(
+                "--matmul-precision {}: this CPU has no AVX512_BF16, products stay {precision}",
+                global.matmul_precision
+            ));
+        }
         Ctx { global, report }
     }
 

@@ -7,6 +7,8 @@
 //! cargo run --release -p numeric --example gemm_ab -- [ROUNDS] [SHAPE-FILTER]
 //! ```
 //! Prints one line per shape and element type: GFLOP/s, best (median) per backend.
+//! On a CPU with AVX512_BF16 the f32 lines add `numeric` at bf16 products
+//! (`numeric::set_matmul_precision`), threaded and serial.
 
 #[path = "../../../benches/numeric/common/backends.rs"]
 mod backends;
@@ -34,7 +36,10 @@ fn run<T: Backends>(rounds: usize, filter: &str) {
         .build()
         .expect("a 1-thread pool");
     let threads = rayon::current_num_threads();
-    let names = ["numeric", "numeric-serial", "gemm-crate", "matrixmultiply"];
+    let mut names = vec!["numeric", "numeric-serial", "gemm-crate", "matrixmultiply"];
+    if T::NAME == "f32" && numeric::cpu_has_bf16() {
+        names.extend(["numeric-bf16", "numeric-bf16-serial"]);
+    }
     for s in SHAPES.iter().filter(|s| s.name.contains(filter)) {
         let (a, b) = operands::<T>(s);
         let mut c = Array2::<T>::zeros((s.m, s.n));
@@ -43,7 +48,18 @@ fn run<T: Backends>(rounds: usize, filter: &str) {
             0 => numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut()),
             1 => serial.install(|| numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut())),
             2 => T::gemm_crate(&a, &b, &mut c.view_mut(), gemm::Parallelism::Rayon(threads)),
-            _ => T::matrixmultiply(&a, &b, &mut c.view_mut()),
+            3 => T::matrixmultiply(&a, &b, &mut c.view_mut()),
+            _ => {
+                // The knob is process-wide: on for this call only.
+                numeric::set_matmul_precision(numeric::MatmulPrecision::Bf16);
+                let mut product = || numeric::gemm(T::one(), &a, &b, T::zero(), &mut c.view_mut());
+                if i == 4 {
+                    product()
+                } else {
+                    serial.install(product)
+                }
+                numeric::set_matmul_precision(numeric::MatmulPrecision::F32);
+            }
         };
         let flops = 2.0 * (s.m * s.k * s.n) as f64;
         // Enough calls per timing to last ~20 ms.

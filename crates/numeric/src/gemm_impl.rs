@@ -4,6 +4,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
 use crate::Float;
+use crate::bf16::{MatmulPrecision, matmul_precision};
 
 /// Below this many multiply-adds (m·k·n) a product runs on one thread: splitting it
 /// costs more than it saves (about 100 µs of work on one core).
@@ -11,6 +12,9 @@ const PARALLEL_MIN_MADDS: usize = 1 << 22;
 /// A part of a split product keeps at least this many rows or columns of C, so that
 /// every part still fills the 16-wide AVX-512 micro-kernels many times over.
 const MIN_PART: usize = 64;
+/// The same for the bf16 kernel, whose tiles are 48 columns wide and which packs the
+/// whole of the operand shared by the parts once per part.
+const MIN_PART_BF16: usize = 128;
 
 /// General matrix product `C ← α·A·B + β·C`, on any strides (transposed views too).
 ///
@@ -43,6 +47,19 @@ pub fn gemm<T: Float>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
+    gemm_at(matmul_precision(), alpha, a, b, beta, c);
+}
+
+/// [`gemm`] at a given precision for f32 products (one that the CPU runs: see
+/// [`crate::set_matmul_precision`]), so that tests need not set the global.
+pub(crate) fn gemm_at<T: Float>(
+    precision: MatmulPrecision,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(
@@ -68,12 +85,12 @@ pub fn gemm<T: Float>(
         });
         return;
     }
-    if needs_reorienting(a, b, c) {
+    if !uses_bf16::<T>(precision) && needs_reorienting(a, b, c) {
         // Computed into a buffer of the other orientation, then added to C: the
         // product's cost dwarfs the extra pass over C (k ≥ REORIENT_MIN_K).
         let row_major = c.strides()[1].unsigned_abs() < c.strides()[0].unsigned_abs();
         let mut t = Array2::<T>::zeros((m, n).set_f(row_major));
-        gemm(alpha, a, b, T::zero(), &mut t.view_mut());
+        gemm_at(precision, alpha, a, b, T::zero(), &mut t.view_mut());
         add_buffer(c, &t, beta);
         return;
     }
@@ -86,7 +103,12 @@ pub fn gemm<T: Float>(
             // Two parts per thread let work stealing even out a core that is busy
             // elsewhere; a whole multiple of the threads keeps a free machine balanced
             // (3 bands on 2 threads would take two rounds).
-            let fit = m.max(n) / MIN_PART;
+            let min_part = if uses_bf16::<T>(precision) {
+                MIN_PART_BF16
+            } else {
+                MIN_PART
+            };
+            let fit = m.max(n) / min_part;
             if fit >= 2 * threads {
                 2 * threads
             } else if fit >= threads {
@@ -95,7 +117,7 @@ pub fn gemm<T: Float>(
                 fit.max(1)
             }
         };
-    gemm_in_parts(alpha, a, b, beta, c, parts);
+    gemm_in_parts(precision, alpha, a, b, beta, c, parts);
 }
 
 /// Inner dimension from which [`needs_reorienting`] may send a product through a
@@ -177,8 +199,26 @@ fn needs_reorienting<T>(
         && (other_m <= REORIENT_MAX_COLUMNS || k >= REORIENT_LONG_K)
 }
 
+/// Whether a product runs on the bf16 kernel: f32 at [`MatmulPrecision::Bf16`]. It
+/// packs both operands whatever their layout, so it never needs a reoriented buffer.
+fn uses_bf16<T: 'static>(precision: MatmulPrecision) -> bool {
+    TypeId::of::<T>() == TypeId::of::<f32>() && precision == MatmulPrecision::Bf16
+}
+
+/// The kernel for f32 products at a precision in force.
+fn f32_kernel(precision: MatmulPrecision) -> unsafe fn(&Product) {
+    match precision {
+        // SAFETY (of the pointer's later calls): Bf16 is in force only where the CPU
+        // has AVX-512F and AVX512_BF16, the kernel's one extra requirement.
+        #[cfg(target_arch = "x86_64")]
+        MatmulPrecision::Bf16 => crate::bf16::gemm_bf16,
+        _ => Product::run::<f32>,
+    }
+}
+
 /// [`gemm`] on checked, non-empty shapes, cut into `parts` bands of C run by rayon.
 fn gemm_in_parts<T: Float>(
+    precision: MatmulPrecision,
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
@@ -205,21 +245,23 @@ fn gemm_in_parts<T: Float>(
         size: std::mem::size_of::<T>(),
     };
     let kernel: unsafe fn(&Product) = if TypeId::of::<T>() == TypeId::of::<f32>() {
-        Product::run::<f32>
+        f32_kernel(precision)
     } else if TypeId::of::<T>() == TypeId::of::<f64>() {
         Product::run::<f64>
     } else {
         // Float is implemented for f32 and f64 only; stay correct for any other anyway.
         return ndarray::linalg::general_mat_mul(alpha, a, b, beta, c);
     };
-    let parts = parts.clamp(1, (m.max(n) / 16).max(1));
+    // Band edges on whole tiles: 16 wide for the f32 kernel, 48 for bf16's.
+    let align = if uses_bf16::<T>(precision) { 48 } else { 16 };
+    let parts = parts.clamp(1, (m.max(n) / align).max(1));
     if parts == 1 {
         // SAFETY: `op` describes the live views passed in, whose shapes the caller
         // checked; T is the kernel's element type (TypeId).
         unsafe { kernel(&op) };
     } else {
         (0..parts).into_par_iter().for_each(|p| {
-            let part = op.part(p, parts);
+            let part = op.part(p, parts, align);
             // SAFETY: as above; the parts write disjoint bands of C and only read A, B.
             unsafe { kernel(&part) };
         });
@@ -229,21 +271,21 @@ fn gemm_in_parts<T: Float>(
 /// One product on raw parts, so that blocks of it can cross to rayon's threads.
 /// Pointers are kept as addresses (`usize`): plain data, `Send` and `Sync`.
 #[derive(Clone, Copy)]
-struct Product {
-    m: usize,
-    k: usize,
-    n: usize,
-    a: usize,
-    rsa: isize,
-    csa: isize,
-    b: usize,
-    rsb: isize,
-    csb: isize,
-    c: usize,
-    rsc: isize,
-    csc: isize,
-    alpha: f64,
-    beta: f64,
+pub(crate) struct Product {
+    pub(crate) m: usize,
+    pub(crate) k: usize,
+    pub(crate) n: usize,
+    pub(crate) a: usize,
+    pub(crate) rsa: isize,
+    pub(crate) csa: isize,
+    pub(crate) b: usize,
+    pub(crate) rsb: isize,
+    pub(crate) csb: isize,
+    pub(crate) c: usize,
+    pub(crate) rsc: isize,
+    pub(crate) csc: isize,
+    pub(crate) alpha: f64,
+    pub(crate) beta: f64,
     /// Bytes per element.
     size: usize,
 }
@@ -302,15 +344,15 @@ impl Product {
     }
 
     /// Block `p` of `parts`: a band of C's columns when C is wider than tall, else a
-    /// band of its rows, with band edges on multiples of 16 (the kernel's width).
-    fn part(&self, p: usize, parts: usize) -> Product {
+    /// band of its rows, with band edges on multiples of `align` (the kernel's width).
+    fn part(&self, p: usize, parts: usize, align: usize) -> Product {
         let by_cols = self.n >= self.m;
         let len = if by_cols { self.n } else { self.m };
         let edge = |i: usize| {
             if i == parts {
                 len
             } else {
-                (len * i / parts) & !15
+                len * i / parts / align * align
             }
         };
         let (start, end) = (edge(p), edge(p + 1));
@@ -400,6 +442,7 @@ mod tests {
             let c0 = c_store.slice(s![.., ..;2]).to_owned();
             let expected = naive(&a, &b.to_owned()) * 1.5 - &c0 * 2.0;
             gemm_in_parts(
+                MatmulPrecision::F32,
                 1.5,
                 &a.view(),
                 &b,

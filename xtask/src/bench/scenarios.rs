@@ -118,6 +118,11 @@ pub const ALL: &[Scenario] = &[
         about: "airbench94's network (whitening conv 2×2 3→24, GELU, conv-pool-BN-GELU-conv-BN-GELU blocks 24→64→256→256, max-pool 3, linear 256→10): loss, backward and an SGD update at batch 512, random f32 data",
         run: airbench_step,
     },
+    Scenario {
+        name: "airbench-step-bf16",
+        about: "airbench-step with bf16 products and f32 sums (`--matmul-precision bf16`; CPUs with AVX512_BF16 only)",
+        run: airbench_step_bf16,
+    },
 ];
 
 /// Child mode: runs `name` once and prints its outcome as one JSON line.
@@ -489,6 +494,18 @@ fn airbench_step(ctx: &Ctx) -> Result<Outcome, Fail> {
         images,
         flops: airbench_flops(images),
     })
+}
+
+/// [`airbench_step`] with every f32 product in bf16 (f32 sums, f32 everything else),
+/// as `cs231n --matmul-precision bf16 speedrun` trains. Skipped where the CPU lacks
+/// AVX512_BF16. Each scenario runs in its own process, so the precision set here
+/// touches no other.
+fn airbench_step_bf16(ctx: &Ctx) -> Result<Outcome, Fail> {
+    use numeric::MatmulPrecision::Bf16;
+    if numeric::set_matmul_precision(Bf16) != Bf16 {
+        return Err(Fail::Skip("this CPU has no AVX512_BF16".into()));
+    }
+    airbench_step(ctx)
 }
 
 /// Multiply-add FLOPs of airbench94 training steps on `images` images: 3× the

@@ -22,6 +22,7 @@ fn speedrun_trains_reports_runs_and_predicts() {
         (Some(60), Some(20))
     );
     assert_eq!(v["model"]["kind"], "Airbench94");
+    assert_eq!(v["matmul_precision"], "f32");
     assert_eq!(v["tta_level"], 2);
     assert_eq!(
         (v["momentum"].as_f64(), v["schedule"].as_bool()),
@@ -54,6 +55,39 @@ fn speedrun_trains_reports_runs_and_predicts() {
         s(&img),
     ]);
     assert_eq!(p["kind"], "cnn");
+}
+
+/// `--matmul-precision bf16` trains, the report records the precision in force (bf16
+/// on a CPU with AVX512_BF16, else f32), and a second run with the same seed and
+/// threads writes the same model file, byte for byte.
+#[test]
+fn bf16_products_train_reproducibly_and_are_recorded() {
+    let d = Dirs::new();
+    let args = [
+        "--matmul-precision",
+        "bf16",
+        "--threads",
+        "2",
+        "--epochs",
+        "1",
+        "--batch",
+        "16",
+    ];
+    let v = run_json(&d.args("speedrun", &args));
+    let expected = if numeric::cpu_has_bf16() {
+        "bf16"
+    } else {
+        "f32"
+    };
+    assert_eq!(v["matmul_precision"], expected);
+    let tta = v["tta_accuracy"][0].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&tta), "{tta}");
+    assert!(v["train_loss_history"][0].as_f64().unwrap().is_finite());
+    let first = std::fs::read(d.out("speedrun.safetensors")).unwrap();
+    let again = run_json(&d.args("speedrun", &args));
+    assert_eq!(again["train_loss_history"], v["train_loss_history"]);
+    let second = std::fs::read(d.out("speedrun.safetensors")).unwrap();
+    assert!(first == second, "model files differ");
 }
 
 #[test]

@@ -1,0 +1,261 @@
+//! The bf16 kernel against f64 references, through `gemm_at` so that no test sets the
+//! process-wide precision (tests run in parallel threads).
+
+use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
+use proptest::prelude::*;
+
+use super::pack::round_to_bf16;
+use super::{MatmulPrecision, cpu_has_bf16, precision_in_force};
+use crate::gemm_impl::gemm_at;
+
+const BF16: MatmulPrecision = MatmulPrecision::Bf16;
+
+/// `Σₚ |a_ip|·|b_pj|` and `Σₚ a_ip·b_pj` in f64, of the inputs mapped by `round`.
+fn reference(
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    round: fn(f32) -> f32,
+) -> (Array2<f64>, Array2<f64>) {
+    let a = a.mapv(|x| f64::from(round(x)));
+    let b = b.mapv(|x| f64::from(round(x)));
+    (a.dot(&b), a.mapv(f64::abs).dot(&b.mapv(f64::abs)))
+}
+
+/// The largest ratio of |C − C_ref| to the bound `unit·|α|·Σ|a||b| + 2⁻²³·|β·c₀|`
+/// (β·c₀ is rounded once, and once more in the sum with α·Σ).
+#[allow(clippy::too_many_arguments)]
+fn worst_ratio(
+    c: &ArrayView2<'_, f32>,
+    c0: &Array2<f32>,
+    exact: &Array2<f64>,
+    abs: &Array2<f64>,
+    alpha: f32,
+    beta: f32,
+    unit: f64,
+) -> f64 {
+    let mut worst = 0.0_f64;
+    for ((i, j), &got) in c.indexed_iter() {
+        let want = f64::from(alpha) * exact[[i, j]] + f64::from(beta) * f64::from(c0[[i, j]]);
+        let bound = unit * f64::from(alpha.abs()) * abs[[i, j]]
+            + 2f64.powi(-23) * f64::from((beta * c0[[i, j]]).abs())
+            + f64::MIN_POSITIVE;
+        worst = worst.max((f64::from(got) - want).abs() / bound);
+    }
+    worst
+}
+
+/// The sum's share of the bound: k additions, α and β, each 2⁻²⁴ relative, and a
+/// little for the products of those factors.
+fn sum_unit(k: usize) -> f64 {
+    (k + 2) as f64 * 2f64.powi(-24) * 1.01
+}
+
+/// The inputs' rounding: (1 + 2⁻⁸)² − 1 = 2⁻⁷ + 2⁻¹⁶.
+const ROUNDING_UNIT: f64 = 1.0 / 128.0 + 1.0 / 65_536.0;
+
+/// Runs the product at bf16 on a C of the given layout and checks both bounds: against
+/// the exact product (inputs' rounding + f32 sums), and against the exact product of
+/// the bf16-rounded inputs (f32 sums alone).
+#[allow(clippy::too_many_arguments)]
+fn check(
+    m: usize,
+    k: usize,
+    n: usize,
+    t_a: bool,
+    t_b: bool,
+    c_f: bool,
+    alpha: f32,
+    beta: f32,
+    seed: u64,
+) {
+    let mut r = crate::rng(seed);
+    let a: Array2<f32> = if t_a {
+        crate::randn((k, m), &mut r).reversed_axes()
+    } else {
+        crate::randn((m, k), &mut r)
+    };
+    let b: Array2<f32> = if t_b {
+        crate::randn((n, k), &mut r).reversed_axes()
+    } else {
+        crate::randn((k, n), &mut r)
+    };
+    // C is every other column of a wider matrix, so that neither stride is 1 for a
+    // column-major store and the skipped columns show any stray write.
+    let mut store = Array2::<f32>::zeros((m, 2 * n).set_f(c_f));
+    store.assign(&crate::randn::<f32, _, _>((m, 2 * n), &mut r));
+    let c0 = store.slice(s![.., ..;2]).to_owned();
+    let odd = store.slice(s![.., 1..;2]).to_owned();
+    gemm_at(
+        BF16,
+        alpha,
+        &a.view(),
+        &b.view(),
+        beta,
+        &mut store.slice_mut(s![.., ..;2]),
+    );
+    let c = store.slice(s![.., ..;2]);
+    let (exact, abs) = reference(&a.view(), &b.view(), |x| x);
+    let whole = worst_ratio(
+        &c,
+        &c0,
+        &exact,
+        &abs,
+        alpha,
+        beta,
+        ROUNDING_UNIT + sum_unit(k),
+    );
+    assert!(whole <= 1.0, "{m}x{k}x{n}: error {whole} × the bound");
+    let (exact, abs) = reference(&a.view(), &b.view(), round_to_bf16);
+    let sums = worst_ratio(&c, &c0, &exact, &abs, alpha, beta, sum_unit(k));
+    assert!(
+        sums <= 1.0,
+        "{m}x{k}x{n}: error {sums} × the f32 sums' bound"
+    );
+    assert_eq!(
+        store.slice(s![.., 1..;2]),
+        odd,
+        "columns outside C were written"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn within_the_bound_on_any_shape_and_layout(
+        m in 1usize..70, k in 0usize..600, n in 1usize..110,
+        t_a: bool, t_b: bool, c_f: bool, beta_on: bool, seed in 0u64..1000,
+    ) {
+        prop_assume!(cpu_has_bf16());
+        let beta = if beta_on { -0.75 } else { 0.0 };
+        check(m, k, n, t_a, t_b, c_f, 1.5, beta, seed);
+    }
+}
+
+/// Blocks of every loop: rows past MC, k past KC (odd), columns past NC.
+#[test]
+fn within_the_bound_across_blocks() {
+    if !cpu_has_bf16() {
+        return eprintln!("no AVX512_BF16 on this CPU: the bf16 kernel cannot run");
+    }
+    check(300, 517, 130, false, false, false, 1.0, 0.0, 1);
+    check(70, 33, 3100, true, false, false, -2.0, 0.5, 2);
+    check(260, 300, 50, false, true, true, 0.25, 1.0, 3);
+}
+
+/// Empty products and k = 0 follow the f32 contract: C ← β·C, not read when β = 0.
+#[test]
+fn empty_products() {
+    let a = Array2::<f32>::zeros((3, 0));
+    let b = Array2::<f32>::zeros((0, 4));
+    let mut c = Array2::<f32>::from_elem((3, 4), f32::NAN);
+    gemm_at(BF16, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+    assert!(c.iter().all(|&x| x == 0.0));
+    let mut c = Array2::<f32>::from_elem((3, 4), 2.0);
+    gemm_at(BF16, 1.0, &a.view(), &b.view(), 0.5, &mut c.view_mut());
+    assert!(c.iter().all(|&x| x == 1.0));
+    let mut none = Array2::<f32>::zeros((0, 4));
+    gemm_at(
+        BF16,
+        1.0,
+        &Array2::zeros((0, 5)).view(),
+        &Array2::zeros((5, 4)).view(),
+        0.0,
+        &mut none.view_mut(),
+    );
+}
+
+/// β = 0 writes C without reading it: NaN in C does not leak out.
+#[test]
+fn beta_zero_ignores_nan_in_c() {
+    if !cpu_has_bf16() {
+        return eprintln!("no AVX512_BF16 on this CPU: the bf16 kernel cannot run");
+    }
+    let a = Array2::<f32>::ones((100, 301));
+    let b = Array2::<f32>::ones((301, 90));
+    let mut c = Array2::<f32>::from_elem((100, 90), f32::NAN);
+    gemm_at(BF16, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+    assert!(c.iter().all(|&x| x == 301.0));
+}
+
+/// A product split into bands across threads gives the same bits as on one thread:
+/// every element's sum runs in the same order whatever band it falls in.
+#[test]
+fn same_bits_on_any_thread_count() {
+    if !cpu_has_bf16() {
+        return eprintln!("no AVX512_BF16 on this CPU: the bf16 kernel cannot run");
+    }
+    let mut r = crate::rng(4);
+    let a: Array2<f32> = crate::randn((600, 700), &mut r);
+    let b: Array2<f32> = crate::randn((700, 500), &mut r);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut c = Array2::<f32>::zeros((600, 500));
+        pool.install(|| gemm_at(BF16, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut()));
+        c
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(3));
+}
+
+/// Without the instructions a bf16 request gets f32, and f32 products at that
+/// precision are the plain f32 kernel's, bit for bit.
+#[test]
+fn falls_back_to_f32_without_the_instructions() {
+    assert_eq!(precision_in_force(BF16, false), MatmulPrecision::F32);
+    assert_eq!(
+        precision_in_force(MatmulPrecision::F32, true),
+        MatmulPrecision::F32
+    );
+    assert_eq!(precision_in_force(BF16, true), BF16);
+    let mut r = crate::rng(5);
+    let a: Array2<f32> = crate::randn((40, 90), &mut r);
+    let b: Array2<f32> = crate::randn((90, 30), &mut r);
+    let mut fallback = Array2::<f32>::zeros((40, 30));
+    let in_force = precision_in_force(BF16, false);
+    gemm_at(
+        in_force,
+        1.0,
+        &a.view(),
+        &b.view(),
+        0.0,
+        &mut fallback.view_mut(),
+    );
+    let (exact, _) = reference(&a.view(), &b.view(), |x| x);
+    let err = (&fallback.mapv(f64::from) - &exact)
+        .iter()
+        .fold(0.0_f64, |e, x| e.max(x.abs()));
+    // f32 inputs: far inside bf16's error (about 1e-2 here).
+    assert!(err < 1e-4, "fallback max error {err}");
+}
+
+/// f64 products ignore the precision: gradient checks stay exact.
+#[test]
+fn f64_is_never_rounded() {
+    let mut r = crate::rng(6);
+    let a: Array2<f64> = crate::randn((50, 70), &mut r);
+    let b: Array2<f64> = crate::randn((70, 60), &mut r);
+    let mut c = Array2::<f64>::zeros((50, 60));
+    gemm_at(BF16, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+    let err = (&c - &a.dot(&b))
+        .iter()
+        .fold(0.0_f64, |e, x| e.max(x.abs()));
+    assert!(err < 1e-12, "max error {err}");
+}
+
+/// The knob's strings, as the command line spells them.
+#[test]
+fn precision_names_round_trip() {
+    for p in [MatmulPrecision::F32, BF16] {
+        assert_eq!(p.name().parse::<MatmulPrecision>(), Ok(p));
+    }
+    assert!(
+        "fp16"
+            .parse::<MatmulPrecision>()
+            .unwrap_err()
+            .contains("fp16")
+    );
+}
