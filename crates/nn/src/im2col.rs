@@ -169,6 +169,13 @@ fn passes<T: Float>(cache: &ConvCache<T>) -> Passes {
     }
 }
 
+/// Whether the layer of `cache` runs its forward and backward-weights passes on wide
+/// columns, where `conv_relu_pool.rs` can fuse a following relu and 2×2 pool.
+pub(crate) fn runs_wide<T: Float>(cache: &ConvCache<T>) -> bool {
+    let p = passes(cache);
+    p.forward.for_layer(cache) == Path::Wide && p.weights.for_layer(cache) == Path::Wide
+}
+
 /// [`conv_forward_fast`] on `path`, or on the one the shapes choose.
 fn forward_on<T: Float>(
     x: &ArrayView4<'_, T>,
