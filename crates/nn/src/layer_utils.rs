@@ -34,7 +34,9 @@ use numeric::Float;
 use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
 use crate::conv_relu_pool;
 use crate::error::Result;
-use crate::im2col::{conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast, runs_wide};
+use crate::im2col::{
+    conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast, forward_cached, runs_wide,
+};
 use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
 use crate::spatial::{
     SpatialBatchNormCache, spatial_batchnorm_backward, spatial_batchnorm_forward,
@@ -380,8 +382,9 @@ pub fn conv_relu_pool_forward<T: Float>(
     };
     let (h_out, w_out) = conv.out_hw();
     pool_param.output_size(h_out, w_out)?;
+    let b = b.to_vec();
     if pool_param.is_2x2_stride_2() && runs_wide(&conv) {
-        let (out, pool) = conv_relu_pool::forward(&conv, &b.to_vec());
+        let (out, pool) = conv_relu_pool::forward(&conv, &b);
         let cache = ConvReluPoolCache {
             conv,
             pool,
@@ -390,7 +393,7 @@ pub fn conv_relu_pool_forward<T: Float>(
         };
         return Ok((out, cache));
     }
-    let (a, conv) = conv_forward_fast(x, w, b, conv_param)?;
+    let a = forward_cached(&conv, &b, None);
     let (mut out, pool) = max_pool_forward_fast(&a.view(), pool_param)?;
     relu_inplace(&mut out.view_mut());
     Ok((
