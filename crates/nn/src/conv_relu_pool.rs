@@ -113,8 +113,9 @@ pub(crate) fn backward<T: Float>(
 ) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
     let (_, f, _, w_out) = pool.input_dim();
     let (_, _, hp, wp) = pool.output_dim();
-    let (per_filter, l) = (hp * wp, im2col_wide::Wide::of(cache).l());
-    let stride = im2col_wide::Wide::of(cache).wp();
+    let wide_geometry = im2col_wide::Wide::of(cache);
+    // Values per filter in the wide layout, and between its output rows.
+    let (per_filter, l, stride) = (hp * wp, wide_geometry.l(), wide_geometry.wp());
     let argmax = pool.argmax();
     im2col_wide::backward_with(cache, need_dx, |i, dout_wide, db| {
         dout_wide.fill(T::zero());
