@@ -33,6 +33,10 @@ use std::time::Instant;
 use ndarray::{Array1, Array2, Array4};
 use nn::{ConvParam, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 /// One convolution: name, batch, channels, input side, filters, kernel side, pad, and
 /// whether it needs a backward pass.
 struct Layer {
@@ -118,20 +122,6 @@ const LAYERS: [Layer; 7] = [
         backward: true,
     },
 ];
-
-/// CPU time of all this process's threads so far, in seconds, from the scheduler's
-/// nanosecond counters (Linux); 0 elsewhere.
-fn cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0.0;
-    };
-    let ns: u64 = tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    ns as f64 * 1e-9
-}
 
 /// Whether times are CPU time per thread (`CONV_TIME=cpu`) rather than wall time.
 fn cpu_mode() -> bool {

@@ -6,12 +6,18 @@
 //! ```text
 //! cargo bench -p benches --bench small_models -- [convnet|convnet-forward|two-layer] [ROUNDS]
 //! ```
-//! Prints the best and median round, each round 10 calls.
+//! Prints the best and median round, each round 10 calls, in wall time and in CPU time
+//! per thread (the process's CPU time over the 2 threads: the cost on idle cores,
+//! what an A/B comparison on a shared machine can trust).
 
 use std::time::Instant;
 
 use ndarray::{Array1, Array2, Array4};
 use nn::{Model, ThreeLayerConvNet, TwoLayerConfig, TwoLayerNet};
+
+#[path = "cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
 
 fn main() {
     numeric::tune_allocator();
@@ -49,19 +55,22 @@ fn main() {
             })
         }
     };
-    let mut times: Vec<f64> = (0..rounds)
+    let (mut wall, mut cpu): (Vec<f64>, Vec<f64>) = (0..rounds)
         .map(|_| {
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu_seconds());
             for _ in 0..10 {
                 round();
             }
-            t.elapsed().as_secs_f64()
+            (t.elapsed().as_secs_f64(), (cpu_seconds() - c) / 2.0)
         })
-        .collect();
-    times.sort_by(f64::total_cmp);
+        .unzip();
+    wall.sort_by(f64::total_cmp);
+    cpu.sort_by(f64::total_cmp);
     println!(
-        "{which}: best {:.2} ms, median {:.2} ms per 10 calls",
-        times[0] * 1e3,
-        times[rounds / 2] * 1e3
+        "{which}: best {:.2} ms, median {:.2} ms per 10 calls; CPU per thread best {:.2} ms, median {:.2} ms",
+        wall[0] * 1e3,
+        wall[rounds / 2] * 1e3,
+        cpu[0] * 1e3,
+        cpu[rounds / 2] * 1e3
     );
 }

@@ -5,9 +5,10 @@
 //! [`affine_input_grad`]) that the course-named pair and the [`Affine`] layer share.
 
 use ndarray::{
-    Array, Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, CowArray, Dimension, Ix2, IxDyn,
+    Array, Array1, Array2, ArrayD, ArrayView1, ArrayView2, Axis, CowArray, Dimension, Ix2, IxDyn, s,
 };
 use numeric::Float;
+use rayon::prelude::*;
 
 use crate::Params;
 use crate::error::{Error, Result};
@@ -28,12 +29,67 @@ pub fn affine<T: Float>(
     w: &ArrayView2<'_, T>,
     b: &ArrayView1<'_, T>,
 ) -> Array2<T> {
+    // Inside a rayon task the product stays on its thread (numeric::gemm's rule).
+    let parts = match rayon::current_thread_index() {
+        Some(_) => 1,
+        None => inner_parts(
+            x.nrows(),
+            x.ncols(),
+            w.ncols(),
+            rayon::current_num_threads(),
+        ),
+    };
+    affine_in_parts(x, w, b, parts)
+}
+
+/// [`affine`] as `parts` products over ranges of the inner dimension, run on the rayon
+/// pool; one product when `parts < 2`.
+fn affine_in_parts<T: Float>(
+    x: &ArrayView2<'_, T>,
+    w: &ArrayView2<'_, T>,
+    b: &ArrayView1<'_, T>,
+    parts: usize,
+) -> Array2<T> {
     let mut out = b
         .broadcast((x.nrows(), w.ncols()))
         .expect("bias length matches W's columns")
         .to_owned();
-    numeric::gemm(T::one(), x, w, T::one(), &mut out.view_mut());
+    if parts < 2 {
+        numeric::gemm(T::one(), x, w, T::one(), &mut out.view_mut());
+        return out;
+    }
+    // Fixed ranges of the inner dimension, each product on one thread of the pool,
+    // the partial results added in range order: the same bits for the same threads.
+    let d = x.ncols();
+    let partials: Vec<Array2<T>> = (0..parts)
+        .into_par_iter()
+        .map(|i| {
+            let r = i * d / parts..(i + 1) * d / parts;
+            let mut part = Array2::zeros(out.dim());
+            let (xr, wr) = (x.slice(s![.., r.clone()]), w.slice(s![r, ..]));
+            numeric::gemm(T::one(), &xr, &wr, T::zero(), &mut part.view_mut());
+            part
+        })
+        .collect();
+    for part in &partials {
+        out += part;
+    }
     out
+}
+
+/// Ranges of the inner dimension `d` that [`affine`] splits `x·W` into: one per
+/// thread when the output, `n × m`, is too small for `numeric::gemm` to split across
+/// the pool (it wants a part of at least 64 rows or columns per thread) but the
+/// product is long enough to be worth it (about 100 µs of work on one core, and at
+/// least 256 values of `d` per part). ThreeLayerConvNet's hidden layer, 50 × 8192 ·
+/// 8192 × 100, otherwise ran on one core while the other waited; else 1 (no split).
+fn inner_parts(n: usize, d: usize, m: usize, threads: usize) -> usize {
+    let narrow = n.max(m) < threads * 64;
+    let long = n.saturating_mul(d).saturating_mul(m) >= 1 << 22;
+    if threads < 2 || !narrow || !long {
+        return 1;
+    }
+    threads.min(d / 256)
 }
 
 /// Parameter gradients of an affine layer: `dW = xᵀ·dout`, `db = Σ_rows dout`.
@@ -276,5 +332,36 @@ impl<T: Float> Layer<T> for Affine {
             (self.b.clone(), db.into_dyn()),
         ]);
         (dx, grads)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backprop::gradcheck::rel_error;
+
+    /// ThreeLayerConvNet's hidden layer split along the inner dimension, against
+    /// ndarray's product.
+    #[test]
+    fn split_inner_products_match_one_product_in_f64() {
+        assert_eq!(inner_parts(50, 8192, 100, 2), 2);
+        let mut rng = numeric::rng(3);
+        let x: Array2<f64> = numeric::randn((50, 8192), &mut rng);
+        let w: Array2<f64> = numeric::randn((8192, 100), &mut rng);
+        let b: Array1<f64> = numeric::randn(100, &mut rng);
+        let expected = x.dot(&w) + &b;
+        for parts in [1, 2, 3] {
+            let out = affine_in_parts(&x.view(), &w.view(), &b.view(), parts);
+            assert!(rel_error(&out.view(), &expected.view()) < 1e-10, "{parts}");
+            // The same parts, the same bits.
+            assert_eq!(out, affine_in_parts(&x.view(), &w.view(), &b.view(), parts));
+        }
+    }
+
+    #[test]
+    fn wide_or_short_products_are_not_split() {
+        assert_eq!(inner_parts(200, 3072, 100, 2), 1); // numeric::gemm splits its rows
+        assert_eq!(inner_parts(50, 100, 10, 2), 1); // too little work
+        assert_eq!(inner_parts(50, 8192, 100, 1), 1); // one thread
     }
 }

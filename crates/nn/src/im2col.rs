@@ -169,6 +169,13 @@ fn passes<T: Float>(cache: &ConvCache<T>) -> Passes {
     }
 }
 
+/// Whether the layer of `cache` runs its forward and backward-weights passes on wide
+/// columns, where `conv_relu_pool.rs` can fuse a following relu and 2×2 pool.
+pub(crate) fn runs_wide<T: Float>(cache: &ConvCache<T>) -> bool {
+    let p = passes(cache);
+    p.forward.for_layer(cache) == Path::Wide && p.weights.for_layer(cache) == Path::Wide
+}
+
 /// [`conv_forward_fast`] on `path`, or on the one the shapes choose.
 fn forward_on<T: Float>(
     x: &ArrayView4<'_, T>,
@@ -183,14 +190,23 @@ fn forward_on<T: Float>(
         w: w.as_standard_layout().into_owned(),
         param,
     };
-    let b = b.to_vec();
-    let path = path.unwrap_or_else(|| passes(&cache).forward);
-    let out = match path.for_layer(&cache) {
-        Path::Wide => im2col_wide::forward(&cache, &b),
-        Path::Chunked => conv_batched::forward(&cache, &b),
-        Path::Winograd => winograd::forward(&cache, &b),
-    };
+    let out = forward_cached(&cache, &b.to_vec(), path);
     Ok((out, cache))
+}
+
+/// The forward pass of the layer of `cache` (shapes checked) on `path`, or on the one
+/// the shapes choose.
+pub(crate) fn forward_cached<T: Float>(
+    cache: &ConvCache<T>,
+    b: &[T],
+    path: Option<Path>,
+) -> Array4<T> {
+    let path = path.unwrap_or_else(|| passes(cache).forward);
+    match path.for_layer(cache) {
+        Path::Wide => im2col_wide::forward(cache, b),
+        Path::Chunked => conv_batched::forward(cache, b),
+        Path::Winograd => winograd::forward(cache, b),
+    }
 }
 
 /// Fast convolution backward pass, the GEMMs of the forward pass's layout:

@@ -23,7 +23,7 @@ use crate::conv_param::Geometry;
 
 /// One stride-1 convolution's geometry, read as wide columns.
 #[derive(Clone, Copy, Debug)]
-struct Wide(Geometry);
+pub(crate) struct Wide(Geometry);
 
 impl Deref for Wide {
     type Target = Geometry;
@@ -34,7 +34,7 @@ impl Deref for Wide {
 }
 
 impl Wide {
-    fn of<T: Float>(cache: &ConvCache<T>) -> Self {
+    pub(crate) fn of<T: Float>(cache: &ConvCache<T>) -> Self {
         assert_eq!(cache.param.stride, 1, "wide columns need stride 1");
         Self(Geometry::of(cache))
     }
@@ -51,7 +51,7 @@ impl Wide {
     }
 
     /// Columns of the product: `H'` output rows of `Wp` values.
-    fn l(&self) -> usize {
+    pub(crate) fn l(&self) -> usize {
         self.h_out * self.wp()
     }
 
@@ -112,49 +112,92 @@ impl Wide {
 /// The forward pass on checked shapes, stride 1: `out` (N, F, H', W').
 pub(crate) fn forward<T: Float>(cache: &ConvCache<T>, b: &[T]) -> Array4<T> {
     let g = Wide::of(cache);
-    let (k, l, wp) = (g.k(), g.l(), g.wp());
     let mut out = Array4::<T>::zeros((g.n, g.f, g.h_out, g.w_out));
     if out.is_empty() {
         return out;
     }
+    let per_image = g.f * g.positions();
+    let images = out
+        .as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(per_image)
+        .enumerate();
+    forward_with(cache, images, |wide, out_i| {
+        for (fi, &bias) in b.iter().enumerate() {
+            for oh in 0..g.h_out {
+                let src = &wide.row(fi, oh)[..g.w_out];
+                let dst = &mut out_i[(fi * g.h_out + oh) * g.w_out..][..g.w_out];
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = v + bias;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// One image's product `W · columns` (F, L): `H'` rows of `Wp` values per filter, the
+/// last `Wp − W'` of each row dropped.
+pub(crate) struct WideScores<'a, T> {
+    values: &'a [T],
+    l: usize,
+    wp: usize,
+}
+
+impl<T> WideScores<'_, T> {
+    /// Output row `oh` of filter `fi`: `Wp` values, the first `W'` of them kept.
+    pub(crate) fn row(&self, fi: usize, oh: usize) -> &[T] {
+        &self.values[fi * self.l + oh * self.wp..][..self.wp]
+    }
+}
+
+/// The forward products, one image per item of `images` (index, what the epilogue
+/// writes to): each image's wide scores (no bias) are handed to `epilogue` while they
+/// are in cache, so a following layer (the pool of `conv_relu_pool.rs`) can read them
+/// there instead of from a full-size output.
+pub(crate) fn forward_with<T, E, I, F>(cache: &ConvCache<T>, images: I, epilogue: F)
+where
+    T: Float,
+    E: Send,
+    I: IndexedParallelIterator<Item = (usize, E)>,
+    F: Fn(WideScores<'_, T>, E) + Sync + Send,
+{
+    let g = Wide::of(cache);
+    let (k, l, wp) = (g.k(), g.l(), g.wp());
     let w_mat = cache
         .w
         .view()
         .into_shape_with_order((g.f, k))
         .expect("standard layout");
     let x = cache.x.as_slice().expect("standard layout");
-    let (image, per_image) = (g.image(), g.f * g.positions());
-    out.as_slice_mut()
-        .expect("fresh array")
-        .par_chunks_mut(per_image)
-        .enumerate()
-        .for_each_init(
-            || {
-                (
-                    vec![T::zero(); g.padded()],
-                    vec![T::zero(); k * l],
-                    vec![T::zero(); g.f * l],
-                )
-            },
-            |(padded, cols, wide), (i, out_i)| {
-                g.pad_image(&x[i * image..(i + 1) * image], padded);
-                g.columns(padded, cols);
-                let cols = ArrayView2::from_shape((k, l), &cols[..]).expect("sized");
-                let mut wide_out =
-                    ArrayViewMut2::from_shape((g.f, l), &mut wide[..]).expect("sized");
-                numeric::gemm(T::one(), &w_mat, &cols, T::zero(), &mut wide_out);
-                for (fi, &bias) in b.iter().enumerate() {
-                    for oh in 0..g.h_out {
-                        let src = &wide[fi * l + oh * wp..][..g.w_out];
-                        let dst = &mut out_i[(fi * g.h_out + oh) * g.w_out..][..g.w_out];
-                        for (d, &v) in dst.iter_mut().zip(src) {
-                            *d = v + bias;
-                        }
-                    }
-                }
-            },
-        );
-    out
+    let image = g.image();
+    // At most two runs of images per thread: each run zeroes its own buffers (900 KB
+    // for the ThreeLayerConvNet's layer), which finer splits would repeat.
+    let run = g.n.div_ceil(2 * rayon::current_num_threads()).max(1);
+    images.with_min_len(run).for_each_init(
+        || {
+            (
+                vec![T::zero(); g.padded()],
+                vec![T::zero(); k * l],
+                vec![T::zero(); g.f * l],
+            )
+        },
+        |(padded, cols, wide), (i, out_i)| {
+            g.pad_image(&x[i * image..(i + 1) * image], padded);
+            g.columns(padded, cols);
+            let cols = ArrayView2::from_shape((k, l), &cols[..]).expect("sized");
+            let mut wide_out = ArrayViewMut2::from_shape((g.f, l), &mut wide[..]).expect("sized");
+            numeric::gemm(T::one(), &w_mat, &cols, T::zero(), &mut wide_out);
+            epilogue(
+                WideScores {
+                    values: wide,
+                    l,
+                    wp,
+                },
+                out_i,
+            );
+        },
+    );
 }
 
 /// One thread's buffers for the backward pass.
@@ -176,8 +219,38 @@ pub(crate) fn backward<T: Float>(
     need_dx: bool,
 ) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
     let g = Wide::of(cache);
-    let (k, l, wp, f) = (g.k(), g.l(), g.wp(), g.f);
-    let (image, npos) = (g.image(), g.positions());
+    let (l, wp, f, npos) = (g.l(), g.wp(), g.f, g.positions());
+    backward_with(cache, need_dx, |i, dout_wide, db| {
+        let dout_i = &dout[i * f * npos..(i + 1) * f * npos];
+        for fi in 0..f {
+            for oh in 0..g.h_out {
+                let src = &dout_i[(fi * g.h_out + oh) * g.w_out..][..g.w_out];
+                dout_wide[fi * l + oh * wp..][..g.w_out].copy_from_slice(src);
+            }
+            db[fi] += dout_i[fi * npos..(fi + 1) * npos]
+                .iter()
+                .copied()
+                .sum::<T>();
+        }
+    })
+}
+
+/// The backward pass on checked shapes, stride 1, with image `i`'s `dout` written by
+/// `fill(i, dout_wide, db)`: into `dout_wide` (F, L) in the wide layout (the buffer
+/// holds zeros in the dropped columns and the previous image's values elsewhere), its
+/// sum per filter added to `db`. `conv_relu_pool.rs` scatters the pooled gradient
+/// there directly, with no full-size `dout` in between.
+pub(crate) fn backward_with<T, F>(
+    cache: &ConvCache<T>,
+    need_dx: bool,
+    fill: F,
+) -> (Option<Array4<T>>, Array4<T>, Array1<T>)
+where
+    T: Float,
+    F: Fn(usize, &mut [T], &mut Array1<T>) + Sync + Send,
+{
+    let g = Wide::of(cache);
+    let (k, l, f, image) = (g.k(), g.l(), g.f, g.image());
     let x = cache.x.as_slice().expect("standard layout");
     let w_mat = cache
         .w
@@ -192,17 +265,7 @@ pub(crate) fn backward<T: Float>(
         dout_wide: vec![T::zero(); f * l],
     };
     let step = |mut acc: Partial<T>, (i, dx_i): (usize, Option<&mut [T]>)| {
-        let dout_i = &dout[i * f * npos..(i + 1) * f * npos];
-        for fi in 0..f {
-            for oh in 0..g.h_out {
-                let src = &dout_i[(fi * g.h_out + oh) * g.w_out..][..g.w_out];
-                acc.dout_wide[fi * l + oh * wp..][..g.w_out].copy_from_slice(src);
-            }
-            acc.db[fi] += dout_i[fi * npos..(fi + 1) * npos]
-                .iter()
-                .copied()
-                .sum::<T>();
-        }
+        fill(i, &mut acc.dout_wide, &mut acc.db);
         // dWᵀ += cols · dout_wideᵀ. Through a transposed view: a transposed copy of
         // `dout` measured no faster, 8 % slower for 256 filters (docs/conv.md).
         g.pad_image(&x[i * image..(i + 1) * image], &mut acc.padded);

@@ -31,9 +31,12 @@ use ndarray::{
 };
 use numeric::Float;
 
-use crate::conv::{ConvCache, ConvParam};
+use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
+use crate::conv_relu_pool;
 use crate::error::Result;
-use crate::im2col::{conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
+use crate::im2col::{
+    conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast, forward_cached, runs_wide,
+};
 use crate::pool::{FastPoolCache, PoolParam, max_pool_backward_fast, max_pool_forward_fast};
 use crate::spatial::{
     SpatialBatchNormCache, spatial_batchnorm_backward, spatial_batchnorm_forward,
@@ -339,13 +342,19 @@ pub struct ConvReluPoolCache<T> {
     conv: ConvCache<T>,
     pool: FastPoolCache,
     out: Array4<T>,
+    /// Whether the three layers ran as one pass (`conv_relu_pool.rs`), so that the
+    /// backward pass can too.
+    fused: bool,
 }
 
 /// The course's `conv_relu_pool_forward`: convolution, relu, max pooling.
 ///
 /// The relu runs after the pooling: relu and max commute (`relu(max(a)) =
 /// max(relu(a))`, both monotone), so the output and every gradient are the course's,
-/// and the relu touches a quarter of the values (2×2 pooling).
+/// and the relu touches a quarter of the values (2×2 pooling). A 2×2 pool after a
+/// stride-1 convolution on wide columns (large maps, few filters: the
+/// ThreeLayerConvNet's first layer) runs fused with it, image by image, so that the
+/// convolution's output is never written out whole (`conv_relu_pool.rs`).
 ///
 /// # Errors
 /// As [`conv_forward_fast`] and [`max_pool_forward_fast`].
@@ -365,10 +374,37 @@ pub fn conv_relu_pool_forward<T: Float>(
     conv_param: ConvParam,
     pool_param: PoolParam,
 ) -> Result<(Array4<T>, ConvReluPoolCache<T>)> {
-    let (a, conv) = conv_forward_fast(x, w, b, conv_param)?;
+    check_shapes(x, w, b, conv_param)?;
+    let conv = ConvCache {
+        x: x.as_standard_layout().into_owned(),
+        w: w.as_standard_layout().into_owned(),
+        param: conv_param,
+    };
+    let (h_out, w_out) = conv.out_hw();
+    pool_param.output_size(h_out, w_out)?;
+    let b = b.to_vec();
+    if pool_param.is_2x2_stride_2() && runs_wide(&conv) {
+        let (out, pool) = conv_relu_pool::forward(&conv, &b);
+        let cache = ConvReluPoolCache {
+            conv,
+            pool,
+            out: out.clone(),
+            fused: true,
+        };
+        return Ok((out, cache));
+    }
+    let a = forward_cached(&conv, &b, None);
     let (mut out, pool) = max_pool_forward_fast(&a.view(), pool_param)?;
     relu_inplace(&mut out.view_mut());
-    Ok((out.clone(), ConvReluPoolCache { conv, pool, out }))
+    Ok((
+        out.clone(),
+        ConvReluPoolCache {
+            conv,
+            pool,
+            out,
+            fused: false,
+        },
+    ))
 }
 
 /// Backward pass of [`conv_relu_pool_forward`]: `(dx, dw, db)`.
@@ -386,8 +422,8 @@ pub fn conv_relu_pool_backward<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvReluPoolCache<T>,
 ) -> (Array4<T>, Array4<T>, Array1<T>) {
-    let da = relu_pool_backward(dout, cache);
-    conv_backward_fast(&da.view(), &cache.conv)
+    let (dx, dw, db) = relu_pool_conv_backward(dout, cache, true);
+    (dx.expect("asked for dx"), dw, db)
 }
 
 /// [`conv_relu_pool_backward`] without `dx`: `(dw, db)`, for the layer whose input is
@@ -406,17 +442,32 @@ pub fn conv_relu_pool_backward_no_dx<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvReluPoolCache<T>,
 ) -> (Array4<T>, Array1<T>) {
-    let da = relu_pool_backward(dout, cache);
-    conv_backward_fast_no_dx(&da.view(), &cache.conv)
+    let (_, dw, db) = relu_pool_conv_backward(dout, cache, false);
+    (dw, db)
 }
 
-/// Back through the relu and the pooling: the gradient of the convolution's output.
-fn relu_pool_backward<T: Float>(
+/// Back through the relu, the pooling and the convolution: `(dx if need_dx, dw, db)`.
+fn relu_pool_conv_backward<T: Float>(
     dout: &ArrayView4<'_, T>,
     cache: &ConvReluPoolCache<T>,
-) -> Array4<T> {
+    need_dx: bool,
+) -> (Option<Array4<T>>, Array4<T>, Array1<T>) {
+    if cache.fused {
+        check_dout(dout, cache.out.dim());
+        let dout = dout.as_standard_layout();
+        let dout = dout.as_slice().expect("standard layout");
+        let out = cache.out.as_slice().expect("fresh array");
+        return conv_relu_pool::backward(dout, out, &cache.pool, &cache.conv, need_dx);
+    }
     let dpooled = relu_grad(dout, &cache.out);
-    max_pool_backward_fast(&dpooled.view(), &cache.pool)
+    let da = max_pool_backward_fast(&dpooled.view(), &cache.pool);
+    if need_dx {
+        let (dx, dw, db) = conv_backward_fast(&da.view(), &cache.conv);
+        (Some(dx), dw, db)
+    } else {
+        let (dw, db) = conv_backward_fast_no_dx(&da.view(), &cache.conv);
+        (None, dw, db)
+    }
 }
 
 /// What [`conv_bn_relu_backward`] needs.

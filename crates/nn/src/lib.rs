@@ -54,6 +54,7 @@ mod checkpoint;
 mod conv;
 mod conv_batched;
 mod conv_param;
+mod conv_relu_pool;
 pub mod defaults;
 mod dropout;
 mod error;

@@ -78,7 +78,7 @@ impl PoolParam {
         ))
     }
 
-    fn is_2x2_stride_2(&self) -> bool {
+    pub(crate) fn is_2x2_stride_2(&self) -> bool {
         self.pool_height == 2 && self.pool_width == 2 && self.stride == 2
     }
 }
@@ -113,6 +113,37 @@ pub struct FastPoolCache {
     argmax: Vec<u32>,
     input_dim: (usize, usize, usize, usize),
     output_dim: (usize, usize, usize, usize),
+}
+
+impl FastPoolCache {
+    /// A cache from the positions of the maxima, each a flat index inside its input
+    /// plane, for a pass computed elsewhere (`conv_relu_pool.rs`).
+    pub(crate) fn new(
+        argmax: Vec<u32>,
+        input_dim: (usize, usize, usize, usize),
+        output_dim: (usize, usize, usize, usize),
+    ) -> Self {
+        Self {
+            argmax,
+            input_dim,
+            output_dim,
+        }
+    }
+
+    /// For every output, the flat index of its maximum inside its input plane.
+    pub(crate) fn argmax(&self) -> &[u32] {
+        &self.argmax
+    }
+
+    /// The pooled input's shape (N, C, H, W).
+    pub(crate) fn input_dim(&self) -> (usize, usize, usize, usize) {
+        self.input_dim
+    }
+
+    /// The output's shape (N, C, H', W').
+    pub(crate) fn output_dim(&self) -> (usize, usize, usize, usize) {
+        self.output_dim
+    }
 }
 
 /// The course's naive max-pool forward pass: a loop over every window.
