@@ -65,7 +65,7 @@ impl<T: Float> Graph<T> {
     }
 
     /// A leaf without gradient: the data batch, the labels. Gates see that it
-    /// needs none ([`BackwardArgs::needs_grad`]) and skip that work.
+    /// needs none ([`crate::BackwardArgs::needs_grad`]) and skip that work.
     ///
     /// # Example
     /// ```

@@ -5,7 +5,7 @@ use ndarray::ArrayD;
 
 use crate::gate::Gate;
 
-/// A handle to one node of a [`Graph`]: cheap to copy, valid for the graph that
+/// A handle to one node of a [`Graph`](crate::Graph): cheap to copy, valid for the graph that
 /// returned it.
 ///
 /// # Example
@@ -53,7 +53,7 @@ pub enum NodeKind {
     /// A leaf whose gradient is wanted (the lecture's x, y, z).
     Input,
     /// A leaf the optimiser updates (weights, biases): gradient wanted, and listed
-    /// by [`Graph::parameters`].
+    /// by [`Graph::parameters`](crate::Graph::parameters).
     Parameter,
     /// A leaf without gradient (the data batch, the labels).
     Constant,
@@ -96,7 +96,7 @@ pub(crate) struct Node<T> {
 pub struct NodeView<'g, T> {
     /// The node's handle.
     pub id: NodeId,
-    /// The name given at creation or by [`Graph::set_name`] (may be empty for gates).
+    /// The name given at creation or by [`Graph::set_name`](crate::Graph::set_name) (may be empty for gates).
     pub name: &'g str,
     /// The gate's name for gate outputs; `"input"`, `"parameter"` or `"constant"` for leaves.
     pub op: &'g str,

@@ -79,7 +79,7 @@ pub struct SpatialBatchNormCache<T> {
 /// Spatial batch normalisation of `x` (N, C, H, W): per-channel statistics over N, H
 /// and W; `gamma`, `beta` and the running statistics in `bn` have one entry per
 /// channel. Train/test behaviour as [`crate::batchnorm_forward`]; the numbers of
-/// [`spatial_batchnorm_forward_naive`], computed on the NCHW planes (module docs).
+/// [`crate::spatial_batchnorm_forward_naive`], computed on the NCHW planes (module docs).
 ///
 /// # Panics
 /// If `gamma`, `beta` or `bn` do not have C entries.

@@ -38,7 +38,7 @@ pub struct SpatialBatchNormNaiveCache<T> {
 }
 
 /// The course's spatial batchnorm: [`batchnorm_forward`] on `x` reshaped to rows
-/// (N·H·W, C), reshaped back. The reference [`spatial_batchnorm_forward`] is tested
+/// (N·H·W, C), reshaped back. The reference [`crate::spatial_batchnorm_forward`] is tested
 /// against.
 ///
 /// # Panics

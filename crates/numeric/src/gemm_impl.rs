@@ -374,7 +374,7 @@ impl Product {
     }
 }
 
-/// `A·B` as a new array (see [`gemm`] for threading).
+/// `A·B` as a new array (see [`gemm()`] for threading).
 ///
 /// ```
 /// use ndarray::array;

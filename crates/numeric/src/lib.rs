@@ -3,7 +3,7 @@
 //!
 //! - [`Float`]: the one bound for numeric code, implemented by `f32` (train) and
 //!   `f64` (gradient checks).
-//! - [`gemm`] / [`matmul`]: the matrix product all heavy work goes through.
+//! - [`gemm()`] / [`matmul`]: the matrix product all heavy work goes through.
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`set_matmul_precision`]: opt-in bf16 products (f32 sums) for f32 GEMM on CPUs
 //!   with AVX512_BF16, twice the multiply rate.
