@@ -16,6 +16,22 @@ fn setup() -> (Array4<f64>, Array4<f64>, Array1<f64>, ConvParam) {
     )
 }
 
+/// dx, dw and db of `f(x, w, b)` against centred differences, for upstream `dout`.
+fn check_xwb(
+    f: impl Fn(&Array4<f64>, &Array4<f64>, &Array1<f64>) -> Array4<f64>,
+    (x, w, b): (&mut Array4<f64>, &mut Array4<f64>, &mut Array1<f64>),
+    dout: &Array4<f64>,
+    (dx, dw, db): (&Array4<f64>, &Array4<f64>, &Array1<f64>),
+) {
+    let (x0, w0, b0) = (x.clone(), w.clone(), b.clone());
+    let dx_num = eval_numerical_gradient_array(|x| f(x, &w0, &b0), x, &dout.view(), H);
+    let dw_num = eval_numerical_gradient_array(|w| f(&x0, w, &b0), w, &dout.view(), H);
+    let db_num = eval_numerical_gradient_array(|b| f(&x0, &w0, b), b, &dout.view(), H);
+    assert!(rel_error(&dx.view(), &dx_num.view()) < TOL);
+    assert!(rel_error(&dw.view(), &dw_num.view()) < TOL);
+    assert!(rel_error(&db.view(), &db_num.view()) < TOL);
+}
+
 #[test]
 fn conv_relu_pool_backward_matches_numerical() {
     let (mut x, mut w, mut b, cp) = setup();
@@ -28,13 +44,8 @@ fn conv_relu_pool_backward_matches_numerical() {
             .unwrap()
             .0
     };
-    let (w0, b0, x0) = (w.clone(), b.clone(), x.clone());
-    let dx_num = eval_numerical_gradient_array(|x| f(x, &w0, &b0), &mut x, &dout.view(), H);
-    let dw_num = eval_numerical_gradient_array(|w| f(&x0, w, &b0), &mut w, &dout.view(), H);
-    let db_num = eval_numerical_gradient_array(|b| f(&x0, &w0, b), &mut b, &dout.view(), H);
-    assert!(rel_error(&dx.view(), &dx_num.view()) < TOL);
-    assert!(rel_error(&dw.view(), &dw_num.view()) < TOL);
-    assert!(rel_error(&db.view(), &db_num.view()) < TOL);
+    let (x0, w0, b0) = (x.clone(), w.clone(), b.clone());
+    check_xwb(f, (&mut x, &mut w, &mut b), &dout, (&dx, &dw, &db));
     // conv_relu is the same without the pool.
     let (out, cache) = nn::conv_relu_forward(&x0.view(), &w0.view(), &b0.view(), cp).unwrap();
     let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(9));
@@ -72,13 +83,7 @@ fn fused_conv_relu_pool_backward_matches_numerical() {
             .unwrap()
             .0
     };
-    let (w0, b0, x0) = (w.clone(), b.clone(), x.clone());
-    let dx_num = eval_numerical_gradient_array(|x| f(x, &w0, &b0), &mut x, &dout.view(), H);
-    let dw_num = eval_numerical_gradient_array(|w| f(&x0, w, &b0), &mut w, &dout.view(), H);
-    let db_num = eval_numerical_gradient_array(|b| f(&x0, &w0, b), &mut b, &dout.view(), H);
-    assert!(rel_error(&dx.view(), &dx_num.view()) < TOL);
-    assert!(rel_error(&dw.view(), &dw_num.view()) < TOL);
-    assert!(rel_error(&db.view(), &db_num.view()) < TOL);
+    check_xwb(f, (&mut x, &mut w, &mut b), &dout, (&dx, &dw, &db));
 }
 
 #[test]
