@@ -1,5 +1,7 @@
-//! 8×8 block transposes for Winograd's layout copies (`winograd_tiles.rs`): eight
-//! planes into eight pixels' runs of channels, and back.
+//! Winograd's layout copies (`winograd.rs`): a chunk of (N, C, H, W) images into the
+//! zero-padded channels-last buffer its tiles are transformed in, and the chunk's
+//! channels-last outputs back into (N, F, H, W) planes with the biases, as 8×8 block
+//! transposes: eight planes into eight pixels' runs of channels, and back.
 //!
 //! The copies between (N, C, H, W) images and the channels-last buffers the tiles are
 //! transformed in are transposes. Value by value the compiler makes them one scalar
@@ -10,8 +12,11 @@
 //! same bits, since a copy, or one addition per value, rounds the same either way.
 
 use std::any::TypeId;
+use std::ops::Range;
 
 use numeric::Float;
+
+use crate::winograd_tiles::{M, Tiling};
 
 /// Rows and columns of one block.
 pub(crate) const BLOCK: usize = 8;
@@ -64,6 +69,106 @@ pub(crate) fn transpose8_portable<T: Float>(
         for (k, d) in row.iter_mut().enumerate() {
             let v = src[k * ss + r];
             *d = add.map_or(v, |a| v + a[r]);
+        }
+    }
+}
+
+/// Channels moved together by [`to_channels_last`] and [`to_channels_first`]: the
+/// `LANES` planes are read (or written) in order, a few streams the prefetcher
+/// follows, eight pixels at a time as one 8×8 block transpose ([`transpose8`]). One
+/// value at a time, all channels of a pixel before the next pixel, these transposes
+/// took 13 % of a profile of the training step (docs/conv.md).
+const LANES: usize = BLOCK;
+
+/// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
+/// at `offset` rows and columns from each image's corner; the rest of `padded` is
+/// left alone (zero).
+pub(crate) fn to_channels_last<T: Float>(
+    t: &Tiling,
+    x: &[T],
+    images: Range<usize>,
+    (hd, wd, offset): (usize, usize, usize),
+    padded: &mut [T],
+) {
+    let (c, h, w) = (t.c, t.h, t.w);
+    let plane = h * w;
+    if c == 0 || plane == 0 {
+        return;
+    }
+    let (blocked, full) = (c - c % LANES, w - w % BLOCK);
+    for (j, i) in images.enumerate() {
+        let image = &x[i * c * plane..][..c * plane];
+        let pixels = |y: usize| ((j * hd + y + offset) * wd + offset) * c;
+        for c0 in (0..blocked).step_by(LANES) {
+            let planes = &image[c0 * plane..];
+            for y in 0..h {
+                let at = pixels(y);
+                let row = &mut padded[at..at + w * c];
+                for xx in (0..full).step_by(BLOCK) {
+                    transpose8(
+                        &planes[y * w + xx..],
+                        plane,
+                        &mut row[xx * c + c0..],
+                        c,
+                        None,
+                    );
+                }
+                for xx in full..w {
+                    for k in 0..LANES {
+                        row[xx * c + c0 + k] = planes[k * plane + y * w + xx];
+                    }
+                }
+            }
+        }
+        for ci in blocked..c {
+            let src = &image[ci * plane..][..plane];
+            for (y, row) in src.chunks_exact(w).enumerate() {
+                let at = pixels(y);
+                for (pixel, &s) in padded[at..at + w * c].chunks_exact_mut(c).zip(row) {
+                    pixel[ci] = s;
+                }
+            }
+        }
+    }
+}
+
+/// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
+/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time.
+pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
+    let (f, w, w4, plane) = (t.f, t.w, t.tiles_w() * M, t.plane());
+    if f == 0 || plane == 0 {
+        return;
+    }
+    let y_image = t.tiles_h() * M * w4 * f;
+    let bias_of = |fi: usize| bias.map_or(T::zero(), |b| b[fi]);
+    let (blocked, full) = (f - f % LANES, w - w % BLOCK);
+    for (j, out_j) in out.chunks_exact_mut(f * plane).enumerate() {
+        let y_j = &y[j * y_image..][..y_image];
+        let pixels = |row: usize| &y_j[row * w4 * f..][..w * f];
+        for f0 in (0..blocked).step_by(LANES) {
+            let bias: [T; LANES] = std::array::from_fn(|k| bias_of(f0 + k));
+            for row in 0..t.h {
+                let src = pixels(row);
+                let at = f0 * plane + row * w;
+                for xx in (0..full).step_by(BLOCK) {
+                    let dst = &mut out_j[at + xx..];
+                    transpose8(&src[xx * f + f0..], f, dst, plane, Some(&bias));
+                }
+                for xx in full..w {
+                    for k in 0..LANES {
+                        out_j[at + k * plane + xx] = src[xx * f + f0 + k] + bias[k];
+                    }
+                }
+            }
+        }
+        for fi in blocked..f {
+            let b = bias_of(fi);
+            let dst = &mut out_j[fi * plane..][..plane];
+            for (row, dst_row) in dst.chunks_exact_mut(w).enumerate() {
+                for (d, pixel) in dst_row.iter_mut().zip(pixels(row).chunks_exact(f)) {
+                    *d = pixel[fi] + b;
+                }
+            }
         }
     }
 }
@@ -140,6 +245,7 @@ mod avx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array4;
 
     /// The fast block equals the reference bit for bit, with and without the row
     /// additions, on strides wider than a block and on f64 (the portable loop).
@@ -168,6 +274,56 @@ mod tests {
         let mut dst = vec![0.0; 64];
         transpose8(&src, 8, &mut dst, 8, None);
         assert!((0..64).all(|i| dst[i] == src[(i % 8) * 8 + i / 8]));
+    }
+
+    /// The layout copies move every value to its place, f32 (the block transposes)
+    /// and f64 (the portable loop): channel counts and widths with full blocks of 8
+    /// and remainders.
+    #[test]
+    fn layout_copies_put_each_value_in_its_place() {
+        fn check<T: Float>() {
+            let (n, c, h, w) = (3, 19, 5, 21);
+            let t = Tiling {
+                batch: 2,
+                ..Tiling::new(n, c, c, h, w)
+            };
+            let mut rng = numeric::rng(7);
+            let x: Array4<T> = numeric::randn((n, c, h, w), &mut rng);
+            let x = x.as_slice().unwrap();
+            let (hp, wp) = t.padded();
+            let mut padded = vec![T::zero(); 2 * hp * wp * c];
+            to_channels_last(&t, x, 1..3, (hp, wp, 1), &mut padded);
+            for (j, i) in (1..3).enumerate() {
+                for (ci, y, xx) in cells(c, hp, wp) {
+                    let inside = (1..=h).contains(&y) && (1..=w).contains(&xx);
+                    let want = if inside {
+                        x[((i * c + ci) * h + y - 1) * w + xx - 1]
+                    } else {
+                        T::zero()
+                    };
+                    assert_eq!(padded[((j * hp + y) * wp + xx) * c + ci], want);
+                }
+            }
+            let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+            let y: Vec<T> = (0..2 * h4 * w4 * c).map(|v| T::cast(v as f64)).collect();
+            let bias: Vec<T> = (0..c).map(|v| T::cast(0.5 - v as f64)).collect();
+            let mut out = vec![T::zero(); 2 * c * h * w];
+            to_channels_first(&t, &y, Some(&bias), &mut out);
+            for j in 0..2 {
+                for (ci, row, xx) in cells(c, h, w) {
+                    let want = y[((j * h4 + row) * w4 + xx) * c + ci] + bias[ci];
+                    assert_eq!(out[((j * c + ci) * h + row) * w + xx], want);
+                }
+            }
+        }
+        /// Every (channel, row, column) of a c × h × w block.
+        fn cells(c: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
+            (0..c)
+                .flat_map(|ci| (0..h).flat_map(move |y| (0..w).map(move |x| (ci, y, x))))
+                .collect()
+        }
+        check::<f32>();
+        check::<f64>();
     }
 
     /// A block reaching past its slice is refused, not read.
