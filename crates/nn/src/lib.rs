@@ -94,7 +94,6 @@ mod two_layer_net;
 mod whitening;
 mod winograd;
 mod winograd_tiles;
-mod winograd_transpose;
 
 pub use activations::*;
 pub use affine::*;

@@ -22,7 +22,7 @@
 //! so the multiplications still run in the GEMM, 2.25× (3×3 maps) to 3.75× (31×31)
 //! fewer of them than the direct convolution, with the tiles that overhang the map
 //! (odd sides 31, 15, 7, 3) reading zeros and their extra outputs dropped. The tiles'
-//! transforms are in `winograd_tiles.rs`, the layout copies in `winograd_transpose.rs`.
+//! transforms and copies are in `winograd_tiles.rs`.
 //!
 //! - **forward**: transform the filters once (`U`), then per chunk of images the input
 //!   tiles (`V`), 36 GEMMs, and the output transform `Aᵀ M A` plus the bias;
@@ -49,8 +49,8 @@ use rayon::prelude::*;
 use crate::conv::ConvCache;
 use crate::winograd_tiles::{
     ALPHA, M, POINTS, Tiling, both_axes, dout_tiles, filter_tiles, gt, input_tiles, output_tiles,
+    to_channels_first, to_channels_last,
 };
-use crate::winograd_transpose::{to_channels_first, to_channels_last};
 
 /// Whether Winograd F(4×4, 3×3) computes this layer: 3×3 filters, stride 1, pad 1.
 pub(crate) fn fits<T: Float>(cache: &ConvCache<T>) -> bool {

@@ -12,8 +12,6 @@ use std::ops::Range;
 use ndarray::Array4;
 use numeric::Float;
 
-use crate::winograd_transpose::{BLOCK, transpose8};
-
 /// Outputs per tile side (`m` of F(m×m, r×r)).
 pub(crate) const M: usize = 4;
 /// Inputs per tile side, `α = m + r − 1`.
@@ -208,31 +206,20 @@ fn rows_mut<T, const J: usize>(
 }
 
 /// A one-axis transform `l` (K → J values) on every lane of `src` at once:
-/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, run in blocks of 16 and
-/// then 8 of a length the compiler knows, so each block is vector code; only the last
-/// `n % 8` lanes run one at a time. (As one loop over `n` lanes the compiler
-/// vectorised 16 at a time and left the rest scalar: a third of the 24-channel layer's
-/// lanes.)
+/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
+/// contiguous values and the compiler vectorises it.
 #[inline(always)]
 fn lanes<T: Float, const K: usize, const J: usize>(
     src: [&[T]; K],
     mut dst: [&mut [T]; J],
-    l: impl Fn([T; K]) -> [T; J] + Copy,
+    l: impl Fn([T; K]) -> [T; J],
 ) {
     let n = dst[0].len();
     let src = src.map(|s| &s[..n]);
     for d in dst.iter_mut() {
         assert_eq!(d.len(), n, "lanes of one length");
     }
-    let wide = n - n % 16;
-    let narrow = n - n % 8;
-    for c0 in (0..wide).step_by(16) {
-        lane_block::<T, K, J, 16>(&src, &mut dst, c0, l);
-    }
-    for c0 in (wide..narrow).step_by(8) {
-        lane_block::<T, K, J, 8>(&src, &mut dst, c0, l);
-    }
-    for c in narrow..n {
+    for c in 0..n {
         let y = l(std::array::from_fn(|k| src[k][c]));
         for (d, y) in dst.iter_mut().zip(y) {
             d[c] = y;
@@ -240,34 +227,12 @@ fn lanes<T: Float, const K: usize, const J: usize>(
     }
 }
 
-/// [`lanes`] on the `W` lanes from `c0`: arrays of known length, no bounds checks in
-/// the loop.
-#[inline(always)]
-fn lane_block<T: Float, const K: usize, const J: usize, const W: usize>(
-    src: &[&[T]; K],
-    dst: &mut [&mut [T]; J],
-    c0: usize,
-    l: impl Fn([T; K]) -> [T; J],
-) {
-    let x: [&[T; W]; K] =
-        std::array::from_fn(|k| src[k][c0..c0 + W].try_into().expect("W lanes"));
-    let mut y: [&mut [T; W]; J] = dst
-        .each_mut()
-        .map(|d| (&mut d[c0..c0 + W]).try_into().expect("W lanes"));
-    for c in 0..W {
-        let v = l(std::array::from_fn(|k| x[k][c]));
-        for (d, v) in y.iter_mut().zip(v) {
-            d[c] = v;
-        }
-    }
-}
-
-/// Channels moved together by [`to_channels_last`] and [`to_channels_first`]: the
+/// Channels moved together by [`to_channels_last`] and [`to_channels_first`]: each
+/// pixel's run of `LANES` channels is one short contiguous write (or read), while the
 /// `LANES` planes are read (or written) in order, a few streams the prefetcher
-/// follows, eight pixels at a time as one 8×8 block transpose ([`transpose8`]). One
-/// value at a time, all channels of a pixel before the next pixel, these transposes
-/// took 13 % of a profile of the training step (docs/conv.md).
-const LANES: usize = BLOCK;
+/// follows. One value at a time, all channels of a pixel before the next pixel, these
+/// transposes took 13 % of a profile of the training step (docs/conv.md).
+const LANES: usize = 8;
 
 /// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
 /// at `offset` rows and columns from each image's corner; the rest of `padded` is
@@ -284,21 +249,20 @@ pub(crate) fn to_channels_last<T: Float>(
     if c == 0 || plane == 0 {
         return;
     }
-    let (blocked, full) = (c - c % LANES, w - w % BLOCK);
+    let blocked = c - c % LANES;
     for (j, i) in images.enumerate() {
         let image = &x[i * c * plane..][..c * plane];
         let pixels = |y: usize| ((j * hd + y + offset) * wd + offset) * c;
         for c0 in (0..blocked).step_by(LANES) {
-            let planes = &image[c0 * plane..];
+            let src: [&[T]; LANES] = std::array::from_fn(|k| &image[(c0 + k) * plane..][..plane]);
             for y in 0..h {
                 let at = pixels(y);
-                let row = &mut padded[at..at + w * c];
-                for xx in (0..full).step_by(BLOCK) {
-                    transpose8(&planes[y * w + xx..], plane, &mut row[xx * c + c0..], c, None);
-                }
-                for xx in full..w {
-                    for k in 0..LANES {
-                        row[xx * c + c0 + k] = planes[k * plane + y * w + xx];
+                for (xx, pixel) in padded[at..at + w * c].chunks_exact_mut(c).enumerate() {
+                    let run: &mut [T; LANES] = (&mut pixel[c0..c0 + LANES])
+                        .try_into()
+                        .expect("LANES values");
+                    for (v, s) in run.iter_mut().zip(&src) {
+                        *v = s[y * w + xx];
                     }
                 }
             }
@@ -418,22 +382,18 @@ pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]
     }
     let y_image = t.tiles_h() * M * w4 * f;
     let bias_of = |fi: usize| bias.map_or(T::zero(), |b| b[fi]);
-    let (blocked, full) = (f - f % LANES, w - w % BLOCK);
+    let blocked = f - f % LANES;
     for (j, out_j) in out.chunks_exact_mut(f * plane).enumerate() {
         let y_j = &y[j * y_image..][..y_image];
         let pixels = |row: usize| &y_j[row * w4 * f..][..w * f];
         for f0 in (0..blocked).step_by(LANES) {
             let bias: [T; LANES] = std::array::from_fn(|k| bias_of(f0 + k));
+            let mut dst = rows_mut::<T, LANES>(out_j, f0 * plane, plane, plane);
             for row in 0..t.h {
-                let src = pixels(row);
-                let at = f0 * plane + row * w;
-                for xx in (0..full).step_by(BLOCK) {
-                    let dst = &mut out_j[at + xx..];
-                    transpose8(&src[xx * f + f0..], f, dst, plane, Some(&bias));
-                }
-                for xx in full..w {
-                    for k in 0..LANES {
-                        out_j[at + k * plane + xx] = src[xx * f + f0 + k] + bias[k];
+                for (xx, pixel) in pixels(row).chunks_exact(f).enumerate() {
+                    let run: &[T; LANES] = pixel[f0..f0 + LANES].try_into().expect("LANES values");
+                    for ((d, &v), &b) in dst.iter_mut().zip(run).zip(&bias) {
+                        d[row * w + xx] = v + b;
                     }
                 }
             }
@@ -482,53 +442,6 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The layout copies move every value to its place, f32 (the block transposes)
-    /// and f64 (the portable loop): channel counts and widths with full blocks of 8
-    /// and remainders.
-    #[test]
-    fn layout_copies_put_each_value_in_its_place() {
-        fn check<T: Float>() {
-            let (n, c, h, w) = (3, 19, 5, 21);
-            let t = Tiling { batch: 2, ..Tiling::new(n, c, c, h, w) };
-            let mut rng = numeric::rng(7);
-            let x: Array4<T> = numeric::randn((n, c, h, w), &mut rng);
-            let x = x.as_slice().unwrap();
-            let (hp, wp) = t.padded();
-            let mut padded = vec![T::zero(); 2 * hp * wp * c];
-            to_channels_last(&t, x, 1..3, (hp, wp, 1), &mut padded);
-            for (j, i) in (1..3).enumerate() {
-                for (ci, y, xx) in cells(c, hp, wp) {
-                    let inside = (1..=h).contains(&y) && (1..=w).contains(&xx);
-                    let want = if inside {
-                        x[((i * c + ci) * h + y - 1) * w + xx - 1]
-                    } else {
-                        T::zero()
-                    };
-                    assert_eq!(padded[((j * hp + y) * wp + xx) * c + ci], want);
-                }
-            }
-            let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
-            let y: Vec<T> = (0..2 * h4 * w4 * c).map(|v| T::cast(v as f64)).collect();
-            let bias: Vec<T> = (0..c).map(|v| T::cast(0.5 - v as f64)).collect();
-            let mut out = vec![T::zero(); 2 * c * h * w];
-            to_channels_first(&t, &y, Some(&bias), &mut out);
-            for j in 0..2 {
-                for (ci, row, xx) in cells(c, h, w) {
-                    let want = y[((j * h4 + row) * w4 + xx) * c + ci] + bias[ci];
-                    assert_eq!(out[((j * c + ci) * h + row) * w + xx], want);
-                }
-            }
-        }
-        /// Every (channel, row, column) of a c × h × w block.
-        fn cells(c: usize, h: usize, w: usize) -> Vec<(usize, usize, usize)> {
-            (0..c)
-                .flat_map(|ci| (0..h).flat_map(move |y| (0..w).map(move |x| (ci, y, x))))
-                .collect()
-        }
-        check::<f32>();
-        check::<f64>();
-    }
 
     /// One tile, one channel, one filter: Winograd's 4×4 outputs are the 16 dot
     /// products of the filter with the 3×3 windows of the 6×6 tile.
