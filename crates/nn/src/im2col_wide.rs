@@ -40,7 +40,7 @@ impl Wide {
     }
 
     /// Values of one padded plane.
-    fn plane(&self) -> usize {
+    pub(crate) fn plane(&self) -> usize {
         self.hp() * self.wp()
     }
 
@@ -56,7 +56,7 @@ impl Wide {
     }
 
     /// Image `x` (C, H, W) into `padded`, whose border stays zero.
-    fn pad_image<T: Float>(&self, x: &[T], padded: &mut [T]) {
+    pub(crate) fn pad_image<T: Float>(&self, x: &[T], padded: &mut [T]) {
         let (plane, wp) = (self.plane(), self.wp());
         for ci in 0..self.c {
             for y in 0..self.h {

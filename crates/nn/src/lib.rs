@@ -77,6 +77,7 @@ mod norm;
 mod optim;
 mod planes;
 mod pool;
+mod pooled_dw;
 mod recipe;
 mod registry;
 mod scaled_linear;

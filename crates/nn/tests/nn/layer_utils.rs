@@ -77,7 +77,9 @@ fn fused_conv_relu_pool_backward_matches_numerical() {
     let dout: Array4<f64> = numeric::randn(out.dim(), &mut r);
     let (dx, dw, db) = nn::conv_relu_pool_backward(&dout.view(), &cache);
     let (dw_no_dx, db_no_dx) = nn::conv_relu_pool_backward_no_dx(&dout.view(), &cache);
-    assert_eq!((&dw, &db), (&dw_no_dx, &db_no_dx));
+    // Without dx, dW sums only the pooled gradient's nonzeros: the same terms.
+    assert!(rel_error(&dw.view(), &dw_no_dx.view()) < 1e-12);
+    assert!(rel_error(&db.view(), &db_no_dx.view()) < 1e-12);
     let f = |x: &Array4<f64>, w: &Array4<f64>, b: &Array1<f64>| {
         nn::conv_relu_pool_forward(&x.view(), &w.view(), &b.view(), cp, pp)
             .unwrap()
