@@ -54,29 +54,18 @@ fn shapes_for<T: Backends>(c: &mut Criterion, serial_pool: &rayon::ThreadPool) {
         let mut out = Array2::<T>::zeros((s.m, s.n));
         let mut g = c.benchmark_group(format!("{}-{}", s.name, T::NAME));
         g.throughput(Throughput::Elements(2 * (s.m * s.k * s.n) as u64));
-        g.bench_function("numeric", |bench| {
-            bench.iter(|| {
-                numeric::gemm(
-                    T::one(),
-                    &a.view(),
-                    &b.view(),
-                    T::zero(),
-                    &mut out.view_mut(),
-                )
-            })
-        });
+        let product = |out: &mut Array2<T>| {
+            numeric::gemm(
+                T::one(),
+                &a.view(),
+                &b.view(),
+                T::zero(),
+                &mut out.view_mut(),
+            )
+        };
+        g.bench_function("numeric", |bench| bench.iter(|| product(&mut out)));
         g.bench_function("numeric-serial", |bench| {
-            bench.iter(|| {
-                serial_pool.install(|| {
-                    numeric::gemm(
-                        T::one(),
-                        &a.view(),
-                        &b.view(),
-                        T::zero(),
-                        &mut out.view_mut(),
-                    )
-                })
-            })
+            bench.iter(|| serial_pool.install(|| product(&mut out)))
         });
         g.bench_function("gemm-crate", |bench| {
             bench.iter(|| {
