@@ -127,15 +127,15 @@ pub fn decode_as_chw(
     let resized = img.resize_exact(w32, h32, FilterType::Triangle);
     let mut out = Array3::<u8>::zeros((channels, height, width));
     let rgb = resized.to_rgb8();
-    if channels == 1 {
-        if let Some((x, y, _)) = rgb.enumerate_pixels().find(|(_, _, p)| {
+    if channels == 1
+        && let Some((x, y, _)) = rgb.enumerate_pixels().find(|(_, _, p)| {
             let [r, g, b] = p.0;
             r != g || g != b
-        }) {
-            return Err(bad(format!(
-                "a colour picture (pixel ({x}, {y}) is not grey), but the model takes greyscale images; convert it to grey if that is what you mean"
-            )));
-        }
+        })
+    {
+        return Err(bad(format!(
+            "a colour picture (pixel ({x}, {y}) is not grey), but the model takes greyscale images; convert it to grey if that is what you mean"
+        )));
     }
     for (x, y, p) in rgb.enumerate_pixels() {
         for c in 0..channels {

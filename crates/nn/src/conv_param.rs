@@ -90,7 +90,7 @@ pub(crate) fn window_count(
             window,
         });
     }
-    if (padded - window) % stride != 0 {
+    if !(padded - window).is_multiple_of(stride) {
         return Err(Error::NotWhole {
             layer,
             axis,

@@ -198,7 +198,7 @@ impl<T: Float> Layer<T> for GroupNorm {
         format!("gn{}", self.groups)
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        if self.groups == 0 || self.c % self.groups != 0 {
+        if self.groups == 0 || !self.c.is_multiple_of(self.groups) {
             return Err(Error::Groups {
                 channels: self.c,
                 groups: self.groups,

@@ -233,7 +233,7 @@ impl<'a, T: Float> Recipe<'a, T> {
             self.update(&grads, train_whiten_bias);
             self.step += 1;
             if let Some(la) = &mut self.lookahead
-                && self.step % LOOKAHEAD_EVERY == 0
+                && self.step.is_multiple_of(LOOKAHEAD_EVERY)
             {
                 let decay = lookahead_decay(self.step, self.total_steps);
                 let (params, buffers) = self.net.state_mut();

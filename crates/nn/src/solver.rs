@@ -421,7 +421,7 @@ impl<'a, T: Float, M: Model<T>> Solver<'a, T, M> {
                     num_iterations,
                     loss,
                     batch_size,
-                    report: it == 0 || iteration % self.config.print_every.max(1) == 0,
+                    report: it == 0 || iteration.is_multiple_of(self.config.print_every.max(1)),
                 });
             }
             self.optimizer.config.learning_rate *= self.config.lr_decay;

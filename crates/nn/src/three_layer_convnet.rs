@@ -156,7 +156,7 @@ impl<T: Float> ThreeLayerConvNet<T> {
                 format!("all sizes must be positive: {config:?}"),
             ));
         }
-        if c_.filter_size % 2 == 0 {
+        if c_.filter_size.is_multiple_of(2) {
             return Err(Error::config(
                 "ThreeLayerConvNet",
                 format!(
