@@ -56,6 +56,7 @@ mod conv_batched;
 mod conv_param;
 mod conv_relu_pool;
 pub mod defaults;
+mod direct_relu_pool;
 mod dropout;
 mod error;
 mod fc;
