@@ -84,22 +84,13 @@ pub(crate) fn backward<T: Float>(
         g.pad_image(&x[i * image..(i + 1) * image], &mut acc.padded);
         for fi in 0..f {
             let plane = (i * f + fi) * per_filter..(i * f + fi + 1) * per_filter;
-            let mut hits = 0;
-            let mut sum = T::zero();
-            for ((&at, &d), &o) in argmax[plane.clone()]
-                .iter()
-                .zip(&dout[plane.clone()])
-                .zip(&out[plane])
-            {
-                // relu_backward_from_output's test: no gradient where out ≤ 0.
-                let grad = if o <= T::zero() { T::zero() } else { d };
-                if grad != T::zero() {
-                    let at = at as usize;
-                    acc.hits[hits] = (at / w_out * g.wp() + at % w_out, grad);
-                    hits += 1;
-                }
-                sum += grad;
-            }
+            let (hits, sum) = gather(
+                &argmax[plane.clone()],
+                &dout[plane.clone()],
+                &out[plane],
+                (w_out, g.wp()),
+                &mut acc.hits,
+            );
             acc.db[fi] += sum;
             let dw_f = &mut acc.dw[fi * rows * LANES..(fi + 1) * rows * LANES];
             accumulate(&acc.hits[..hits], &acc.padded, &row_offsets, dw_f);
@@ -129,6 +120,48 @@ pub(crate) fn backward<T: Float>(
             .copy_from_slice(&total.db);
     }
     (dw, db)
+}
+
+/// Partial sums of `db`, interleaved over a pooled row: independent additions.
+const SUMS: usize = 4;
+
+/// One filter's pooled plane (switches `argmax` into the (H', W') plane, gradient
+/// `dout`, output `out`) as hits: the nonzero terms' corners in a padded plane of
+/// `wp` columns and their gradients, at the start of `hits` (their count returned),
+/// and the sum of every term, for `db`.
+///
+/// Branch-free: every term is written and the count moves past the nonzero ones only
+/// (a branch on the relu's test, taken about every other time on random data, was
+/// mispredicted as often), and the corner comes from the pooled position and the
+/// switch's place in its 2×2 window, without a division.
+fn gather<T: Float>(
+    argmax: &[u32],
+    dout: &[T],
+    out: &[T],
+    (w_out, wp): (usize, usize),
+    hits: &mut [(usize, T)],
+) -> (usize, T) {
+    let pooled = w_out / 2;
+    let (mut n, mut sums) = (0, [T::zero(); SUMS]);
+    let rows = argmax
+        .chunks_exact(pooled)
+        .zip(dout.chunks_exact(pooled))
+        .zip(out.chunks_exact(pooled));
+    for (ph, ((argmax, dout), out)) in rows.enumerate() {
+        let top = 2 * ph * w_out;
+        for (pw, ((&at, &d), &o)) in argmax.iter().zip(dout).zip(out).enumerate() {
+            // relu_backward_from_output's test: no gradient where out ≤ 0.
+            let grad = if o <= T::zero() { T::zero() } else { d };
+            // 0, 1, W' or W' + 1: where the maximum sits in its window.
+            let offset = (at as usize).wrapping_sub(top + 2 * pw);
+            let down = usize::from(offset >= w_out);
+            let corner = (2 * ph + down) * wp + 2 * pw + offset - down * w_out;
+            hits[n] = (corner, grad);
+            n += usize::from(grad != T::zero());
+            sums[pw % SUMS] += grad;
+        }
+    }
+    (n, sums.into_iter().fold(T::zero(), |a, s| a + s))
 }
 
 /// Adds `Σ g · padded[at + offset ..][..LANES]` over the `hits` to each kernel row of
