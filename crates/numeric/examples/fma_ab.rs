@@ -1,0 +1,96 @@
+//! Interleaved A/B rounds of the f32 kernels behind `numeric::gemm`: the `gemm` crate's
+//! path (with its reoriented buffer where it takes one) against our own AVX-512 kernel
+//! in its three register tiles, threaded as `numeric::gemm` threads them, and the two
+//! main ones on one thread. Every round runs each variant once, in a rotating order.
+//!
+//! ```text
+//! cargo run --release -p numeric --example fma_ab -- [ROUNDS] [SHAPE-FILTER] [serial]
+//! ```
+//! Prints one line per shape: GFLOP/s, best (median) round per variant. With `serial`
+//! every variant runs on one thread: on a machine busy with other work, the figures
+//! closest to each kernel's own speed.
+
+#[path = "../../../benches/numeric/common/backends.rs"]
+mod backends;
+#[path = "../../../benches/numeric/common/interleave.rs"]
+mod interleave;
+
+use backends::{SHAPES, Shape, operands};
+use ndarray::Array2;
+use numeric::F32Kernel;
+
+/// The two-layer net's products (hidden 50, batch 200), besides the shared shapes.
+const TWO_LAYER: &[Shape] = &[
+    Shape {
+        name: "two-layer-fwd-200x3072x50",
+        m: 200,
+        k: 3072,
+        n: 50,
+        ta: false,
+        tb: false,
+    },
+    Shape {
+        name: "two-layer-dW1-3072x200x50",
+        m: 3072,
+        k: 200,
+        n: 50,
+        ta: true,
+        tb: false,
+    },
+    Shape {
+        name: "two-layer-dx-200x50x3072",
+        m: 200,
+        k: 50,
+        n: 3072,
+        ta: false,
+        tb: true,
+    },
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(9);
+    let filter = args.next().unwrap_or_default();
+    let all_serial = args.next().as_deref() == Some("serial");
+    println!(
+        "rounds: {rounds}, rayon threads: {}",
+        rayon::current_num_threads()
+    );
+    let serial = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a 1-thread pool");
+    let variants = [
+        ("auto", F32Kernel::Auto, false),
+        ("crate", F32Kernel::GemmCrate, false),
+        ("fma8x48", F32Kernel::Fma8x48, false),
+        ("fma12x32", F32Kernel::Fma12x32, false),
+        ("fma14x32", F32Kernel::Fma14x32, false),
+        ("crate-serial", F32Kernel::GemmCrate, true),
+        ("fma8x48-serial", F32Kernel::Fma8x48, true),
+    ];
+    let names: Vec<&str> = variants.iter().map(|v| v.0).collect();
+    for s in SHAPES
+        .iter()
+        .chain(TWO_LAYER)
+        .filter(|s| s.name.contains(&filter))
+    {
+        let (a, b) = operands::<f32>(s);
+        let mut c = Array2::<f32>::zeros((s.m, s.n));
+        let (a, b) = (a.view(), b.view());
+        let mut call = |i: usize| {
+            let (_, kernel, one_thread) = variants[i];
+            let mut product =
+                || numeric::gemm_f32_with(kernel, 1.0, &a, &b, 0.0, &mut c.view_mut());
+            if one_thread || all_serial {
+                serial.install(product)
+            } else {
+                product()
+            }
+        };
+        let flops = 2.0 * (s.m * s.k * s.n) as f64;
+        // Enough calls per timing to last ~20 ms.
+        let cells = interleave::gflops_cells(&names, rounds, 0.02, flops, &mut call);
+        println!("{}: {}", s.name, cells.join(", "));
+    }
+}

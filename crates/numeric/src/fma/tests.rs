@@ -1,0 +1,212 @@
+//! Our f32 kernel against f64 references, through `gemm_f32_with` so that every tile
+//! is tested whatever `numeric::gemm` routes to it.
+
+use ndarray::{Array2, ShapeBuilder, s};
+use proptest::prelude::*;
+
+use super::{F32Kernel, cpu_has_avx512f, gemm_f32_with};
+
+const TILES: [F32Kernel; 3] = [F32Kernel::Fma8x48, F32Kernel::Fma12x32, F32Kernel::Fma14x32];
+
+/// Runs `C ← α·A·B + β·C` on `kernel` with A and B stored as asked (`t_a`, `t_b`:
+/// transposed views) and C every other column of a wider matrix in either order,
+/// and checks every element against the f64 product within the f32 sum's bound
+/// `(k + 2)·2⁻²⁴·1.01·|α|·Σₚ|a_ip||b_pj| + 2⁻²³·|β·c_ij|` (Higham's γₖ; one rounding
+/// per fused multiply-add), and that the skipped columns are untouched.
+#[allow(clippy::too_many_arguments)]
+fn check(
+    kernel: F32Kernel,
+    (m, k, n): (usize, usize, usize),
+    t_a: bool,
+    t_b: bool,
+    c_f: bool,
+    alpha: f32,
+    beta: f32,
+    seed: u64,
+) {
+    let mut r = crate::rng(seed);
+    let a: Array2<f32> = if t_a {
+        crate::randn((k, m), &mut r).reversed_axes()
+    } else {
+        crate::randn((m, k), &mut r)
+    };
+    let b: Array2<f32> = if t_b {
+        crate::randn((n, k), &mut r).reversed_axes()
+    } else {
+        crate::randn((k, n), &mut r)
+    };
+    let mut store = Array2::<f32>::zeros((m, 2 * n).set_f(c_f));
+    store.assign(&crate::randn::<f32, _, _>((m, 2 * n), &mut r));
+    let c0 = store.slice(s![.., ..;2]).to_owned();
+    let odd = store.slice(s![.., 1..;2]).to_owned();
+    gemm_f32_with(
+        kernel,
+        alpha,
+        &a.view(),
+        &b.view(),
+        beta,
+        &mut store.slice_mut(s![.., ..;2]),
+    );
+    let (a64, b64) = (a.mapv(f64::from), b.mapv(f64::from));
+    let exact = a64.dot(&b64);
+    let abs = a64.mapv(f64::abs).dot(&b64.mapv(f64::abs));
+    let unit = (k + 2) as f64 * 2f64.powi(-24) * 1.01;
+    for ((i, j), &got) in store.slice(s![.., ..;2]).indexed_iter() {
+        let old = f64::from(c0[[i, j]]);
+        let want = f64::from(alpha) * exact[[i, j]] + f64::from(beta) * old;
+        let bound = unit * f64::from(alpha.abs()) * abs[[i, j]]
+            + 2f64.powi(-23) * (f64::from(beta) * old).abs()
+            + f64::MIN_POSITIVE;
+        let err = (f64::from(got) - want).abs();
+        assert!(
+            err <= bound,
+            "{kernel:?} {m}x{k}x{n} at ({i}, {j}): {got} against {want}, error {err} > {bound}"
+        );
+    }
+    assert_eq!(
+        store.slice(s![.., 1..;2]),
+        odd,
+        "{kernel:?} {m}x{k}x{n}: columns outside C were written"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Edges of every tile (m, n not multiples of it), k = 1 and k across a KC block,
+    /// transposed operands, both orientations of a strided C, α ≠ 1, β zero or not.
+    #[test]
+    fn within_the_f32_bound_on_any_shape_and_layout(
+        tile in 0usize..3, m in 1usize..70, k in 1usize..600, n in 1usize..110,
+        t_a: bool, t_b: bool, c_f: bool, beta_on: bool, seed in 0u64..1000,
+    ) {
+        prop_assume!(cpu_has_avx512f());
+        let beta = if beta_on { -0.75 } else { 0.0 };
+        check(TILES[tile], (m, k, n), t_a, t_b, c_f, 1.5, beta, seed);
+    }
+}
+
+/// k = 1 (one multiply per element) and shapes of one row or column.
+#[test]
+fn thin_products() {
+    if !cpu_has_avx512f() {
+        return eprintln!("no AVX-512F on this CPU: our kernel cannot run");
+    }
+    for kernel in TILES {
+        check(kernel, (37, 1, 53), false, true, false, 1.0, 0.0, 1);
+        check(kernel, (1, 300, 97), true, false, true, 2.0, 0.5, 2);
+        check(kernel, (97, 300, 1), false, false, false, -1.0, 1.0, 3);
+    }
+}
+
+/// Blocks of every loop: rows past MC, k past KC (twice, so C is added to twice),
+/// columns past NC; with B k-contiguous, as kNN's product.
+#[test]
+fn across_blocks() {
+    if !cpu_has_avx512f() {
+        return eprintln!("no AVX-512F on this CPU: our kernel cannot run");
+    }
+    check(
+        F32Kernel::Fma8x48,
+        (2100, 40, 70),
+        false,
+        false,
+        false,
+        1.0,
+        0.0,
+        4,
+    );
+    check(
+        F32Kernel::Fma8x48,
+        (90, 1100, 300),
+        false,
+        true,
+        false,
+        0.5,
+        0.25,
+        5,
+    );
+    check(
+        F32Kernel::Fma12x32,
+        (70, 530, 700),
+        true,
+        true,
+        true,
+        -2.0,
+        0.0,
+        6,
+    );
+    check(
+        F32Kernel::Fma14x32,
+        (300, 517, 301),
+        false,
+        true,
+        false,
+        1.0,
+        -1.0,
+        7,
+    );
+}
+
+/// β = 0 writes C without reading it: NaN in C does not leak out, on whole and edge
+/// tiles alike.
+#[test]
+fn beta_zero_ignores_nan_in_c() {
+    for kernel in TILES {
+        let a = Array2::<f32>::ones((100, 301));
+        let b = Array2::<f32>::ones((301, 90));
+        let mut c = Array2::<f32>::from_elem((100, 90), f32::NAN);
+        gemm_f32_with(kernel, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+        assert!(c.iter().all(|&x| x == 301.0), "{kernel:?}");
+    }
+}
+
+/// A product split into bands across threads gives the same bits as on one thread
+/// (every element's sum runs in the same order whatever band computes it), for bands
+/// of columns and of rows, with B transposed as kNN's.
+#[test]
+fn same_bits_on_any_thread_count() {
+    let mut r = crate::rng(8);
+    for (m, k, n) in [(300, 700, 1100), (1100, 600, 300)] {
+        let a: Array2<f32> = crate::randn((m, k), &mut r);
+        let b: Array2<f32> = crate::randn((n, k), &mut r);
+        for kernel in [F32Kernel::Auto, F32Kernel::Fma8x48, F32Kernel::Fma14x32] {
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut c = Array2::<f32>::zeros((m, n));
+                pool.install(|| {
+                    gemm_f32_with(kernel, 1.0, &a.view(), &b.t(), 0.0, &mut c.view_mut())
+                });
+                c
+            };
+            let one = run(1);
+            assert_eq!(one, run(2), "{kernel:?} {m}x{k}x{n}");
+            assert_eq!(one, run(3), "{kernel:?} {m}x{k}x{n}");
+        }
+    }
+}
+
+/// `numeric::gemm` runs a large f32 product on our kernel where the CPU has it: the
+/// same bits as naming the kernel.
+#[test]
+fn gemm_routes_large_products_to_our_kernel() {
+    if !cpu_has_avx512f() {
+        return eprintln!("no AVX-512F on this CPU: our kernel cannot run");
+    }
+    let mut r = crate::rng(9);
+    let a: Array2<f32> = crate::randn((300, 600), &mut r);
+    let b: Array2<f32> = crate::randn((700, 600), &mut r);
+    let mut ours = Array2::<f32>::zeros((300, 700));
+    gemm_f32_with(
+        F32Kernel::Fma8x48,
+        1.0,
+        &a.view(),
+        &b.t(),
+        0.0,
+        &mut ours.view_mut(),
+    );
+    let via_gemm = crate::matmul(&a.view(), &b.t());
+    assert_eq!(via_gemm, ours);
+}
