@@ -48,6 +48,8 @@ const TWO_LAYER: &[Shape] = &[
 ];
 
 fn main() {
+    // As `cargo xtask bench` does: freed blocks stay in the heap for the next call.
+    numeric::tune_allocator();
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(9);
     let filter = args.next().unwrap_or_default();
@@ -60,7 +62,11 @@ fn main() {
         .num_threads(1)
         .build()
         .expect("a 1-thread pool");
+    // `numeric::matmul` allocates a fresh C per call, as `cargo xtask bench`'s GEMM
+    // scenarios and numpy's `a @ b` do: its page faults and zeroing, against `gemm`
+    // into a C allocated once (`auto`).
     let variants = [
+        ("auto-fresh-c", F32Kernel::Auto, false),
         ("auto", F32Kernel::Auto, false),
         ("crate", F32Kernel::GemmCrate, false),
         ("fma8x48", F32Kernel::Fma8x48, false),
@@ -80,8 +86,13 @@ fn main() {
         let (a, b) = (a.view(), b.view());
         let mut call = |i: usize| {
             let (_, kernel, one_thread) = variants[i];
-            let mut product =
-                || numeric::gemm_f32_with(kernel, 1.0, &a, &b, 0.0, &mut c.view_mut());
+            let mut product = || {
+                if i == 0 {
+                    std::hint::black_box(numeric::matmul(&a, &b));
+                } else {
+                    numeric::gemm_f32_with(kernel, 1.0, &a, &b, 0.0, &mut c.view_mut())
+                }
+            };
             if one_thread || all_serial {
                 serial.install(product)
             } else {

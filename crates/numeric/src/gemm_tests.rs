@@ -189,3 +189,23 @@ fn f32_agrees_with_f64() {
         .fold(0.0_f64, |e, x| e.max(x.abs()));
     assert!(err < 1e-3, "max error {err}");
 }
+
+/// `matmul` writes every element of its unzeroed C: k = 0 gives zeros, and every
+/// layout and kernel gives the product.
+#[test]
+fn matmul_initialises_every_element() {
+    let a = Array2::<f32>::zeros((5, 0));
+    let b = Array2::<f32>::zeros((0, 7));
+    assert_eq!(matmul(&a.view(), &b.view()), Array2::<f32>::zeros((5, 7)));
+    let mut r = crate::rng(11);
+    for (m, k, n) in [(3, 4, 5), (300, 2048, 260), (130, 300, 700)] {
+        let a: Array2<f64> = crate::randn((m, k), &mut r);
+        let b: Array2<f64> = crate::randn((n, k), &mut r);
+        let want = naive(&a, &b.t().to_owned());
+        let got = matmul(&a.mapv(|x| x as f32).view(), &b.mapv(|x| x as f32).t());
+        let err = (&got.mapv(f64::from) - &want)
+            .iter()
+            .fold(0.0_f64, |e, x| e.max(x.abs()));
+        assert!(err < 1e-3, "{m}x{k}x{n}: max error {err}");
+    }
+}

@@ -83,11 +83,20 @@ pub(crate) fn cpu_has_avx512f() -> bool {
     }
 }
 
+/// C's rows and columns from which a product may run on our kernel: below, packing
+/// both operands is a large share of the product (the small models' 10, 50 and 100
+/// columns lose up to 3× on it).
+const OURS_MIN_SIDE: usize = 256;
+/// Inner dimension from which a product runs on our kernel: the short products of
+/// Winograd's chunks (k = 64 … 1024) ran faster on the `gemm` crate's, the long kNN and
+/// square products (k = 3072, 2048) faster on ours.
+const OURS_MIN_K: usize = 2048;
+
 /// The kernel [`F32Kernel::Auto`] picks for an f32 product of this shape: ours where
 /// it measured faster (docs/gemm.md), on CPUs that run it. The choice depends on the
 /// shape only, never on the threads, so a thread count never changes the bits.
 pub(crate) fn choose(m: usize, k: usize, n: usize) -> F32Kernel {
-    if cpu_has_avx512f() && m >= 256 && n >= 256 && k >= 256 {
+    if cpu_has_avx512f() && m >= OURS_MIN_SIDE && n >= OURS_MIN_SIDE && k >= OURS_MIN_K {
         F32Kernel::Fma8x48
     } else {
         F32Kernel::GemmCrate

@@ -188,17 +188,17 @@ fn same_bits_on_any_thread_count() {
     }
 }
 
-/// `numeric::gemm` runs a large f32 product on our kernel where the CPU has it: the
-/// same bits as naming the kernel.
+/// `numeric::gemm` runs a long f32 product on our kernel where the CPU has it (the
+/// same bits as naming the kernel), and a short one on the `gemm` crate's.
 #[test]
 fn gemm_routes_large_products_to_our_kernel() {
     if !cpu_has_avx512f() {
         return eprintln!("no AVX-512F on this CPU: our kernel cannot run");
     }
     let mut r = crate::rng(9);
-    let a: Array2<f32> = crate::randn((300, 600), &mut r);
-    let b: Array2<f32> = crate::randn((700, 600), &mut r);
-    let mut ours = Array2::<f32>::zeros((300, 700));
+    let a: Array2<f32> = crate::randn((300, super::OURS_MIN_K), &mut r);
+    let b: Array2<f32> = crate::randn((400, super::OURS_MIN_K), &mut r);
+    let mut ours = Array2::<f32>::zeros((300, 400));
     gemm_f32_with(
         F32Kernel::Fma8x48,
         1.0,
@@ -209,4 +209,10 @@ fn gemm_routes_large_products_to_our_kernel() {
     );
     let via_gemm = crate::matmul(&a.view(), &b.t());
     assert_eq!(via_gemm, ours);
+    assert_eq!(
+        super::choose(300, super::OURS_MIN_K, 400),
+        F32Kernel::Fma8x48
+    );
+    assert_eq!(super::choose(1024, 256, 256), F32Kernel::GemmCrate);
+    assert_eq!(super::choose(200, 3072, 50), F32Kernel::GemmCrate);
 }
