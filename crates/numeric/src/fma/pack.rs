@@ -11,25 +11,12 @@ use std::arch::x86_64::*;
 use crate::bf16::Strided;
 
 /// Packs rows `rows` and columns `ks` of `a` into panels of `mr` rows, each panel
-/// `[ks.len()][mr]`, into `out` (resized to fit).
+/// `[ks.len()][mr]`, into `dst`, which holds exactly those panels (so that threads can
+/// pack the parts of one block side by side).
 ///
 /// # Safety
-/// `rows` and `ks` lie inside the matrix `a` describes; the CPU has AVX-512F.
-pub(crate) unsafe fn pack_a(
-    a: Strided,
-    mr: usize,
-    rows: std::ops::Range<usize>,
-    ks: std::ops::Range<usize>,
-    out: &mut Vec<f32>,
-) {
-    // SAFETY: forwarded from the caller (ks are Aᵀ's rows, rows its columns).
-    unsafe { pack_b(transposed(a), mr, ks, rows, out) };
-}
-
-/// [`pack_a`] into `dst`, which holds exactly the panels of `rows`.
-///
-/// # Safety
-/// As [`pack_a`]; `dst.len()` is `⌈rows.len() / mr⌉·ks.len()·mr`.
+/// `rows` and `ks` lie inside the matrix `a` describes; `mr` ≤ 64; the CPU has
+/// AVX-512F; `dst.len()` is `⌈rows.len() / mr⌉·ks.len()·mr`.
 pub(crate) unsafe fn pack_a_panels(
     a: Strided,
     mr: usize,
@@ -37,7 +24,7 @@ pub(crate) unsafe fn pack_a_panels(
     ks: std::ops::Range<usize>,
     dst: &mut [f32],
 ) {
-    // SAFETY: as above.
+    // SAFETY: forwarded from the caller (ks are Aᵀ's rows, rows its columns).
     unsafe { pack_b_panels(transposed(a), mr, ks, rows, dst) };
 }
 

@@ -1,12 +1,15 @@
-//! The blocked product around the f32 micro-kernel, on the bf16 kernel's frame: k in
-//! blocks of [`KC`], rows of A in blocks of [`MC`] (packed once per k block, kept in
-//! L3), columns of B in blocks of [`NC`] (packed into L2), then register tiles with A's
-//! micro-panel outermost, so that it stays in L1 while B's panels stream from L2.
+//! The blocked product around the f32 micro-kernel, on the bf16 kernel's frame with
+//! one change of loop order: a block of A's rows is packed over *all* of k (at most
+//! [`A_BLOCK_BYTES`], in L3), then for each block of [`NC`] columns of C the k blocks
+//! of [`KC`] run one after another, B's block packed into L2 and A's micro-panel held
+//! in L1 while B's panels stream past it. A block of C is thus finished while it is
+//! still in cache: with k outermost (the bf16 kernel's order) every KC of k took one
+//! more pass over the whole of C in memory, 6 passes over kNN's 10 MB of distances.
 //!
-//! On several threads, a wide C is cut into bands of columns that share one packed
-//! block of A (packed by all threads side by side, once per k block): no thread packs
-//! what another already has. A tall, narrow C is cut into bands of rows instead, each
-//! packing its own rows of A and the whole (narrow) B.
+//! On several threads, a wide C is cut into bands of columns that share A's packed
+//! block (packed by all threads side by side): no thread packs what another already
+//! has. A tall, narrow C is cut into bands of rows instead, each packing its own rows
+//! of A and the whole (narrow) B.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -18,19 +21,22 @@ use super::pack;
 use crate::bf16::Strided;
 use crate::gemm_impl::Product;
 
-/// k per packed block: an 8-row A micro-panel is KC·8·4 = 16 KiB, half of L1, and C
-/// is read and written once per KC of k.
+/// k per packed block: an 8-row A micro-panel is KC·8·4 = 16 KiB, half of L1.
 pub(crate) const KC: usize = 512;
-/// Rows of A per packed block (rounded down to whole tiles): MC·KC·4 = 4 MiB, in L3.
-const MC: usize = 2048;
+/// Bytes of A packed at once (its rows over all of k): kNN's 500 × 3072 test rows
+/// (6 MiB) in one block; fits in L3 beside the B block and C's block.
+const A_BLOCK_BYTES: usize = 8 << 20;
 /// Columns of B per packed block (rounded down to whole tiles): KC·NC·4 = 576 KiB,
 /// inside a 1 MiB L2.
 const NC: usize = 288;
 
 thread_local! {
-    /// The packed A and B blocks, reused across calls on one thread (products inside
-    /// rayon tasks are many and small; their allocation would show).
-    static PACKED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The packed A block, reused across calls on one thread (products inside rayon
+    /// tasks are many and small; their allocation would show).
+    static PACKED_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The packed B block, likewise: apart from A's, so that a thread that packed a
+    /// shared A block can also run a band of it.
+    static PACKED_B: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A product as the kernel sees it: C's rows are its contiguous way (Cᵀ = Bᵀ·Aᵀ for a
@@ -135,8 +141,84 @@ impl Oriented {
         }
     }
 
-    /// C's `rows` × `cols` over all of k on this thread, packing both operands into
-    /// this thread's buffers.
+    /// Rows of A per packed block: whole tiles, at most [`A_BLOCK_BYTES`] over all of k.
+    fn block_rows<const MR: usize>(&self) -> usize {
+        (A_BLOCK_BYTES / (4 * self.k) / MR * MR).max(MR)
+    }
+
+    /// The k blocks of one packed A block of `rows`: each k range with its part of
+    /// the block (`⌈rows/MR⌉·kc·MR` floats, one after another).
+    fn a_parts<const MR: usize>(
+        &self,
+        rows: usize,
+    ) -> impl Iterator<Item = (Range<usize>, Range<usize>)> {
+        let per_k = rows.div_ceil(MR) * MR;
+        (0..self.k).step_by(KC).map(move |pc| {
+            let ks = pc..self.k.min(pc + KC);
+            (ks.clone(), per_k * ks.start..per_k * ks.end)
+        })
+    }
+
+    /// Packs A's `rows` over all of k into `pa` (resized to fit), one k block after
+    /// another, on `parts` rayon tasks (one: on this thread).
+    ///
+    /// # Safety
+    /// `rows` is inside A; the CPU has AVX-512F.
+    unsafe fn pack_a_block<const MR: usize>(
+        &self,
+        rows: Range<usize>,
+        pa: &mut Vec<f32>,
+        parts: usize,
+    ) {
+        pa.resize(rows.len().div_ceil(MR) * MR * self.k, 0.0);
+        let mut pieces = Vec::new();
+        let mut rest = &mut pa[..];
+        for (ks, at) in self.a_parts::<MR>(rows.len()) {
+            let (piece, tail) = rest.split_at_mut(at.len());
+            pieces.push((ks, piece));
+            rest = tail;
+        }
+        let pack = |(ks, dst): (Range<usize>, &mut [f32])| {
+            // SAFETY: rows and ks are inside A; `dst` is exactly their panels.
+            unsafe { pack::pack_a_panels(self.a, MR, rows.clone(), ks, dst) }
+        };
+        if parts > 1 {
+            pieces.into_par_iter().for_each(pack);
+        } else {
+            pieces.into_iter().for_each(pack);
+        }
+    }
+
+    /// C's `rows` × `cols` over all of k, from A's block of those rows packed in `pa`,
+    /// packing B's blocks into this thread's buffer: each block of C's columns
+    /// runs all its k blocks while it is in cache.
+    ///
+    /// # Safety
+    /// `pa` holds A's `rows` as [`Self::pack_a_block`] packs them; the ranges are
+    /// inside C; the CPU has AVX-512F; nothing else touches these elements of C.
+    unsafe fn columns<const MR: usize, const NV: usize>(
+        &self,
+        rows: Range<usize>,
+        cols: Range<usize>,
+        pa: &[f32],
+    ) {
+        let nr = 16 * NV;
+        let nc = NC / nr * nr;
+        PACKED_B.with_borrow_mut(|pb| {
+            for jc in cols.clone().step_by(nc) {
+                let cols = jc..cols.end.min(jc + nc);
+                for (ks, at) in self.a_parts::<MR>(rows.len()) {
+                    // SAFETY: the ranges are inside B; nr ≤ 64.
+                    unsafe { pack::pack_b(self.b, nr, ks.clone(), cols.clone(), pb) };
+                    // SAFETY: A's part for ks and B's block are packed; the rest is
+                    // the caller's contract.
+                    unsafe { self.tiles::<MR, NV>(ks, rows.clone(), cols.clone(), &pa[at], pb) };
+                }
+            }
+        });
+    }
+
+    /// C's `rows` × `cols` over all of k on this thread.
     ///
     /// # Safety
     /// The ranges are inside C; the CPU has AVX-512F; nothing else touches these
@@ -146,23 +228,14 @@ impl Oriented {
         rows: Range<usize>,
         cols: Range<usize>,
     ) {
-        let nr = 16 * NV;
-        let (mc, nc) = (MC / MR * MR, NC / nr * nr);
-        PACKED.with_borrow_mut(|(pa, pb)| {
-            for pc in (0..self.k).step_by(KC) {
-                let ks = pc..self.k.min(pc + KC);
-                for ic in rows.clone().step_by(mc) {
-                    let rows = ic..rows.end.min(ic + mc);
-                    // SAFETY: the ranges are inside A (caller's contract).
-                    unsafe { pack::pack_a(self.a, MR, rows.clone(), ks.clone(), pa) };
-                    for jc in cols.clone().step_by(nc) {
-                        let cols = jc..cols.end.min(jc + nc);
-                        // SAFETY: the ranges are inside B; nr ≤ 64.
-                        unsafe { pack::pack_b(self.b, nr, ks.clone(), cols.clone(), pb) };
-                        // SAFETY: just packed; the rest is the caller's contract.
-                        unsafe { self.tiles::<MR, NV>(ks.clone(), rows.clone(), cols, pa, pb) };
-                    }
-                }
+        let mc = self.block_rows::<MR>();
+        PACKED_A.with_borrow_mut(|pa| {
+            for ic in rows.clone().step_by(mc) {
+                let rows = ic..rows.end.min(ic + mc);
+                // SAFETY: the rows are inside A (caller's contract).
+                unsafe { self.pack_a_block::<MR>(rows.clone(), pa, 1) };
+                // SAFETY: just packed; the rest is the caller's contract.
+                unsafe { self.columns::<MR, NV>(rows, cols.clone(), pa) };
             }
         });
     }
@@ -206,39 +279,19 @@ pub(crate) unsafe fn gemm_fma<const MR: usize, const NV: usize>(p: &Product, par
 /// As [`gemm_fma`].
 unsafe fn shared_a<const MR: usize, const NV: usize>(o: &Oriented, parts: usize) {
     let nr = 16 * NV;
-    let (mc, nc) = (MC / MR * MR, NC / nr * nr);
     let panels = o.n.div_ceil(nr);
     let edge = |q: usize| (panels * q / parts * nr).min(o.n);
-    let mut pa = Vec::new();
-    for pc in (0..o.k).step_by(KC) {
-        let ks = pc..o.k.min(pc + KC);
-        let kc = ks.len();
+    let mc = o.block_rows::<MR>();
+    PACKED_A.with_borrow_mut(|pa| {
         for ic in (0..o.m).step_by(mc) {
             let rows = ic..o.m.min(ic + mc);
-            pa.resize(rows.len().div_ceil(MR) * kc * MR, 0.0);
-            // A's panels in as many slices as bands, packed side by side.
-            let per = rows.len().div_ceil(MR).div_ceil(parts) * kc * MR;
-            pa.par_chunks_mut(per).enumerate().for_each(|(q, dst)| {
-                let start = rows.start + q * per / kc;
-                let end = rows.end.min(start + dst.len() / kc);
-                // SAFETY: rows start..end of this block and ks are inside A; `dst` is
-                // exactly their panels.
-                unsafe { pack::pack_a_panels(o.a, MR, start..end, ks.clone(), dst) };
-            });
-            let pa = &pa;
+            // SAFETY: the rows are inside A (caller's contract).
+            unsafe { o.pack_a_block::<MR>(rows.clone(), pa, parts) };
+            let pa = &pa[..];
             (0..parts).into_par_iter().for_each(|q| {
-                let band = edge(q)..edge(q + 1);
-                PACKED.with_borrow_mut(|(_, pb)| {
-                    for jc in band.clone().step_by(nc) {
-                        let cols = jc..band.end.min(jc + nc);
-                        // SAFETY: the ranges are inside B; nr ≤ 64.
-                        unsafe { pack::pack_b(o.b, nr, ks.clone(), cols.clone(), pb) };
-                        // SAFETY: A's block and this B block are packed; the bands'
-                        // columns are disjoint (caller's contract for the rest).
-                        unsafe { o.tiles::<MR, NV>(ks.clone(), rows.clone(), cols, pa, pb) };
-                    }
-                });
+                // SAFETY: A's block is packed; the bands' columns are disjoint.
+                unsafe { o.columns::<MR, NV>(rows.clone(), edge(q)..edge(q + 1), pa) };
             });
         }
-    }
+    });
 }
