@@ -19,8 +19,17 @@ use backends::{SHAPES, Shape, operands};
 use ndarray::Array2;
 use numeric::F32Kernel;
 
-/// The two-layer net's products (hidden 50, batch 200), besides the shared shapes.
-const TWO_LAYER: &[Shape] = &[
+/// The two-layer net's products (hidden 50, batch 200), and a batched 3×3 convolution
+/// of 256 channels on 4 images of 16×16 (rows · Wᵀ), besides the shared shapes.
+const MORE: &[Shape] = &[
+    Shape {
+        name: "conv3x3-1024x2304x256",
+        m: 1024,
+        k: 2304,
+        n: 256,
+        ta: false,
+        tb: true,
+    },
     Shape {
         name: "two-layer-fwd-200x3072x50",
         m: 200,
@@ -78,7 +87,7 @@ fn main() {
     let names: Vec<&str> = variants.iter().map(|v| v.0).collect();
     for s in SHAPES
         .iter()
-        .chain(TWO_LAYER)
+        .chain(MORE)
         .filter(|s| s.name.contains(&filter))
     {
         let (a, b) = operands::<f32>(s);

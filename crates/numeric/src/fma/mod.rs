@@ -83,10 +83,14 @@ pub(crate) fn cpu_has_avx512f() -> bool {
     }
 }
 
-/// C's rows and columns from which a product may run on our kernel: below, packing
-/// both operands is a large share of the product (the small models' 10, 50 and 100
-/// columns lose up to 3× on it).
-const OURS_MIN_SIDE: usize = 256;
+/// C's rows from which a product may run on our kernel: below, packing both operands
+/// is a large share of the product (the small models' products lose up to 3× on it).
+const OURS_MIN_ROWS: usize = 256;
+/// C's columns from which a product may run on our kernel: its 48-wide tiles then
+/// waste under 5 % on a last partial tile (256 columns waste 11 %), and the products
+/// measured are this wide (kNN's 5000, square 2048); the convolutions' 256 filters
+/// stay on the `gemm` crate's kernel.
+const OURS_MIN_COLUMNS: usize = 1024;
 /// Inner dimension from which a product runs on our kernel: the short products of
 /// Winograd's chunks (k = 64 … 1024) ran faster on the `gemm` crate's, the long kNN and
 /// square products (k = 3072, 2048) faster on ours.
@@ -96,7 +100,7 @@ const OURS_MIN_K: usize = 2048;
 /// it measured faster (docs/gemm.md), on CPUs that run it. The choice depends on the
 /// shape only, never on the threads, so a thread count never changes the bits.
 pub(crate) fn choose(m: usize, k: usize, n: usize) -> F32Kernel {
-    if cpu_has_avx512f() && m >= OURS_MIN_SIDE && n >= OURS_MIN_SIDE && k >= OURS_MIN_K {
+    if cpu_has_avx512f() && m >= OURS_MIN_ROWS && n >= OURS_MIN_COLUMNS && k >= OURS_MIN_K {
         F32Kernel::Fma8x48
     } else {
         F32Kernel::GemmCrate

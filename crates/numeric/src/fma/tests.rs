@@ -176,8 +176,8 @@ fn gemm_routes_large_products_to_our_kernel() {
     }
     let mut r = crate::rng(9);
     let a: Array2<f32> = crate::randn((300, super::OURS_MIN_K), &mut r);
-    let b: Array2<f32> = crate::randn((400, super::OURS_MIN_K), &mut r);
-    let mut ours = Array2::<f32>::zeros((300, 400));
+    let b: Array2<f32> = crate::randn((super::OURS_MIN_COLUMNS, super::OURS_MIN_K), &mut r);
+    let mut ours = Array2::<f32>::zeros((300, super::OURS_MIN_COLUMNS));
     gemm_f32_with(
         F32Kernel::Fma8x48,
         1.0,
@@ -188,10 +188,9 @@ fn gemm_routes_large_products_to_our_kernel() {
     );
     let via_gemm = crate::matmul(&a.view(), &b.t());
     assert_eq!(via_gemm, ours);
-    assert_eq!(
-        super::choose(300, super::OURS_MIN_K, 400),
-        F32Kernel::Fma8x48
-    );
+    assert_eq!(super::choose(500, 3072, 5000), F32Kernel::Fma8x48);
+    assert_eq!(super::choose(2048, 2048, 2048), F32Kernel::Fma8x48);
+    assert_eq!(super::choose(1024, 2304, 256), F32Kernel::GemmCrate);
     assert_eq!(super::choose(1024, 256, 256), F32Kernel::GemmCrate);
     assert_eq!(super::choose(200, 3072, 50), F32Kernel::GemmCrate);
 }
