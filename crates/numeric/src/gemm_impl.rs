@@ -23,7 +23,9 @@ const MIN_PART_PACKED: usize = 128;
 /// The kernel is the `gemm` crate's (AVX-512 where the CPU has it), single-threaded;
 /// large products are cut into bands of rows or columns of `C` that rayon runs in
 /// parallel, coarse enough that a core taken by another process delays one band, not
-/// every step of the product.
+/// every step of the product. Wide, long f32 products (kNN's distances, C at least
+/// 256 × 1024 with k ≥ 2048) run on a kernel of our own on AVX-512 CPUs instead, which
+/// packs both operands and writes C in place ([`crate::gemm_f32_with`] names one).
 /// Called from inside a rayon task (a parallel loop over images or row chunks) it runs
 /// on the calling thread only, so GEMM threads × rayon threads never exceed the pool:
 /// [`crate::set_threads`] is the one knob. docs/gemm.md has the measurements behind
