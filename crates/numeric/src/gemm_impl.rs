@@ -279,7 +279,7 @@ impl Route {
 }
 
 /// [`gemm`] on checked, non-empty shapes, cut into `parts` bands of C run by rayon.
-fn gemm_in_parts<T: Float>(
+pub(crate) fn gemm_in_parts<T: Float>(
     route: Route,
     alpha: T,
     a: &ArrayView2<'_, T>,

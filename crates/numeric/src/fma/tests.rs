@@ -5,6 +5,7 @@ use ndarray::{Array2, ShapeBuilder, s};
 use proptest::prelude::*;
 
 use super::{F32Kernel, cpu_has_avx512f, gemm_f32_with};
+use crate::gemm_impl::{Route, gemm_in_parts};
 
 const TILES: [F32Kernel; 3] = [F32Kernel::Fma8x48, F32Kernel::Fma12x32, F32Kernel::Fma14x32];
 
@@ -139,30 +140,51 @@ fn beta_zero_ignores_nan_in_c() {
     }
 }
 
-/// A product split into bands across threads gives the same bits as on one thread
-/// (every element's sum runs in the same order whatever band computes it), for bands
-/// of columns and of rows, with B transposed as kNN's.
+/// A product split into bands gives the same bits as on one thread (every element's
+/// sum runs in the same order whatever band computes it): bands of columns sharing
+/// A's packed block, in one and in two blocks of A's rows, and bands of rows, with B
+/// transposed as kNN's, on pools of 1, 2 and 3 threads.
+///
+/// The bands are asked for directly: `numeric::gemm` called inside a pool's task runs
+/// on that thread alone, so a pool of any size would only ever test the serial path.
 #[test]
-fn same_bits_on_any_thread_count() {
+fn same_bits_in_any_number_of_bands() {
+    if !cpu_has_avx512f() {
+        return eprintln!("no AVX-512F on this CPU: our kernel cannot run");
+    }
     let mut r = crate::rng(8);
     for (m, k, n) in [(300, 700, 1100), (1100, 600, 300), (1100, 2000, 400)] {
         let a: Array2<f32> = crate::randn((m, k), &mut r);
         let b: Array2<f32> = crate::randn((n, k), &mut r);
-        for kernel in [F32Kernel::Auto, F32Kernel::Fma8x48, F32Kernel::Fma14x32] {
-            let run = |threads: usize| {
+        for kernel in [F32Kernel::Fma8x48, F32Kernel::Fma14x32] {
+            let run = |threads: usize, parts: usize| {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()
                     .unwrap();
-                let mut c = Array2::<f32>::zeros((m, n));
+                let mut c = Array2::<f32>::from_elem((m, n), f32::NAN);
                 pool.install(|| {
-                    gemm_f32_with(kernel, 1.0, &a.view(), &b.t(), 0.0, &mut c.view_mut())
+                    gemm_in_parts(
+                        Route::Fma(kernel),
+                        1.0,
+                        &a.view(),
+                        &b.t(),
+                        0.0,
+                        &mut c.view_mut(),
+                        parts,
+                    )
                 });
                 c
             };
-            let one = run(1);
-            assert_eq!(one, run(2), "{kernel:?} {m}x{k}x{n}");
-            assert_eq!(one, run(3), "{kernel:?} {m}x{k}x{n}");
+            let one = run(1, 1);
+            assert!(one.iter().all(|x| x.is_finite()), "{kernel:?} {m}x{k}x{n}");
+            for (threads, parts) in [(2, 2), (2, 4), (3, 3), (3, 6)] {
+                assert_eq!(
+                    one,
+                    run(threads, parts),
+                    "{kernel:?} {m}x{k}x{n} in {parts} bands on {threads} threads"
+                );
+            }
         }
     }
 }
@@ -188,6 +210,12 @@ fn gemm_routes_large_products_to_our_kernel() {
     );
     let via_gemm = crate::matmul(&a.view(), &b.t());
     assert_eq!(via_gemm, ours);
+    // This call ran in bands on the global pool; one thread gives the same bits.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(pool.install(|| crate::matmul(&a.view(), &b.t())), ours);
     assert_eq!(super::choose(500, 3072, 5000), F32Kernel::Fma8x48);
     assert_eq!(super::choose(2048, 2048, 2048), F32Kernel::Fma8x48);
     assert_eq!(super::choose(1024, 2304, 256), F32Kernel::GemmCrate);
