@@ -15,7 +15,7 @@ use crate::bf16::Strided;
 /// pack the parts of one block side by side).
 ///
 /// # Safety
-/// `rows` and `ks` lie inside the matrix `a` describes; `mr` ≤ 64; the CPU has
+/// `rows` and `ks` lie inside the matrix `a` describes; the CPU has
 /// AVX-512F; `dst.len()` is `⌈rows.len() / mr⌉·ks.len()·mr`.
 pub(crate) unsafe fn pack_a_panels(
     a: Strided,
@@ -45,7 +45,7 @@ fn transposed(a: Strided) -> Strided {
 /// (a transposed view, or A's k-contiguous rows) goes through 16 × 16 transposes.
 ///
 /// # Safety
-/// `ks` and `cols` lie inside the matrix `b` describes; `nr` ≤ 64; the CPU has
+/// `ks` and `cols` lie inside the matrix `b` describes; the CPU has
 /// AVX-512F.
 pub(crate) unsafe fn pack_b(
     b: Strided,

@@ -208,7 +208,7 @@ impl Oriented {
             for jc in cols.clone().step_by(nc) {
                 let cols = jc..cols.end.min(jc + nc);
                 for (ks, at) in self.a_parts::<MR>(rows.len()) {
-                    // SAFETY: the ranges are inside B; nr ≤ 64.
+                    // SAFETY: the ranges are inside B (caller's contract).
                     unsafe { pack::pack_b(self.b, nr, ks.clone(), cols.clone(), pb) };
                     // SAFETY: A's part for ks and B's block are packed; the rest is
                     // the caller's contract.
