@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use crate::Float;
 use crate::bf16::{MatmulPrecision, matmul_precision};
+use crate::fma::F32Kernel;
 
 /// Below this many multiply-adds (m·k·n) a product runs on one thread: splitting it
 /// costs more than it saves (about 100 µs of work on one core).
@@ -12,16 +13,19 @@ const PARALLEL_MIN_MADDS: usize = 1 << 22;
 /// A part of a split product keeps at least this many rows or columns of C, so that
 /// every part still fills the 16-wide AVX-512 micro-kernels many times over.
 const MIN_PART: usize = 64;
-/// The same for the bf16 kernel, whose tiles are 48 columns wide and which packs the
-/// whole of the operand shared by the parts once per part.
-const MIN_PART_BF16: usize = 128;
+/// The same for the kernels that pack both operands (bf16's and our f32 one), whose
+/// tiles are 48 columns wide and which pack the whole operand shared by the parts once
+/// per part.
+const MIN_PART_PACKED: usize = 128;
 
 /// General matrix product `C ← α·A·B + β·C`, on any strides (transposed views too).
 ///
 /// The kernel is the `gemm` crate's (AVX-512 where the CPU has it), single-threaded;
 /// large products are cut into bands of rows or columns of `C` that rayon runs in
 /// parallel, coarse enough that a core taken by another process delays one band, not
-/// every step of the product.
+/// every step of the product. Wide, long f32 products (kNN's distances, C at least
+/// 256 × 1024 with k ≥ 2048) run on a kernel of our own on AVX-512 CPUs instead, which
+/// packs both operands and writes C in place ([`crate::gemm_f32_with`] names one).
 /// Called from inside a rayon task (a parallel loop over images or row chunks) it runs
 /// on the calling thread only, so GEMM threads × rayon threads never exceed the pool:
 /// [`crate::set_threads`] is the one knob. docs/gemm.md has the measurements behind
@@ -60,6 +64,19 @@ pub(crate) fn gemm_at<T: Float>(
     beta: T,
     c: &mut ArrayViewMut2<'_, T>,
 ) {
+    gemm_with(precision, F32Kernel::Auto, alpha, a, b, beta, c);
+}
+
+/// [`gemm_at`] with the f32 kernel named (at f32 precision; f64 products ignore it).
+pub(crate) fn gemm_with<T: Float>(
+    precision: MatmulPrecision,
+    kernel: F32Kernel,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert_eq!(
@@ -85,12 +102,21 @@ pub(crate) fn gemm_at<T: Float>(
         });
         return;
     }
-    if !uses_bf16::<T>(precision) && needs_reorienting(a, b, c) {
+    let route = Route::of::<T>(precision, kernel, m, k, n);
+    if route == Route::Crate && needs_reorienting(a, b, c) {
         // Computed into a buffer of the other orientation, then added to C: the
         // product's cost dwarfs the extra pass over C (k ≥ REORIENT_MIN_K).
         let row_major = c.strides()[1].unsigned_abs() < c.strides()[0].unsigned_abs();
         let mut t = Array2::<T>::zeros((m, n).set_f(row_major));
-        gemm_at(precision, alpha, a, b, T::zero(), &mut t.view_mut());
+        gemm_with(
+            precision,
+            F32Kernel::GemmCrate,
+            alpha,
+            a,
+            b,
+            T::zero(),
+            &mut t.view_mut(),
+        );
         add_buffer(c, &t, beta);
         return;
     }
@@ -99,12 +125,20 @@ pub(crate) fn gemm_at<T: Float>(
         if rayon::current_thread_index().is_some() || threads < 2 || m * n * k < PARALLEL_MIN_MADDS
         {
             1
+        } else if let Route::Fma(_) = route {
+            // Its bands share one packed A (wide C; a tall one is cut into bands of
+            // rows): two per thread for work stealing cost no extra packing.
+            if m.max(n) / MIN_PART_PACKED >= 2 * threads {
+                2 * threads
+            } else {
+                1
+            }
         } else {
             // Two parts per thread let work stealing even out a core that is busy
             // elsewhere; a whole multiple of the threads keeps a free machine balanced
             // (3 bands on 2 threads would take two rounds).
-            let min_part = if uses_bf16::<T>(precision) {
-                MIN_PART_BF16
+            let min_part = if route == Route::Bf16 {
+                MIN_PART_PACKED
             } else {
                 MIN_PART
             };
@@ -117,7 +151,7 @@ pub(crate) fn gemm_at<T: Float>(
                 fit.max(1)
             }
         };
-    gemm_in_parts(precision, alpha, a, b, beta, c, parts);
+    gemm_in_parts(route, alpha, a, b, beta, c, parts);
 }
 
 /// Inner dimension from which [`needs_reorienting`] may send a product through a
@@ -199,26 +233,54 @@ fn needs_reorienting<T>(
         && (other_m <= REORIENT_MAX_COLUMNS || k >= REORIENT_LONG_K)
 }
 
-/// Whether a product runs on the bf16 kernel: f32 at [`MatmulPrecision::Bf16`]. It
-/// packs both operands whatever their layout, so it never needs a reoriented buffer.
-fn uses_bf16<T: 'static>(precision: MatmulPrecision) -> bool {
-    TypeId::of::<T>() == TypeId::of::<f32>() && precision == MatmulPrecision::Bf16
+/// Which kernel runs a product, and with it how the product is split into bands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The `gemm` crate's kernels: every f64 product, and f32 where ours loses.
+    Crate,
+    /// f32 at [`MatmulPrecision::Bf16`]: the bf16 kernel (which packs both operands
+    /// whatever their layout, so it never needs a reoriented buffer).
+    Bf16,
+    /// f32 on our own kernel (`crate::fma`), one of its tiles.
+    Fma(F32Kernel),
 }
 
-/// The kernel for f32 products at a precision in force.
-fn f32_kernel(precision: MatmulPrecision) -> unsafe fn(&Product) {
-    match precision {
-        // SAFETY (of the pointer's later calls): Bf16 is in force only where the CPU
-        // has AVX-512F and AVX512_BF16, the kernel's one extra requirement.
-        #[cfg(target_arch = "x86_64")]
-        MatmulPrecision::Bf16 => crate::bf16::gemm_bf16,
-        _ => Product::run::<f32>,
+impl Route {
+    /// The route of a product of element type `T` at a precision in force.
+    fn of<T: 'static>(
+        precision: MatmulPrecision,
+        kernel: F32Kernel,
+        m: usize,
+        k: usize,
+        n: usize,
+    ) -> Route {
+        if TypeId::of::<T>() != TypeId::of::<f32>() {
+            Route::Crate
+        } else if precision == MatmulPrecision::Bf16 {
+            Route::Bf16
+        } else {
+            match kernel.in_force(m, k, n) {
+                ours if ours.is_ours() => Route::Fma(ours),
+                _ => Route::Crate,
+            }
+        }
+    }
+
+    /// The single-threaded kernel for f32 products that [`Product::part`] splits.
+    fn f32_kernel(self) -> unsafe fn(&Product) {
+        match self {
+            // SAFETY (of the pointer's later calls): Bf16 is in force only where the
+            // CPU has AVX-512F and AVX512_BF16, the kernel's one extra requirement.
+            #[cfg(target_arch = "x86_64")]
+            Route::Bf16 => crate::bf16::gemm_bf16,
+            _ => Product::run::<f32>,
+        }
     }
 }
 
 /// [`gemm`] on checked, non-empty shapes, cut into `parts` bands of C run by rayon.
-fn gemm_in_parts<T: Float>(
-    precision: MatmulPrecision,
+pub(crate) fn gemm_in_parts<T: Float>(
+    route: Route,
     alpha: T,
     a: &ArrayView2<'_, T>,
     b: &ArrayView2<'_, T>,
@@ -244,24 +306,32 @@ fn gemm_in_parts<T: Float>(
         beta: beta.as_f64(),
         size: std::mem::size_of::<T>(),
     };
+    #[cfg(target_arch = "x86_64")]
+    if let Route::Fma(ours) = route {
+        // SAFETY: `op` describes the live views passed in, whose shapes the caller
+        // checked, T is f32 (Route::of), and the CPU has AVX-512F (F32Kernel::in_force).
+        // Our kernel cuts its bands itself, sharing one packed operand between them.
+        return unsafe { ours.ours()(&op, parts) };
+    }
     let kernel: unsafe fn(&Product) = if TypeId::of::<T>() == TypeId::of::<f32>() {
-        f32_kernel(precision)
+        route.f32_kernel()
     } else if TypeId::of::<T>() == TypeId::of::<f64>() {
         Product::run::<f64>
     } else {
         // Float is implemented for f32 and f64 only; stay correct for any other anyway.
         return ndarray::linalg::general_mat_mul(alpha, a, b, beta, c);
     };
-    // Band edges on whole tiles: 16 wide for the f32 kernel, 48 for bf16's.
-    let align = if uses_bf16::<T>(precision) { 48 } else { 16 };
-    let parts = parts.clamp(1, (m.max(n) / align).max(1));
+    let by_cols = n >= m;
+    let align = if route == Route::Bf16 { 48 } else { 16 };
+    let len = if by_cols { n } else { m };
+    let parts = parts.clamp(1, (len / align).max(1));
     if parts == 1 {
         // SAFETY: `op` describes the live views passed in, whose shapes the caller
         // checked; T is the kernel's element type (TypeId).
         unsafe { kernel(&op) };
     } else {
         (0..parts).into_par_iter().for_each(|p| {
-            let part = op.part(p, parts, align);
+            let part = op.part(p, parts, by_cols, align);
             // SAFETY: as above; the parts write disjoint bands of C and only read A, B.
             unsafe { kernel(&part) };
         });
@@ -343,10 +413,9 @@ impl Product {
         unsafe { K::gemm(self) }
     }
 
-    /// Block `p` of `parts`: a band of C's columns when C is wider than tall, else a
-    /// band of its rows, with band edges on multiples of `align` (the kernel's width).
-    fn part(&self, p: usize, parts: usize, align: usize) -> Product {
-        let by_cols = self.n >= self.m;
+    /// Block `p` of `parts`: a band of C's columns (`by_cols`) or of its rows, with band
+    /// edges on multiples of `align` (the kernel's width).
+    fn part(&self, p: usize, parts: usize, by_cols: bool, align: usize) -> Product {
         let len = if by_cols { self.n } else { self.m };
         let edge = |i: usize| {
             if i == parts {
@@ -376,6 +445,10 @@ impl Product {
 
 /// `A·B` as a new array (see [`gemm()`] for threading).
 ///
+/// C is allocated without being zeroed: the product writes every element once, so a
+/// zeroing pass over it (10 MB for kNN's 500 × 5000 distances) would be wasted, as
+/// numpy's `a @ b` wastes none.
+///
 /// ```
 /// use ndarray::array;
 /// let x = array![[1.0_f64, 2.0, 3.0]];
@@ -383,200 +456,19 @@ impl Product {
 /// assert_eq!(numeric::matmul(&x.view(), &w.view()), array![[6.0]]);
 /// ```
 pub fn matmul<T: Float>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> Array2<T> {
-    let mut c = Array2::zeros((a.nrows(), b.ncols()));
-    gemm(T::one(), a, b, T::zero(), &mut c.view_mut());
-    c
+    let (m, n) = (a.nrows(), b.ncols());
+    let mut c = Array2::<T>::uninit((m, n));
+    // SAFETY: the view covers exactly the (m, n) standard-layout allocation of `c`.
+    // `gemm` with β = 0 writes every element of C and reads none (k = 0 included:
+    // C ← 0), the contract tested with C full of NaN, so `c` is initialised after it;
+    // a panic on mismatched shapes drops `c` still uninitialised, which is sound.
+    unsafe {
+        let mut view = ArrayViewMut2::from_shape_ptr((m, n), c.as_mut_ptr().cast::<T>());
+        gemm(T::one(), a, b, T::zero(), &mut view);
+        c.assume_init()
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
-        let mut c = Array2::zeros((a.nrows(), b.ncols()));
-        for i in 0..a.nrows() {
-            for j in 0..b.ncols() {
-                c[[i, j]] = (0..a.ncols()).map(|p| a[[i, p]] * b[[p, j]]).sum();
-            }
-        }
-        c
-    }
-
-    proptest! {
-        #[test]
-        fn matches_naive_product_on_any_layout(m in 1usize..80, k in 0usize..80, n in 1usize..80,
-                                               transpose_a: bool, seed in 0u64..1000) {
-            let mut r = crate::rng(seed);
-            let a: Array2<f64> = if transpose_a {
-                crate::randn((k, m), &mut r).reversed_axes()
-            } else {
-                crate::randn((m, k), &mut r)
-            };
-            let b: Array2<f64> = crate::randn((k, n), &mut r);
-            let mut c: Array2<f64> = crate::randn((m, n), &mut r);
-            let expected = naive(&a, &b) * 2.0 + &c * 0.5;
-            gemm(2.0, &a.view(), &b.view(), 0.5, &mut c.view_mut());
-            let err = (&c - &expected).iter().fold(0.0_f64, |e, x| e.max(x.abs()));
-            prop_assert!(err < 1e-10, "max error {err}");
-        }
-    }
-
-    /// Products cut into bands, on every layout the split must handle: transposed A,
-    /// B walked backwards (negative strides), C a strided window, β ≠ 0; split by
-    /// columns (wide C) and by rows (tall C), into even and uneven bands.
-    #[test]
-    fn split_products_match_naive() {
-        use ndarray::s;
-        for (m, k, n, parts) in [
-            (150, 200, 700, 4),
-            (700, 180, 90, 3),
-            (40, 30, 500, 7),
-            (90, 70, 20, 1),
-        ] {
-            let mut r = crate::rng(m as u64);
-            let a: Array2<f64> = crate::randn((k, m), &mut r).reversed_axes();
-            let b_store: Array2<f64> = crate::randn((k, n), &mut r);
-            let b = b_store.slice(s![.., ..;-1]);
-            let mut c_store: Array2<f64> = crate::randn((m, 2 * n), &mut r);
-            let c0 = c_store.slice(s![.., ..;2]).to_owned();
-            let expected = naive(&a, &b.to_owned()) * 1.5 - &c0 * 2.0;
-            gemm_in_parts(
-                MatmulPrecision::F32,
-                1.5,
-                &a.view(),
-                &b,
-                -2.0,
-                &mut c_store.slice_mut(s![.., ..;2]),
-                parts,
-            );
-            let got = c_store.slice(s![.., ..;2]);
-            let err = (&got - &expected)
-                .iter()
-                .fold(0.0_f64, |e, x| e.max(x.abs()));
-            assert!(err < 1e-9, "{m}x{k}x{n} in {parts} parts: max error {err}");
-            // The untouched odd columns stay as they were.
-            assert!(c_store.slice(s![.., 1..;2]).iter().all(|x| x.is_finite()));
-        }
-    }
-
-    /// Products that go through a buffer of the other orientation (B a transposed
-    /// view, k ≥ REORIENT_MIN_K, C much wider or taller than the other way) give the
-    /// plain product, on both orientations of C, with β zero and not, and through a
-    /// strided window of C.
-    #[test]
-    fn reoriented_products_match_naive() {
-        use ndarray::{ShapeBuilder, s};
-        for (m, k, n, seed) in [(8, 300, 90, 1), (70, 260, 9, 2), (3, 512, 200, 3)] {
-            let mut r = crate::rng(seed);
-            let a: Array2<f64> = crate::randn((m, k), &mut r);
-            let b: Array2<f64> = crate::randn((n, k), &mut r).reversed_axes();
-            let b_owned = b.to_owned();
-            for (f_order, beta) in [(false, 0.0), (true, 0.0), (false, -0.5), (true, 0.5)] {
-                let mut c_store = Array2::<f64>::zeros((m, 2 * n).set_f(f_order));
-                c_store.assign(&crate::randn::<f64, _, _>((m, 2 * n), &mut r));
-                let c0 = c_store.slice(s![.., ..;2]).to_owned();
-                let odd = c_store.slice(s![.., 1..;2]).to_owned();
-                let expected = naive(&a, &b_owned) * 1.5 + &c0 * beta;
-                let mut c = c_store.slice_mut(s![.., ..;2]);
-                let reoriented = needs_reorienting(&a.view(), &b.view(), &c);
-                assert_eq!(
-                    reoriented,
-                    f_order == (m > n),
-                    "{m}x{k}x{n} F-order {f_order}"
-                );
-                gemm(1.5, &a.view(), &b.view(), beta, &mut c);
-                let scale = expected.iter().fold(1.0_f64, |e, x| e.max(x.abs()));
-                let err = (&c_store.slice(s![.., ..;2]) - &expected)
-                    .iter()
-                    .fold(0.0_f64, |e, x| e.max(x.abs()));
-                assert!(err < 1e-12 * scale, "{m}x{k}x{n} β {beta}: max error {err}");
-                assert_eq!(
-                    c_store.slice(s![.., 1..;2]),
-                    odd,
-                    "odd columns were touched"
-                );
-            }
-        }
-    }
-
-    /// A left operand reused for many columns is packed in place: kNN's distance block
-    /// (test rows × training tile, B a transposed view) stays in C's own orientation.
-    #[test]
-    fn many_columns_stay_in_place() {
-        let a = Array2::<f32>::zeros((300, 256));
-        let b_rows = Array2::<f32>::zeros((700, 256));
-        let mut c = Array2::<f32>::zeros((300, 700));
-        assert!(!needs_reorienting(&a.view(), &b_rows.t(), &c.view_mut()));
-        // The same product with few test rows still goes through the buffer.
-        let a_few = Array2::<f32>::zeros((64, 256));
-        let mut c_few = Array2::<f32>::zeros((64, 700));
-        assert!(needs_reorienting(
-            &a_few.view(),
-            &b_rows.t(),
-            &c_few.view_mut()
-        ));
-    }
-
-    /// A long inner dimension sends a wide product with both operands k-contiguous
-    /// (kNN's `X_test·X_trainᵀ`) through the buffer whatever its width, and the buffer
-    /// is added back to C in parallel bands, β included.
-    #[test]
-    fn long_products_go_through_the_buffer() {
-        let (m, k, n) = (260, REORIENT_LONG_K, 600);
-        let mut r = crate::rng(9);
-        let a: Array2<f64> = crate::randn((m, k), &mut r);
-        let b_rows: Array2<f64> = crate::randn((n, k), &mut r);
-        let mut c: Array2<f64> = crate::randn((m, n), &mut r);
-        assert!(needs_reorienting(&a.view(), &b_rows.t(), &c.view_mut()));
-        let short = a.slice(ndarray::s![.., ..k / 2]);
-        let b_short = b_rows.slice(ndarray::s![.., ..k / 2]);
-        assert!(!needs_reorienting(&short, &b_short.t(), &c.view_mut()));
-        let mut expected = c.clone();
-        ndarray::linalg::general_mat_mul(1.5, &a, &b_rows.t(), 0.5, &mut expected);
-        gemm(1.5, &a.view(), &b_rows.t(), 0.5, &mut c.view_mut());
-        let err = (&c - &expected).iter().fold(0.0_f64, |e, x| e.max(x.abs()));
-        assert!(err < 1e-9, "max error {err}");
-    }
-
-    /// With β = 0, C is written without being read: NaN in it must not leak out.
-    #[test]
-    fn beta_zero_ignores_nan_in_c() {
-        let a = Array2::<f32>::ones((300, 100));
-        let b = Array2::<f32>::ones((100, 300));
-        let mut c = Array2::<f32>::from_elem((300, 300), f32::NAN);
-        gemm(1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
-        assert!(c.iter().all(|&x| x == 100.0));
-    }
-
-    /// Inside a rayon task the product runs serially and gives the same result.
-    #[test]
-    fn same_result_inside_rayon_task() {
-        let mut r = crate::rng(3);
-        let a: Array2<f32> = crate::randn((256, 300), &mut r);
-        let b: Array2<f32> = crate::randn((300, 400), &mut r);
-        let outside = matmul(&a.view(), &b.view());
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap();
-        let inside = pool.install(|| matmul(&a.view(), &b.view()));
-        let err = (&outside - &inside)
-            .iter()
-            .fold(0.0_f32, |e, x| e.max(x.abs()));
-        assert!(err < 1e-3, "max difference {err}");
-    }
-
-    #[test]
-    fn f32_agrees_with_f64() {
-        let mut r = crate::rng(1);
-        let a: Array2<f64> = crate::randn((70, 300), &mut r);
-        let b: Array2<f64> = crate::randn((300, 90), &mut r);
-        let c64 = matmul(&a.view(), &b.view());
-        let c32 = matmul(&a.mapv(|x| x as f32).view(), &b.mapv(|x| x as f32).view());
-        let err = (&c32.mapv(f64::from) - &c64)
-            .iter()
-            .fold(0.0_f64, |e, x| e.max(x.abs()));
-        assert!(err < 1e-3, "max error {err}");
-    }
-}
+#[path = "gemm_tests.rs"]
+mod tests;

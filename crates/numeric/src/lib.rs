@@ -3,7 +3,8 @@
 //!
 //! - [`Float`]: the one bound for numeric code, implemented by `f32` (train) and
 //!   `f64` (gradient checks).
-//! - [`gemm()`] / [`matmul`]: the matrix product all heavy work goes through.
+//! - [`gemm()`] / [`matmul`]: the matrix product all heavy work goes through
+//!   ([`gemm_f32_with`] names the f32 kernel, for measurements).
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`set_matmul_precision`]: opt-in bf16 products (f32 sums) for f32 GEMM on CPUs
 //!   with AVX512_BF16, twice the multiply rate.
@@ -28,6 +29,7 @@ extern crate blas_src;
 mod alloc;
 mod bf16;
 mod float;
+mod fma;
 mod gemm_impl;
 mod random;
 mod reduce;
@@ -36,6 +38,7 @@ mod threads;
 pub use alloc::tune_allocator;
 pub use bf16::{MatmulPrecision, cpu_has_bf16, matmul_precision, set_matmul_precision};
 pub use float::{Dtype, Float};
+pub use fma::{F32Kernel, gemm_f32_with};
 pub use gemm_impl::{gemm, matmul};
 pub use random::{Rng, randn, rng};
 pub use reduce::{chunk_for_threads, fold_chunks_in_order, sum_of_squares};

@@ -28,6 +28,8 @@ mod product;
 mod tests;
 
 #[cfg(target_arch = "x86_64")]
+pub(crate) use pack::Strided;
+#[cfg(target_arch = "x86_64")]
 pub(crate) use product::gemm_bf16;
 
 use std::sync::atomic::{AtomicU8, Ordering};

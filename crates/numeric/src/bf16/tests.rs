@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::pack::round_to_bf16;
 use super::{MatmulPrecision, cpu_has_bf16, precision_in_force};
-use crate::gemm_impl::gemm_at;
+use crate::gemm_impl::{Route, gemm_at, gemm_in_parts};
 
 const BF16: MatmulPrecision = MatmulPrecision::Bf16;
 
@@ -178,7 +178,8 @@ fn beta_zero_ignores_nan_in_c() {
 }
 
 /// A product split into bands across threads gives the same bits as on one thread:
-/// every element's sum runs in the same order whatever band it falls in.
+/// every element's sum runs in the same order whatever band it falls in. The bands
+/// are asked for directly: inside a pool's task `gemm` runs on that thread alone.
 #[test]
 fn same_bits_on_any_thread_count() {
     if !cpu_has_bf16() {
@@ -187,18 +188,29 @@ fn same_bits_on_any_thread_count() {
     let mut r = crate::rng(4);
     let a: Array2<f32> = crate::randn((600, 700), &mut r);
     let b: Array2<f32> = crate::randn((700, 500), &mut r);
-    let run = |threads: usize| {
+    let run = |threads: usize, parts: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap();
         let mut c = Array2::<f32>::zeros((600, 500));
-        pool.install(|| gemm_at(BF16, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut()));
+        pool.install(|| {
+            gemm_in_parts(
+                Route::Bf16,
+                1.0,
+                &a.view(),
+                &b.view(),
+                0.0,
+                &mut c.view_mut(),
+                parts,
+            )
+        });
         c
     };
-    let one = run(1);
-    assert_eq!(one, run(2));
-    assert_eq!(one, run(3));
+    let one = run(1, 1);
+    assert_eq!(one, run(2, 2));
+    assert_eq!(one, run(2, 4));
+    assert_eq!(one, run(3, 3));
 }
 
 /// Without the instructions a bf16 request gets f32, and f32 products at that
