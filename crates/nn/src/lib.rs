@@ -94,6 +94,7 @@ mod tta;
 mod two_layer_net;
 mod whitening;
 mod winograd;
+mod winograd_planes;
 mod winograd_tiles;
 
 pub use activations::*;

@@ -47,9 +47,10 @@ use numeric::Float;
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
+use crate::winograd_planes::{Planes, output_planes, transform_planes};
 use crate::winograd_tiles::{
-    ALPHA, M, POINTS, Tiling, both_axes, dout_tiles, filter_tiles, gt, input_tiles, output_tiles,
-    to_channels_first, to_channels_last,
+    ALPHA, M, POINTS, Tiling, both_axes, bt, dout_tiles, filter_tiles, gt, input_tiles,
+    to_channels_last,
 };
 
 /// Whether Winograd F(4×4, 3×3) computes this layer: 3×3 filters, stride 1, pad 1.
@@ -69,7 +70,7 @@ fn matrix_mut<T>(v: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> 
         .expect("buffer sized by the tiling")
 }
 
-/// One thread's buffers, reused from chunk to chunk.
+/// One thread's buffers for backward-weights, reused from chunk to chunk.
 struct Scratch<T> {
     /// The chunk's images, zero-padded, channels last ([`Tiling::padded`]).
     padded: Vec<T>,
@@ -77,9 +78,9 @@ struct Scratch<T> {
     tmp: Vec<T>,
     /// The transformed input tiles V[ξ].
     v: Vec<T>,
-    /// The products M[ξ], or the transformed `dout` tiles E[ξ].
+    /// The transformed `dout` tiles E[ξ].
     m: Vec<T>,
-    /// The chunk's outputs (b, 4·tiles_h, 4·tiles_w, F), or its `dout` there.
+    /// The chunk's `dout` (b, 4·tiles_h, 4·tiles_w, F), channels last.
     y: Vec<T>,
 }
 
@@ -105,26 +106,43 @@ impl<T: Float> Scratch<T> {
     }
 }
 
+/// One thread's buffers for [`convolve`], reused from chunk to chunk.
+struct Products<T> {
+    /// The transformed input tiles V[ξ] (t.c, tiles of the chunk).
+    v: Vec<T>,
+    /// The products M[ξ] (t.f, tiles of the chunk).
+    m: Vec<T>,
+    planes: Planes<T>,
+}
+
 /// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
-/// (36 × (t.c, t.f)), plus `bias`, into `out` (N, t.f, H, W).
+/// (36 × (t.f, t.c)), plus `bias`, into `out` (N, t.f, H, W): per chunk of images the
+/// input tiles read from the planes, 36 products `M[ξ] = U[ξ] · V[ξ]`, and the output
+/// tiles written into the planes.
 fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
-    out.par_chunks_mut(t.batch * t.f * t.plane())
+    let (c, f) = (t.c, t.f);
+    out.par_chunks_mut(t.batch * f * t.plane())
         .enumerate()
         .for_each_init(
-            || Scratch::new(t),
+            || {
+                let tiles = t.batch * t.tiles();
+                Products {
+                    v: vec![T::zero(); POINTS * c * tiles],
+                    m: vec![T::zero(); POINTS * f * tiles],
+                    planes: Planes::new(t),
+                }
+            },
             |s, (chunk, out_c)| {
                 let images = t.images(chunk);
-                let b = images.len();
-                let cols = b * t.tiles();
-                s.transform_input(t, x, images);
+                let cols = images.len() * t.tiles();
+                transform_planes::<T, ALPHA>(t, x, c, images, 1, bt, &mut s.planes, &mut s.v);
                 for xi in 0..POINTS {
-                    let v = matrix(&s.v[xi * cols * t.c..], cols, t.c);
-                    let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
-                    let mut m = matrix_mut(&mut s.m[xi * cols * t.f..], cols, t.f);
-                    numeric::gemm(T::one(), &v, &u, T::zero(), &mut m);
+                    let u = matrix(&u[xi * f * c..], f, c);
+                    let v = matrix(&s.v[xi * c * cols..], c, cols);
+                    let mut m = matrix_mut(&mut s.m[xi * f * cols..], f, cols);
+                    numeric::gemm(T::one(), &u, &v, T::zero(), &mut m);
                 }
-                output_tiles(t, &s.m, b, &mut s.tmp, &mut s.y);
-                to_channels_first(t, &s.y, bias, out_c);
+                output_planes(t, &s.m, f, cols, bias, &mut s.planes, out_c);
             },
         );
 }

@@ -96,7 +96,7 @@ impl Tiling {
 
 /// `Bᵀ d` on six values: the input transform along one axis.
 #[inline(always)]
-fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
+pub(crate) fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
     let (two, four, five) = (T::cast(2.0), T::cast(4.0), T::cast(5.0));
     [
         four * d[0] - five * d[2] + d[4],
@@ -110,7 +110,7 @@ fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
 
 /// `Aᵀ m` on six values: the output transform along one axis (6 → 4).
 #[inline(always)]
-fn at<T: Float>(m: [T; 6]) -> [T; 4] {
+pub(crate) fn at<T: Float>(m: [T; 6]) -> [T; 4] {
     let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
     let (s12, d12, s34, d34) = (m[1] + m[2], m[1] - m[2], m[3] + m[4], m[3] - m[4]);
     [
@@ -188,14 +188,19 @@ pub(crate) fn both_axes<T: Float, const K: usize, const J: usize>(
 
 /// `K` sources of `len` values, `stride` apart from `first` in `buf`.
 #[inline(always)]
-fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -> [&[T]; K] {
+pub(crate) fn rows<T, const K: usize>(
+    buf: &[T],
+    first: usize,
+    stride: usize,
+    len: usize,
+) -> [&[T]; K] {
     std::array::from_fn(|k| &buf[first + k * stride..][..len])
 }
 
 /// `J` destinations of `len` (> 0) values, `stride` (≥ `len`) apart from `first` in
 /// `buf`.
 #[inline(always)]
-fn rows_mut<T, const J: usize>(
+pub(crate) fn rows_mut<T, const J: usize>(
     buf: &mut [T],
     first: usize,
     stride: usize,
@@ -209,7 +214,7 @@ fn rows_mut<T, const J: usize>(
 /// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
 /// contiguous values and the compiler vectorises it.
 #[inline(always)]
-fn lanes<T: Float, const K: usize, const J: usize>(
+pub(crate) fn lanes<T: Float, const K: usize, const J: usize>(
     src: [&[T]; K],
     mut dst: [&mut [T]; J],
     l: impl Fn([T; K]) -> [T; J],
@@ -227,11 +232,9 @@ fn lanes<T: Float, const K: usize, const J: usize>(
     }
 }
 
-/// Channels moved together by [`to_channels_last`] and [`to_channels_first`]: each
-/// pixel's run of `LANES` channels is one short contiguous write (or read), while the
-/// `LANES` planes are read (or written) in order, a few streams the prefetcher
-/// follows. One value at a time, all channels of a pixel before the next pixel, these
-/// transposes took 13 % of a profile of the training step (docs/conv.md).
+/// Channels moved together by [`to_channels_last`]: each pixel's run of `LANES`
+/// channels is one short contiguous write, while the `LANES` planes are read in
+/// order, a few streams the prefetcher follows.
 const LANES: usize = 8;
 
 /// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
@@ -343,80 +346,13 @@ fn transform_tiles<T: Float, const K: usize>(
     }
 }
 
-/// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (tiles of the chunk, F)
-/// into `y` (b, 4·tiles_h, 4·tiles_w, F), channels last. `tmp` holds 36·F values.
-pub(crate) fn output_tiles<T: Float>(
-    t: &Tiling,
-    m: &[T],
-    images: usize,
-    tmp: &mut [T],
-    y: &mut [T],
-) {
-    let (f, cols) = (t.f, images * t.tiles());
-    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
-    if f == 0 {
-        return;
-    }
-    for p in 0..cols {
-        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
-        // Along the rows: tmp[b'][a] = Σ_k Aᵀ[b'][k] M[a·6 + k].
-        for r in 0..ALPHA {
-            let src = rows(m, (r * ALPHA * cols + p) * f, cols * f, f);
-            lanes(src, rows_mut(tmp, r * f, ALPHA * f, f), at);
-        }
-        // Down the columns: y[a'][b'] = Σ_k Aᵀ[a'][k] tmp[b'][k].
-        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
-        for b in 0..M {
-            let src = rows(tmp, b * ALPHA * f, f, f);
-            lanes(src, rows_mut(y, corner + b * f, w4 * f, f), at);
-        }
-    }
-}
-
-/// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
-/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time.
-pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
-    let (f, w, w4, plane) = (t.f, t.w, t.tiles_w() * M, t.plane());
-    if f == 0 || plane == 0 {
-        return;
-    }
-    let y_image = t.tiles_h() * M * w4 * f;
-    let bias_of = |fi: usize| bias.map_or(T::zero(), |b| b[fi]);
-    let blocked = f - f % LANES;
-    for (j, out_j) in out.chunks_exact_mut(f * plane).enumerate() {
-        let y_j = &y[j * y_image..][..y_image];
-        let pixels = |row: usize| &y_j[row * w4 * f..][..w * f];
-        for f0 in (0..blocked).step_by(LANES) {
-            let bias: [T; LANES] = std::array::from_fn(|k| bias_of(f0 + k));
-            let mut dst = rows_mut::<T, LANES>(out_j, f0 * plane, plane, plane);
-            for row in 0..t.h {
-                for (xx, pixel) in pixels(row).chunks_exact(f).enumerate() {
-                    let run: &[T; LANES] = pixel[f0..f0 + LANES].try_into().expect("LANES values");
-                    for ((d, &v), &b) in dst.iter_mut().zip(run).zip(&bias) {
-                        d[row * w + xx] = v + b;
-                    }
-                }
-            }
-        }
-        for fi in blocked..f {
-            let b = bias_of(fi);
-            let dst = &mut out_j[fi * plane..][..plane];
-            for (row, dst_row) in dst.chunks_exact_mut(w).enumerate() {
-                for (d, pixel) in dst_row.iter_mut().zip(pixels(row).chunks_exact(f)) {
-                    *d = pixel[fi] + b;
-                }
-            }
-        }
-    }
-}
-
 /// The filters `w` (F, C, 3, 3) transformed (`G g Gᵀ`), as the 36 matrices U[ξ]
-/// (C, F) of the products, or with `flipped` (F, C) of the filters turned by 180°:
-/// the filters of backward-data.
+/// (F, C) of the products `M[ξ] = U[ξ] · V[ξ]`, or with `flipped` (C, F) of the
+/// filters turned by 180°: the filters of backward-data.
 pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
     let (f, c, _, _) = w.dim();
     let w = w.as_slice().expect("standard layout");
-    let (rows, cols) = if flipped { (f, c) } else { (c, f) };
+    let (rows, cols) = if flipped { (c, f) } else { (f, c) };
     let mut u = vec![T::zero(); POINTS * f * c];
     for fi in 0..f {
         for ci in 0..c {
@@ -430,7 +366,7 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
                     }
                 })
             });
-            let (r, col) = if flipped { (fi, ci) } else { (ci, fi) };
+            let (r, col) = if flipped { (ci, fi) } else { (fi, ci) };
             for (xi, &v) in both_axes(taps, g).iter().flatten().enumerate() {
                 u[(xi * rows + r) * cols + col] = v;
             }
