@@ -40,18 +40,13 @@
 //! thread, and `dW` is summed over chunks in a fixed order: the same thread count
 //! gives the same bits.
 
-use std::ops::Range;
-
 use ndarray::{Array1, Array4, ArrayView2, ArrayViewMut2};
 use numeric::Float;
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
 use crate::winograd_planes::{Planes, output_planes, transform_planes};
-use crate::winograd_tiles::{
-    ALPHA, M, POINTS, Tiling, both_axes, bt, dout_tiles, filter_tiles, gt, input_tiles,
-    to_channels_last,
-};
+use crate::winograd_tiles::{ALPHA, M, POINTS, Tiling, a, both_axes, bt, filter_tiles, gt};
 
 /// Whether Winograd F(4×4, 3×3) computes this layer: 3×3 filters, stride 1, pad 1.
 pub(crate) fn fits<T: Float>(cache: &ConvCache<T>) -> bool {
@@ -70,49 +65,25 @@ fn matrix_mut<T>(v: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> 
         .expect("buffer sized by the tiling")
 }
 
-/// One thread's buffers for backward-weights, reused from chunk to chunk.
-struct Scratch<T> {
-    /// The chunk's images, zero-padded, channels last ([`Tiling::padded`]).
-    padded: Vec<T>,
-    /// One tile's half-transformed values.
-    tmp: Vec<T>,
-    /// The transformed input tiles V[ξ].
-    v: Vec<T>,
-    /// The transformed `dout` tiles E[ξ].
-    m: Vec<T>,
-    /// The chunk's `dout` (b, 4·tiles_h, 4·tiles_w, F), channels last.
-    y: Vec<T>,
-}
-
-impl<T: Float> Scratch<T> {
-    fn new(t: &Tiling) -> Self {
-        let (hp, wp) = t.padded();
-        let tiles = t.batch * t.tiles();
-        Self {
-            padded: vec![T::zero(); t.batch * hp * wp * t.c],
-            tmp: vec![T::zero(); POINTS * t.c.max(t.f)],
-            v: vec![T::zero(); POINTS * tiles * t.c],
-            m: vec![T::zero(); POINTS * tiles * t.f],
-            y: vec![T::zero(); tiles * M * M * t.f],
-        }
-    }
-
-    /// `V` of the chunk `images` of `x` (N, t.c, H, W).
-    fn transform_input(&mut self, t: &Tiling, x: &[T], images: Range<usize>) {
-        let (hp, wp) = t.padded();
-        let b = images.len();
-        to_channels_last(t, x, images, (hp, wp, 1), &mut self.padded);
-        input_tiles(t, &self.padded, b, &mut self.tmp, &mut self.v);
-    }
-}
-
-/// One thread's buffers for [`convolve`], reused from chunk to chunk.
+/// One thread's buffers, reused from chunk to chunk.
 struct Products<T> {
     /// The transformed input tiles V[ξ] (t.c, tiles of the chunk).
     v: Vec<T>,
-    /// The products M[ξ] (t.f, tiles of the chunk).
+    /// The products M[ξ] (t.f, tiles of the chunk), or the transformed `dout` tiles
+    /// E[ξ] (t.f, tiles of the chunk).
     m: Vec<T>,
     planes: Planes<T>,
+}
+
+impl<T: Float> Products<T> {
+    fn new(t: &Tiling) -> Self {
+        let tiles = t.batch * t.tiles();
+        Self {
+            v: vec![T::zero(); POINTS * t.c * tiles],
+            m: vec![T::zero(); POINTS * t.f * tiles],
+            planes: Planes::new(t),
+        }
+    }
 }
 
 /// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
@@ -124,14 +95,7 @@ fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mu
     out.par_chunks_mut(t.batch * f * t.plane())
         .enumerate()
         .for_each_init(
-            || {
-                let tiles = t.batch * t.tiles();
-                Products {
-                    v: vec![T::zero(); POINTS * c * tiles],
-                    m: vec![T::zero(); POINTS * f * tiles],
-                    planes: Planes::new(t),
-                }
-            },
+            || Products::new(t),
             |s, (chunk, out_c)| {
                 let images = t.images(chunk);
                 let cols = images.len() * t.tiles();
@@ -188,33 +152,28 @@ pub(crate) fn backward_weights<T: Float>(
     let f = cache.w.dim().0;
     let t = Tiling::new(n, c, f, h, w);
     let x = cache.x.as_slice().expect("standard layout");
-    // `dout` read as the input of a convolution with F channels.
-    let t_dout = Tiling { c: f, ..t };
-    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
     struct Partial<T> {
         /// The 36 matrices (C, F) of the transformed `dW`.
         dw: Vec<T>,
         db: Vec<T>,
-        scratch: Scratch<T>,
+        scratch: Products<T>,
     }
     let new_partial = || Partial {
         dw: vec![T::zero(); POINTS * c * f],
         db: vec![T::zero(); f],
-        scratch: Scratch::new(&t),
+        scratch: Products::new(&t),
     };
     let step = |mut acc: Partial<T>, chunk: usize| {
         let images = t.images(chunk);
-        let b = images.len();
-        let cols = b * t.tiles();
+        let cols = images.len() * t.tiles();
         let s = &mut acc.scratch;
-        s.transform_input(&t, x, images.clone());
-        to_channels_last(&t_dout, dout, images.clone(), (h4, w4, 0), &mut s.y);
-        dout_tiles(&t, &s.y, b, &mut s.tmp, &mut s.m);
+        transform_planes::<T, ALPHA>(&t, x, c, images.clone(), 1, bt, &mut s.planes, &mut s.v);
+        transform_planes::<T, M>(&t, dout, f, images.clone(), 0, a, &mut s.planes, &mut s.m);
         for xi in 0..POINTS {
-            let v = matrix(&s.v[xi * cols * c..], cols, c);
-            let e = matrix(&s.m[xi * cols * f..], cols, f);
+            let v = matrix(&s.v[xi * c * cols..], c, cols);
+            let e = matrix(&s.m[xi * f * cols..], f, cols);
             let mut dw = matrix_mut(&mut acc.dw[xi * c * f..], c, f);
-            numeric::gemm(T::one(), &v.t(), &e, T::one(), &mut dw);
+            numeric::gemm(T::one(), &v, &e.t(), T::one(), &mut dw);
         }
         for i in images {
             for (fi, db) in acc.db.iter_mut().enumerate() {
@@ -226,10 +185,10 @@ pub(crate) fn backward_weights<T: Float>(
         }
         acc
     };
-    let add = |mut a: Partial<T>, b: Partial<T>| {
-        a.dw.iter_mut().zip(&b.dw).for_each(|(a, &b)| *a += b);
-        a.db.iter_mut().zip(&b.db).for_each(|(a, &b)| *a += b);
-        a
+    let add = |mut acc: Partial<T>, more: Partial<T>| {
+        acc.dw.iter_mut().zip(&more.dw).for_each(|(s, &v)| *s += v);
+        acc.db.iter_mut().zip(&more.db).for_each(|(s, &v)| *s += v);
+        acc
     };
     let chunks = if t.n == 0 || t.plane() == 0 {
         0

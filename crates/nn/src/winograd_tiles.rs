@@ -72,12 +72,6 @@ impl Tiling {
         self.tiles_h() * self.tiles_w()
     }
 
-    /// Rows and columns of a zero-padded image that every tile fits in: one row and
-    /// column of zeros before, the tiles' overhang and one more after.
-    pub(crate) fn padded(&self) -> (usize, usize) {
-        (self.tiles_h() * M + 2, self.tiles_w() * M + 2)
-    }
-
     /// Values of one image's map.
     pub(crate) fn plane(&self) -> usize {
         self.h * self.w
@@ -123,7 +117,7 @@ pub(crate) fn at<T: Float>(m: [T; 6]) -> [T; 4] {
 
 /// `A e` on four values: `dout`'s transform along one axis for `dW` (4 → 6).
 #[inline(always)]
-fn a<T: Float>(e: [T; 4]) -> [T; 6] {
+pub(crate) fn a<T: Float>(e: [T; 4]) -> [T; 6] {
     let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
     let (even, odd) = (e[0] + e[2], e[1] + e[3]);
     let (even2, odd2) = (e[0] + four * e[2], two * e[1] + eight * e[3]);
@@ -228,120 +222,6 @@ pub(crate) fn lanes<T: Float, const K: usize, const J: usize>(
         let y = l(std::array::from_fn(|k| src[k][c]));
         for (d, y) in dst.iter_mut().zip(y) {
             d[c] = y;
-        }
-    }
-}
-
-/// Channels moved together by [`to_channels_last`]: each pixel's run of `LANES`
-/// channels is one short contiguous write, while the `LANES` planes are read in
-/// order, a few streams the prefetcher follows.
-const LANES: usize = 8;
-
-/// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
-/// at `offset` rows and columns from each image's corner; the rest of `padded` is
-/// left alone (zero).
-pub(crate) fn to_channels_last<T: Float>(
-    t: &Tiling,
-    x: &[T],
-    images: Range<usize>,
-    (hd, wd, offset): (usize, usize, usize),
-    padded: &mut [T],
-) {
-    let (c, h, w) = (t.c, t.h, t.w);
-    let plane = h * w;
-    if c == 0 || plane == 0 {
-        return;
-    }
-    let blocked = c - c % LANES;
-    for (j, i) in images.enumerate() {
-        let image = &x[i * c * plane..][..c * plane];
-        let pixels = |y: usize| ((j * hd + y + offset) * wd + offset) * c;
-        for c0 in (0..blocked).step_by(LANES) {
-            let src: [&[T]; LANES] = std::array::from_fn(|k| &image[(c0 + k) * plane..][..plane]);
-            for y in 0..h {
-                let at = pixels(y);
-                for (xx, pixel) in padded[at..at + w * c].chunks_exact_mut(c).enumerate() {
-                    let run: &mut [T; LANES] = (&mut pixel[c0..c0 + LANES])
-                        .try_into()
-                        .expect("LANES values");
-                    for (v, s) in run.iter_mut().zip(&src) {
-                        *v = s[y * w + xx];
-                    }
-                }
-            }
-        }
-        for ci in blocked..c {
-            let src = &image[ci * plane..][..plane];
-            for (y, row) in src.chunks_exact(w).enumerate() {
-                let at = pixels(y);
-                for (pixel, &s) in padded[at..at + w * c].chunks_exact_mut(c).zip(row) {
-                    pixel[ci] = s;
-                }
-            }
-        }
-    }
-}
-
-/// The input tiles of a chunk of `images` images, from `padded` (b, Hp, Wp, C) of
-/// [`Tiling::padded`], transformed (`Bᵀ d B`) into `v` as the 36 matrices
-/// V[ξ] (tiles of the chunk, C). `tmp` holds 36·C values.
-pub(crate) fn input_tiles<T: Float>(
-    t: &Tiling,
-    padded: &[T],
-    images: usize,
-    tmp: &mut [T],
-    v: &mut [T],
-) {
-    transform_tiles::<T, ALPHA>(t, padded, t.padded(), t.c, images, tmp, v, bt);
-}
-
-/// The `dout` tiles of a chunk of `images` images, from `padded` (b, 4·tiles_h,
-/// 4·tiles_w, F), 4×4 each, transformed (`A e Aᵀ`) into `e` as the 36 matrices
-/// E[ξ] (tiles of the chunk, F). `tmp` holds 36·F values.
-pub(crate) fn dout_tiles<T: Float>(
-    t: &Tiling,
-    padded: &[T],
-    images: usize,
-    tmp: &mut [T],
-    e: &mut [T],
-) {
-    let plane = (t.tiles_h() * M, t.tiles_w() * M);
-    transform_tiles::<T, M>(t, padded, plane, t.f, images, tmp, e, a);
-}
-
-/// The 2-D transform `l · tile · lᵀ` of every K×K tile (M apart) of `padded` (b, ph,
-/// pw, ch), in two one-axis passes through `tmp` (K·6·ch values), into `out` as the 36
-/// matrices (tiles of the chunk, ch): down the columns, `tmp[b][a'] = l(tile[·][b])[a']`,
-/// then along the rows, `out[a'·6 + b'][p] = l(tmp[·][a'])[b']`.
-#[inline(always)]
-fn transform_tiles<T: Float, const K: usize>(
-    t: &Tiling,
-    padded: &[T],
-    (ph, pw): (usize, usize),
-    ch: usize,
-    images: usize,
-    tmp: &mut [T],
-    out: &mut [T],
-    l: impl Fn([T; K]) -> [T; ALPHA] + Copy,
-) {
-    let cols = images * t.tiles();
-    if ch == 0 {
-        return;
-    }
-    for p in 0..cols {
-        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
-        let corner = ((j * ph + ty * M) * pw + tx * M) * ch;
-        for b in 0..K {
-            let src = rows(padded, corner + b * ch, pw * ch, ch);
-            lanes(src, rows_mut(tmp, b * ALPHA * ch, ch, ch), l);
-        }
-        for r in 0..ALPHA {
-            let src = rows(tmp, r * ch, ALPHA * ch, ch);
-            lanes(
-                src,
-                rows_mut(out, (r * ALPHA * cols + p) * ch, cols * ch, ch),
-                l,
-            );
         }
     }
 }
