@@ -9,10 +9,11 @@
 //! copies its operands anyway and reads any strides.
 //!
 //! Per channel of a chunk, a tile's K×K values are first gathered from the plane into
-//! K² rows of tiles (the plane's rows copied once into a zero-padded row, so that the
-//! overhanging tiles read zeros without a test), then transformed on both axes, a row
-//! of tiles at a time ([`lanes`]). The output transform runs the same way backwards:
-//! `Aᵀ M A` on rows of tiles, then each 4×4 block scattered into its plane.
+//! K² rows of tiles, through a table of positions computed once per chunk (the
+//! overhanging tiles' values read as zeros), then transformed on both axes, a row of
+//! tiles at a time ([`lanes`]). The output transform runs the same way backwards:
+//! `Aᵀ M A` on rows of tiles, then each pixel of the plane read from its 4×4 block
+//! through a second table.
 
 use std::ops::Range;
 
@@ -28,8 +29,10 @@ pub(crate) struct Planes<T> {
     half: Vec<T>,
     /// The 4×4 outputs of every tile: 16 rows of tiles.
     blocks: Vec<T>,
-    /// One row of a plane with zeros around it.
-    row: Vec<T>,
+    /// Where each gathered value comes from in its plane ([`gather_table`]).
+    table: Vec<usize>,
+    /// Where each pixel of a plane comes from in `blocks` ([`scatter_table`]).
+    pixels: Vec<usize>,
 }
 
 impl<T: Float> Planes<T> {
@@ -40,7 +43,30 @@ impl<T: Float> Planes<T> {
             gathered: vec![T::zero(); ALPHA * ALPHA * cols],
             half: vec![T::zero(); ALPHA * ALPHA * cols],
             blocks: vec![T::zero(); M * M * cols],
-            row: vec![T::zero(); t.tiles_w() * M + 2],
+            table: Vec::new(),
+            pixels: Vec::new(),
+        }
+    }
+}
+
+/// The offset in an (H, W) plane of value (a, k) of every K×K tile (`M` apart, from
+/// `pad` rows and columns before the corner), at `(a·K + k)·tiles + tile`; a tile's
+/// values outside the map get `usize::MAX` and read as zero. One table serves every
+/// plane of the layer, so the gather does no arithmetic on positions.
+fn gather_table<const K: usize>(t: &Tiling, pad: usize, table: &mut Vec<usize>) {
+    let (h, w, tiles, tw) = (t.h, t.w, t.tiles(), t.tiles_w());
+    table.clear();
+    table.resize(K * K * tiles, usize::MAX);
+    for a in 0..K {
+        for k in 0..K {
+            let row = &mut table[(a * K + k) * tiles..][..tiles];
+            for (tile, at) in row.iter_mut().enumerate() {
+                let y = ((tile / tw) * M + a).wrapping_sub(pad);
+                let x = ((tile % tw) * M + k).wrapping_sub(pad);
+                if y < h && x < w {
+                    *at = y * w + x;
+                }
+            }
         }
     }
 }
@@ -65,19 +91,17 @@ pub(crate) fn transform_planes<T: Float, const K: usize>(
     if ch == 0 || cols == 0 {
         return;
     }
-    let (g, half) = (&mut s.gathered, &mut s.half);
+    gather_table::<K>(t, pad, &mut s.table);
+    let (g, half, table) = (&mut s.gathered, &mut s.half, &s.table);
     for c in 0..ch {
         for (j, i) in images.clone().enumerate() {
             let map = &x[(i * ch + c) * plane..][..plane];
-            gather::<T, K>(
-                t,
-                map,
-                pad,
-                &mut s.row,
-                &mut g[..K * K * cols],
-                cols,
-                j * tiles,
-            );
+            for (r, from) in table.chunks_exact(tiles).enumerate() {
+                let to = &mut g[r * cols + j * tiles..][..tiles];
+                for (v, &at) in to.iter_mut().zip(from) {
+                    *v = map.get(at).copied().unwrap_or(T::zero());
+                }
+            }
         }
         // Down the columns: half[a'·K + k] = l(g[·K + k])[a'].
         for k in 0..K {
@@ -98,40 +122,6 @@ pub(crate) fn transform_planes<T: Float, const K: usize>(
     }
 }
 
-/// One plane's K×K tiles into the K² rows of `g` (`cols` tiles long), at columns
-/// `first..first + tiles`: `g[a·K + k][first + tile] = map[4·ty + a − pad][4·tx + k − pad]`,
-/// zero outside the map.
-fn gather<T: Float, const K: usize>(
-    t: &Tiling,
-    map: &[T],
-    pad: usize,
-    row: &mut [T],
-    g: &mut [T],
-    cols: usize,
-    first: usize,
-) {
-    let (h, w, tw) = (t.h, t.w, t.tiles_w());
-    for ty in 0..t.tiles_h() {
-        for a in 0..K {
-            let y = (ty * M + a).wrapping_sub(pad);
-            if y < h {
-                row[..pad].fill(T::zero());
-                row[pad..pad + w].copy_from_slice(&map[y * w..][..w]);
-                row[pad + w..].fill(T::zero());
-            } else {
-                row.fill(T::zero());
-            }
-            let at = first + ty * tw;
-            for k in 0..K {
-                let dst = &mut g[(a * K + k) * cols + at..][..tw];
-                for (tx, d) in dst.iter_mut().enumerate() {
-                    *d = row[tx * M + k];
-                }
-            }
-        }
-    }
-}
-
 /// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (f, tiles of the chunk) in
 /// `m`, cropped to (H, W) and written with the biases into `out` (b, f, H, W): the
 /// chunk's images, channels first.
@@ -148,7 +138,8 @@ pub(crate) fn output_planes<T: Float>(
     if f == 0 || cols == 0 {
         return;
     }
-    let (half, blocks) = (&mut s.half, &mut s.blocks);
+    scatter_table(t, cols, &mut s.pixels);
+    let (half, blocks, pixels) = (&mut s.half, &mut s.blocks, &s.pixels);
     for fi in 0..f {
         // Along the rows: half[a·4 + b'] = Aᵀ(M[a·6 + ·])[b'].
         for a in 0..ALPHA {
@@ -168,27 +159,23 @@ pub(crate) fn output_planes<T: Float>(
         }
         let bias = bias.map_or(T::zero(), |b| b[fi]);
         for (j, image) in out.chunks_exact_mut(f * plane).enumerate() {
-            scatter(
-                t,
-                blocks,
-                cols,
-                j * tiles,
-                bias,
-                &mut image[fi * plane..][..plane],
-            );
+            let blocks = &blocks[j * tiles..];
+            for (v, &at) in image[fi * plane..][..plane].iter_mut().zip(pixels) {
+                *v = blocks[at] + bias;
+            }
         }
     }
 }
 
-/// One plane's 4×4 output blocks from the 16 rows of `blocks` (`cols` tiles long,
-/// this image's from column `first`), cropped to the map, plus `bias`.
-fn scatter<T: Float>(t: &Tiling, blocks: &[T], cols: usize, first: usize, bias: T, map: &mut [T]) {
-    let (w, tw) = (t.w, t.tiles_w());
-    for (y, dst) in map.chunks_exact_mut(w).enumerate() {
-        let (ty, a) = (y / M, y % M);
-        let src: [&[T]; M] = rows(blocks, a * M * cols + first + ty * tw, cols, tw);
-        for (x, d) in dst.iter_mut().enumerate() {
-            *d = src[x % M][x / M] + bias;
-        }
-    }
+/// The position in `blocks` (16 rows of `cols` tiles, an image's tiles from column 0)
+/// of every pixel (y, x) of an (H, W) plane: row `(y mod 4)·4 + x mod 4`, tile
+/// `(y / 4, x / 4)`.
+fn scatter_table(t: &Tiling, cols: usize, pixels: &mut Vec<usize>) {
+    let tw = t.tiles_w();
+    pixels.clear();
+    pixels.extend(
+        (0..t.h)
+            .flat_map(|y| (0..t.w).map(move |x| (y, x)))
+            .map(|(y, x)| ((y % M) * M + x % M) * cols + (y / M) * tw + x / M),
+    );
 }
