@@ -21,13 +21,19 @@ use numeric::Float;
 
 use crate::winograd_tiles::{ALPHA, M, Tiling, lanes, rows, rows_mut};
 
+/// Channels gathered (or filters scattered) together, image by image: their planes
+/// are consecutive in (N, C, H, W), so each image's reads (or writes) are one run of
+/// `BLOCK` planes instead of one plane a whole image apart from the next.
+const BLOCK: usize = 8;
+
 /// One thread's buffers for the transforms of a chunk, reused from chunk to chunk.
 pub(crate) struct Planes<T> {
-    /// A tile's K×K values, gathered: K² rows of the chunk's tiles.
+    /// The tiles' K×K values of [`BLOCK`] channels, gathered: K² rows of the chunk's
+    /// tiles per channel.
     gathered: Vec<T>,
     /// The transform along one axis: 6·K (input) or 6·4 (output) rows of tiles.
     half: Vec<T>,
-    /// The 4×4 outputs of every tile: 16 rows of tiles.
+    /// The 4×4 outputs of every tile of [`BLOCK`] filters: 16 rows of tiles each.
     blocks: Vec<T>,
     /// Where each gathered value comes from in its plane ([`gather_table`]).
     table: Vec<usize>,
@@ -40,9 +46,9 @@ impl<T: Float> Planes<T> {
     pub(crate) fn new(t: &Tiling) -> Self {
         let cols = t.batch * t.tiles();
         Self {
-            gathered: vec![T::zero(); ALPHA * ALPHA * cols],
+            gathered: vec![T::zero(); BLOCK * ALPHA * ALPHA * cols],
             half: vec![T::zero(); ALPHA * ALPHA * cols],
-            blocks: vec![T::zero(); M * M * cols],
+            blocks: vec![T::zero(); BLOCK * M * M * cols],
             table: Vec::new(),
             pixels: Vec::new(),
         }
@@ -93,31 +99,40 @@ pub(crate) fn transform_planes<T: Float, const K: usize>(
     }
     gather_table::<K>(t, pad, &mut s.table);
     let (g, half, table) = (&mut s.gathered, &mut s.half, &s.table);
-    for c in 0..ch {
+    let per_channel = K * K * cols;
+    for c0 in (0..ch).step_by(BLOCK) {
+        let block = c0..(c0 + BLOCK).min(ch);
+        // Image by image, the block's planes are one contiguous run of the input.
         for (j, i) in images.clone().enumerate() {
-            let map = &x[(i * ch + c) * plane..][..plane];
-            for (r, from) in table.chunks_exact(tiles).enumerate() {
-                let to = &mut g[r * cols + j * tiles..][..tiles];
-                for (v, &at) in to.iter_mut().zip(from) {
-                    *v = map.get(at).copied().unwrap_or(T::zero());
+            for (cb, c) in block.clone().enumerate() {
+                let map = &x[(i * ch + c) * plane..][..plane];
+                let g = &mut g[cb * per_channel..][..per_channel];
+                for (r, from) in table.chunks_exact(tiles).enumerate() {
+                    let to = &mut g[r * cols + j * tiles..][..tiles];
+                    for (v, &at) in to.iter_mut().zip(from) {
+                        *v = map.get(at).copied().unwrap_or(T::zero());
+                    }
                 }
             }
         }
-        // Down the columns: half[a'·K + k] = l(g[·K + k])[a'].
-        for k in 0..K {
-            lanes(
-                rows::<T, K>(g, k * cols, K * cols, cols),
-                rows_mut::<T, ALPHA>(half, k * cols, K * cols, cols),
-                l,
-            );
-        }
-        // Along the rows: out[ξ = a'·6 + b'][c] = l(half[a'·K + ·])[b'].
-        for a in 0..ALPHA {
-            lanes(
-                rows::<T, K>(half, a * K * cols, cols, cols),
-                rows_mut::<T, ALPHA>(out, (a * ALPHA * ch + c) * cols, ch * cols, cols),
-                l,
-            );
+        for (cb, c) in block.enumerate() {
+            let g = &g[cb * per_channel..][..per_channel];
+            // Down the columns: half[a'·K + k] = l(g[·K + k])[a'].
+            for k in 0..K {
+                lanes(
+                    rows::<T, K>(g, k * cols, K * cols, cols),
+                    rows_mut::<T, ALPHA>(half, k * cols, K * cols, cols),
+                    l,
+                );
+            }
+            // Along the rows: out[ξ = a'·6 + b'][c] = l(half[a'·K + ·])[b'].
+            for a in 0..ALPHA {
+                lanes(
+                    rows::<T, K>(half, a * K * cols, cols, cols),
+                    rows_mut::<T, ALPHA>(out, (a * ALPHA * ch + c) * cols, ch * cols, cols),
+                    l,
+                );
+            }
         }
     }
 }
@@ -140,28 +155,36 @@ pub(crate) fn output_planes<T: Float>(
     }
     scatter_table(t, cols, &mut s.pixels);
     let (half, blocks, pixels) = (&mut s.half, &mut s.blocks, &s.pixels);
-    for fi in 0..f {
-        // Along the rows: half[a·4 + b'] = Aᵀ(M[a·6 + ·])[b'].
-        for a in 0..ALPHA {
-            lanes(
-                rows::<T, ALPHA>(m, (a * ALPHA * f + fi) * cols, f * cols, cols),
-                rows_mut::<T, M>(half, a * M * cols, cols, cols),
-                crate::winograd_tiles::at,
-            );
+    let per_filter = M * M * cols;
+    for f0 in (0..f).step_by(BLOCK) {
+        let block = f0..(f0 + BLOCK).min(f);
+        for (fb, fi) in block.clone().enumerate() {
+            let blocks = &mut blocks[fb * per_filter..][..per_filter];
+            // Along the rows: half[a·4 + b'] = Aᵀ(M[a·6 + ·])[b'].
+            for a in 0..ALPHA {
+                lanes(
+                    rows::<T, ALPHA>(m, (a * ALPHA * f + fi) * cols, f * cols, cols),
+                    rows_mut::<T, M>(half, a * M * cols, cols, cols),
+                    crate::winograd_tiles::at,
+                );
+            }
+            // Down the columns: blocks[a'·4 + b'] = Aᵀ(half[·4 + b'])[a'].
+            for b in 0..M {
+                lanes(
+                    rows::<T, ALPHA>(half, b * cols, M * cols, cols),
+                    rows_mut::<T, M>(blocks, b * cols, M * cols, cols),
+                    crate::winograd_tiles::at,
+                );
+            }
         }
-        // Down the columns: blocks[a'·4 + b'] = Aᵀ(half[·4 + b'])[a'].
-        for b in 0..M {
-            lanes(
-                rows::<T, ALPHA>(half, b * cols, M * cols, cols),
-                rows_mut::<T, M>(blocks, b * cols, M * cols, cols),
-                crate::winograd_tiles::at,
-            );
-        }
-        let bias = bias.map_or(T::zero(), |b| b[fi]);
+        // Image by image, the block's planes are one contiguous run of the output.
         for (j, image) in out.chunks_exact_mut(f * plane).enumerate() {
-            let blocks = &blocks[j * tiles..];
-            for (v, &at) in image[fi * plane..][..plane].iter_mut().zip(pixels) {
-                *v = blocks[at] + bias;
+            for (fb, fi) in block.clone().enumerate() {
+                let blocks = &blocks[fb * per_filter + j * tiles..];
+                let bias = bias.map_or(T::zero(), |b| b[fi]);
+                for (v, &at) in image[fi * plane..][..plane].iter_mut().zip(pixels) {
+                    *v = blocks[at] + bias;
+                }
             }
         }
     }
