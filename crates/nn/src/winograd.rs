@@ -25,7 +25,9 @@
 //! transforms and copies are in `winograd_tiles.rs`.
 //!
 //! - **forward**: transform the filters once (`U`), then per chunk of images the input
-//!   tiles (`V`), 36 GEMMs, and the output transform `Aᵀ M A` plus the bias;
+//!   tiles (`V`), 36 GEMMs, and the output transform `Aᵀ M A` plus the bias; on maps
+//!   of 16 tiles and more the tiles are read from and written to the planes directly
+//!   (`winograd_planes.rs`), otherwise through channels-last copies;
 //! - **backward-data** is the same routine on `dout`, with each filter turned by 180°
 //!   and the roles of `C` and `F` swapped (a 'same' 3×3 convolution's adjoint);
 //! - **backward-weights** is F(3×3, 4×4), the same identity read the other way: the
@@ -40,13 +42,18 @@
 //! thread, and `dW` is summed over chunks in a fixed order: the same thread count
 //! gives the same bits.
 
+use std::ops::Range;
+
 use ndarray::{Array1, Array4, ArrayView2, ArrayViewMut2};
 use numeric::Float;
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
-use crate::winograd_planes::{Planes, output_planes, transform_planes};
-use crate::winograd_tiles::{ALPHA, M, POINTS, Tiling, a, both_axes, bt, filter_tiles, gt};
+use crate::winograd_planes;
+use crate::winograd_tiles::{
+    ALPHA, M, POINTS, Tiling, both_axes, dout_tiles, filter_tiles, gt, input_tiles, output_tiles,
+    to_channels_first, to_channels_last,
+};
 
 /// Whether Winograd F(4×4, 3×3) computes this layer: 3×3 filters, stride 1, pad 1.
 pub(crate) fn fits<T: Float>(cache: &ConvCache<T>) -> bool {
@@ -55,58 +62,72 @@ pub(crate) fn fits<T: Float>(cache: &ConvCache<T>) -> bool {
 }
 
 /// The first `rows × cols` values of `v` as a matrix.
-fn matrix<T>(v: &[T], rows: usize, cols: usize) -> ArrayView2<'_, T> {
+pub(crate) fn matrix<T>(v: &[T], rows: usize, cols: usize) -> ArrayView2<'_, T> {
     ArrayView2::from_shape((rows, cols), &v[..rows * cols]).expect("buffer sized by the tiling")
 }
 
 /// The first `rows × cols` values of `v` as a mutable matrix.
-fn matrix_mut<T>(v: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
+pub(crate) fn matrix_mut<T>(v: &mut [T], rows: usize, cols: usize) -> ArrayViewMut2<'_, T> {
     ArrayViewMut2::from_shape((rows, cols), &mut v[..rows * cols])
         .expect("buffer sized by the tiling")
 }
 
 /// One thread's buffers, reused from chunk to chunk.
-struct Products<T> {
-    /// The transformed input tiles V[ξ] (t.c, tiles of the chunk).
+struct Scratch<T> {
+    /// The chunk's images, zero-padded, channels last ([`Tiling::padded`]).
+    padded: Vec<T>,
+    /// One tile's half-transformed values.
+    tmp: Vec<T>,
+    /// The transformed input tiles V[ξ].
     v: Vec<T>,
-    /// The products M[ξ] (t.f, tiles of the chunk), or the transformed `dout` tiles
-    /// E[ξ] (t.f, tiles of the chunk).
+    /// The products M[ξ], or the transformed `dout` tiles E[ξ].
     m: Vec<T>,
-    planes: Planes<T>,
+    /// The chunk's outputs (b, 4·tiles_h, 4·tiles_w, F), or its `dout` there.
+    y: Vec<T>,
 }
 
-impl<T: Float> Products<T> {
+impl<T: Float> Scratch<T> {
     fn new(t: &Tiling) -> Self {
+        let (hp, wp) = t.padded();
         let tiles = t.batch * t.tiles();
         Self {
-            v: vec![T::zero(); POINTS * t.c * tiles],
-            m: vec![T::zero(); POINTS * t.f * tiles],
-            planes: Planes::new(t),
+            padded: vec![T::zero(); t.batch * hp * wp * t.c],
+            tmp: vec![T::zero(); POINTS * t.c.max(t.f)],
+            v: vec![T::zero(); POINTS * tiles * t.c],
+            m: vec![T::zero(); POINTS * tiles * t.f],
+            y: vec![T::zero(); tiles * M * M * t.f],
         }
+    }
+
+    /// `V` of the chunk `images` of `x` (N, t.c, H, W).
+    fn transform_input(&mut self, t: &Tiling, x: &[T], images: Range<usize>) {
+        let (hp, wp) = t.padded();
+        let b = images.len();
+        to_channels_last(t, x, images, (hp, wp, 1), &mut self.padded);
+        input_tiles(t, &self.padded, b, &mut self.tmp, &mut self.v);
     }
 }
 
 /// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
-/// (36 × (t.f, t.c)), plus `bias`, into `out` (N, t.f, H, W): per chunk of images the
-/// input tiles read from the planes, 36 products `M[ξ] = U[ξ] · V[ξ]`, and the output
-/// tiles written into the planes.
+/// (36 × (t.c, t.f)), plus `bias`, into `out` (N, t.f, H, W).
 fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
-    let (c, f) = (t.c, t.f);
-    out.par_chunks_mut(t.batch * f * t.plane())
+    out.par_chunks_mut(t.batch * t.f * t.plane())
         .enumerate()
         .for_each_init(
-            || Products::new(t),
+            || Scratch::new(t),
             |s, (chunk, out_c)| {
                 let images = t.images(chunk);
-                let cols = images.len() * t.tiles();
-                transform_planes::<T, ALPHA>(t, x, c, images, 1, bt, &mut s.planes, &mut s.v);
+                let b = images.len();
+                let cols = b * t.tiles();
+                s.transform_input(t, x, images);
                 for xi in 0..POINTS {
-                    let u = matrix(&u[xi * f * c..], f, c);
-                    let v = matrix(&s.v[xi * c * cols..], c, cols);
-                    let mut m = matrix_mut(&mut s.m[xi * f * cols..], f, cols);
-                    numeric::gemm(T::one(), &u, &v, T::zero(), &mut m);
+                    let v = matrix(&s.v[xi * cols * t.c..], cols, t.c);
+                    let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
+                    let mut m = matrix_mut(&mut s.m[xi * cols * t.f..], cols, t.f);
+                    numeric::gemm(T::one(), &v, &u, T::zero(), &mut m);
                 }
-                output_planes(t, &s.m, f, cols, bias, &mut s.planes, out_c);
+                output_tiles(t, &s.m, b, &mut s.tmp, &mut s.y);
+                to_channels_first(t, &s.y, bias, out_c);
             },
         );
 }
@@ -121,9 +142,15 @@ pub(crate) fn forward<T: Float>(cache: &ConvCache<T>, b: &[T]) -> Array4<T> {
         return out;
     }
     let t = Tiling::new(n, c, f, h, w);
-    let u = filter_tiles(&cache.w, false);
     let x = cache.x.as_slice().expect("standard layout");
-    convolve(&t, x, &u, Some(b), out.as_slice_mut().expect("fresh array"));
+    let out_slice = out.as_slice_mut().expect("fresh array");
+    if winograd_planes::wins(&t) {
+        let u = filter_tiles(&cache.w, false, true);
+        winograd_planes::convolve(&t, x, &u, Some(b), out_slice);
+    } else {
+        let u = filter_tiles(&cache.w, false, false);
+        convolve(&t, x, &u, Some(b), out_slice);
+    }
     out
 }
 
@@ -137,7 +164,7 @@ pub(crate) fn backward_data<T: Float>(dout: &[T], cache: &ConvCache<T>) -> Array
         return dx;
     }
     let t = Tiling::new(n, f, c, h, w);
-    let u = filter_tiles(&cache.w, true);
+    let u = filter_tiles(&cache.w, true, false);
     convolve(&t, dout, &u, None, dx.as_slice_mut().expect("fresh array"));
     dx
 }
@@ -152,28 +179,33 @@ pub(crate) fn backward_weights<T: Float>(
     let f = cache.w.dim().0;
     let t = Tiling::new(n, c, f, h, w);
     let x = cache.x.as_slice().expect("standard layout");
+    // `dout` read as the input of a convolution with F channels.
+    let t_dout = Tiling { c: f, ..t };
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
     struct Partial<T> {
         /// The 36 matrices (C, F) of the transformed `dW`.
         dw: Vec<T>,
         db: Vec<T>,
-        scratch: Products<T>,
+        scratch: Scratch<T>,
     }
     let new_partial = || Partial {
         dw: vec![T::zero(); POINTS * c * f],
         db: vec![T::zero(); f],
-        scratch: Products::new(&t),
+        scratch: Scratch::new(&t),
     };
     let step = |mut acc: Partial<T>, chunk: usize| {
         let images = t.images(chunk);
-        let cols = images.len() * t.tiles();
+        let b = images.len();
+        let cols = b * t.tiles();
         let s = &mut acc.scratch;
-        transform_planes::<T, ALPHA>(&t, x, c, images.clone(), 1, bt, &mut s.planes, &mut s.v);
-        transform_planes::<T, M>(&t, dout, f, images.clone(), 0, a, &mut s.planes, &mut s.m);
+        s.transform_input(&t, x, images.clone());
+        to_channels_last(&t_dout, dout, images.clone(), (h4, w4, 0), &mut s.y);
+        dout_tiles(&t, &s.y, b, &mut s.tmp, &mut s.m);
         for xi in 0..POINTS {
-            let v = matrix(&s.v[xi * c * cols..], c, cols);
-            let e = matrix(&s.m[xi * f * cols..], f, cols);
+            let v = matrix(&s.v[xi * cols * c..], cols, c);
+            let e = matrix(&s.m[xi * cols * f..], cols, f);
             let mut dw = matrix_mut(&mut acc.dw[xi * c * f..], c, f);
-            numeric::gemm(T::one(), &v, &e.t(), T::one(), &mut dw);
+            numeric::gemm(T::one(), &v.t(), &e, T::one(), &mut dw);
         }
         for i in images {
             for (fi, db) in acc.db.iter_mut().enumerate() {
@@ -185,10 +217,10 @@ pub(crate) fn backward_weights<T: Float>(
         }
         acc
     };
-    let add = |mut acc: Partial<T>, more: Partial<T>| {
-        acc.dw.iter_mut().zip(&more.dw).for_each(|(s, &v)| *s += v);
-        acc.db.iter_mut().zip(&more.db).for_each(|(s, &v)| *s += v);
-        acc
+    let add = |mut a: Partial<T>, b: Partial<T>| {
+        a.dw.iter_mut().zip(&b.dw).for_each(|(a, &b)| *a += b);
+        a.db.iter_mut().zip(&b.db).for_each(|(a, &b)| *a += b);
+        a
     };
     let chunks = if t.n == 0 || t.plane() == 0 {
         0
@@ -230,8 +262,10 @@ mod tests {
 
     /// (N, C, H, W, F): odd and even sides, maps smaller than a tile, one channel,
     /// 70 images of 3×3 (several chunks, the last one short), and channel counts of a
-    /// block of 8 and a remainder (the transposes' two loops).
-    const SHAPES: [(usize, usize, usize, usize, usize); 8] = [
+    /// block of 8 and a remainder (the copies' two loops); the last three have 16
+    /// tiles or more per image, so their forward pass runs channels first
+    /// (`winograd_planes.rs`), 20 images of them in several chunks.
+    const SHAPES: [(usize, usize, usize, usize, usize); 11] = [
         (2, 3, 7, 7, 4),
         (3, 2, 5, 6, 3),
         (2, 4, 3, 3, 5),
@@ -240,6 +274,9 @@ mod tests {
         (2, 5, 8, 8, 3),
         (70, 2, 3, 3, 3),
         (2, 11, 6, 5, 10),
+        (2, 3, 17, 15, 4),
+        (3, 9, 16, 16, 10),
+        (20, 2, 15, 15, 3),
     ];
 
     fn layer<T: Float>(
@@ -375,7 +412,8 @@ mod tests {
         }
     }
 
-    /// The same thread count gives the same bits: dW is summed over chunks in order.
+    /// The same thread count gives the same bits: dW is summed over chunks in order,
+    /// and the channels-first forward pass (16 tiles per image) repeats itself too.
     #[test]
     fn same_inputs_give_the_same_bits() {
         let (x, w, _, dout) = layer::<f32>(5, (40, 3, 7, 7, 4));
@@ -384,6 +422,12 @@ mod tests {
         let first = backward_weights(d, &cache);
         for _ in 0..3 {
             assert_eq!(backward_weights(d, &cache), first);
+        }
+        let (x, w, b, _) = layer::<f32>(6, (20, 9, 15, 15, 10));
+        let cache = cache_of(&x, &w);
+        let first = forward(&cache, b.as_slice().unwrap());
+        for _ in 0..3 {
+            assert_eq!(forward(&cache, b.as_slice().unwrap()), first);
         }
     }
 }

@@ -19,7 +19,59 @@ use std::ops::Range;
 
 use numeric::Float;
 
-use crate::winograd_tiles::{ALPHA, M, Tiling, lanes, rows, rows_mut};
+use rayon::prelude::*;
+
+use crate::winograd::{matrix, matrix_mut};
+use crate::winograd_tiles::{ALPHA, M, POINTS, Tiling, bt, lanes, rows, rows_mut};
+
+/// Tiles per image from which the forward pass runs channels first: 16 (15×15 maps)
+/// and 64 (31×31) won, 4 (7×7) and 1 (3×3) lost, where a plane's few tiles make the
+/// gather's table lookups dearer than the channels-last copy (docs/conv.md, §8).
+const MIN_TILES: usize = 16;
+
+/// Whether the forward pass of tiling `t` runs channels first.
+pub(crate) fn wins(t: &Tiling) -> bool {
+    t.tiles() >= MIN_TILES
+}
+
+/// One thread's buffers for [`convolve`], reused from chunk to chunk.
+struct Products<T> {
+    /// The transformed input tiles V[ξ] (t.c, tiles of the chunk).
+    v: Vec<T>,
+    /// The products M[ξ] (t.f, tiles of the chunk).
+    m: Vec<T>,
+    planes: Planes<T>,
+}
+
+/// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
+/// (36 × (t.f, t.c)), plus `bias`, into `out` (N, t.f, H, W): per chunk of images the
+/// input tiles read from the planes, 36 products `M[ξ] = U[ξ] · V[ξ]`, and the output
+/// tiles written into the planes.
+pub(crate) fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
+    let (c, f) = (t.c, t.f);
+    let tiles = t.batch * t.tiles();
+    out.par_chunks_mut(t.batch * f * t.plane())
+        .enumerate()
+        .for_each_init(
+            || Products {
+                v: vec![T::zero(); POINTS * c * tiles],
+                m: vec![T::zero(); POINTS * f * tiles],
+                planes: Planes::new(t),
+            },
+            |s, (chunk, out_c)| {
+                let images = t.images(chunk);
+                let cols = images.len() * t.tiles();
+                transform_planes::<T, ALPHA>(t, x, c, images, 1, bt, &mut s.planes, &mut s.v);
+                for xi in 0..POINTS {
+                    let u = matrix(&u[xi * f * c..], f, c);
+                    let v = matrix(&s.v[xi * c * cols..], c, cols);
+                    let mut m = matrix_mut(&mut s.m[xi * f * cols..], f, cols);
+                    numeric::gemm(T::one(), &u, &v, T::zero(), &mut m);
+                }
+                output_planes(t, &s.m, f, cols, bias, &mut s.planes, out_c);
+            },
+        );
+}
 
 /// Channels gathered (or filters scattered) together, image by image: their planes
 /// are consecutive in (N, C, H, W), so each image's reads (or writes) are one run of
@@ -80,9 +132,10 @@ fn gather_table<const K: usize>(t: &Tiling, pad: usize, table: &mut Vec<usize>) 
 /// The K×K tiles (`M` apart, from `pad` rows and columns before the map's corner) of
 /// images `images` of `x` (N, ch, H, W), transformed on both axes by `l` (K → 6) into
 /// `out` as the 36 matrices (ch, tiles of the chunk): `Bᵀ d B` of the input tiles
-/// (K = 6, pad 1) for V, or `A e Aᵀ` of the 4×4 `dout` tiles (K = 4, pad 0) for E.
+/// (K = 6, pad 1). (The 4×4 `dout` tiles of backward-weights fit it too, K = 4 and
+/// pad 0, but that pass measured slower channels first and stays channels last.)
 #[allow(clippy::too_many_arguments)] // the transform's shape: sizes, source, padding, rule, buffers
-pub(crate) fn transform_planes<T: Float, const K: usize>(
+fn transform_planes<T: Float, const K: usize>(
     t: &Tiling,
     x: &[T],
     ch: usize,
@@ -140,7 +193,7 @@ pub(crate) fn transform_planes<T: Float, const K: usize>(
 /// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (f, tiles of the chunk) in
 /// `m`, cropped to (H, W) and written with the biases into `out` (b, f, H, W): the
 /// chunk's images, channels first.
-pub(crate) fn output_planes<T: Float>(
+fn output_planes<T: Float>(
     t: &Tiling,
     m: &[T],
     f: usize,

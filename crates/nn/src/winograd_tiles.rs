@@ -5,7 +5,9 @@
 //! Tiles are transformed channels last: a tile's 36 values of every channel are read
 //! as 36 runs of C values, and one loop over the channels applies a transform to all
 //! of them (the compiler vectorises it). Rows of the products' matrices are tiles,
-//! their columns channels, so each product is (tiles, C) · (C, F).
+//! their columns channels, so each product is (tiles, C) · (C, F). The channels-first
+//! layout of `winograd_planes.rs` runs the same one-axis transforms through [`lanes`]
+//! along rows of tiles instead.
 
 use std::ops::Range;
 
@@ -70,6 +72,12 @@ impl Tiling {
     /// Tiles of one image.
     pub(crate) fn tiles(&self) -> usize {
         self.tiles_h() * self.tiles_w()
+    }
+
+    /// Rows and columns of a zero-padded image that every tile fits in: one row and
+    /// column of zeros before, the tiles' overhang and one more after.
+    pub(crate) fn padded(&self) -> (usize, usize) {
+        (self.tiles_h() * M + 2, self.tiles_w() * M + 2)
     }
 
     /// Values of one image's map.
@@ -205,8 +213,8 @@ pub(crate) fn rows_mut<T, const J: usize>(
 }
 
 /// A one-axis transform `l` (K → J values) on every lane of `src` at once:
-/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
-/// contiguous values and the compiler vectorises it.
+/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels (or, channels first,
+/// tiles), so the loop runs on contiguous values and the compiler vectorises it.
 #[inline(always)]
 pub(crate) fn lanes<T: Float, const K: usize, const J: usize>(
     src: [&[T]; K],
@@ -226,13 +234,199 @@ pub(crate) fn lanes<T: Float, const K: usize, const J: usize>(
     }
 }
 
+/// Channels moved together by [`to_channels_last`] and [`to_channels_first`]: each
+/// pixel's run of `LANES` channels is one short contiguous write (or read), while the
+/// `LANES` planes are read (or written) in order, a few streams the prefetcher
+/// follows. One value at a time, all channels of a pixel before the next pixel, these
+/// transposes took 13 % of a profile of the training step (docs/conv.md).
+const LANES: usize = 8;
+
+/// Images `images` of `x` (N, C, H, W) into `padded` (b, Hd, Wd, C), channels last,
+/// at `offset` rows and columns from each image's corner; the rest of `padded` is
+/// left alone (zero).
+pub(crate) fn to_channels_last<T: Float>(
+    t: &Tiling,
+    x: &[T],
+    images: Range<usize>,
+    (hd, wd, offset): (usize, usize, usize),
+    padded: &mut [T],
+) {
+    let (c, h, w) = (t.c, t.h, t.w);
+    let plane = h * w;
+    if c == 0 || plane == 0 {
+        return;
+    }
+    let blocked = c - c % LANES;
+    for (j, i) in images.enumerate() {
+        let image = &x[i * c * plane..][..c * plane];
+        let pixels = |y: usize| ((j * hd + y + offset) * wd + offset) * c;
+        for c0 in (0..blocked).step_by(LANES) {
+            let src: [&[T]; LANES] = std::array::from_fn(|k| &image[(c0 + k) * plane..][..plane]);
+            for y in 0..h {
+                let at = pixels(y);
+                for (xx, pixel) in padded[at..at + w * c].chunks_exact_mut(c).enumerate() {
+                    let run: &mut [T; LANES] = (&mut pixel[c0..c0 + LANES])
+                        .try_into()
+                        .expect("LANES values");
+                    for (v, s) in run.iter_mut().zip(&src) {
+                        *v = s[y * w + xx];
+                    }
+                }
+            }
+        }
+        for ci in blocked..c {
+            let src = &image[ci * plane..][..plane];
+            for (y, row) in src.chunks_exact(w).enumerate() {
+                let at = pixels(y);
+                for (pixel, &s) in padded[at..at + w * c].chunks_exact_mut(c).zip(row) {
+                    pixel[ci] = s;
+                }
+            }
+        }
+    }
+}
+
+/// The input tiles of a chunk of `images` images, from `padded` (b, Hp, Wp, C) of
+/// [`Tiling::padded`], transformed (`Bᵀ d B`) into `v` as the 36 matrices
+/// V[ξ] (tiles of the chunk, C). `tmp` holds 36·C values.
+pub(crate) fn input_tiles<T: Float>(
+    t: &Tiling,
+    padded: &[T],
+    images: usize,
+    tmp: &mut [T],
+    v: &mut [T],
+) {
+    transform_tiles::<T, ALPHA>(t, padded, t.padded(), t.c, images, tmp, v, bt);
+}
+
+/// The `dout` tiles of a chunk of `images` images, from `padded` (b, 4·tiles_h,
+/// 4·tiles_w, F), 4×4 each, transformed (`A e Aᵀ`) into `e` as the 36 matrices
+/// E[ξ] (tiles of the chunk, F). `tmp` holds 36·F values.
+pub(crate) fn dout_tiles<T: Float>(
+    t: &Tiling,
+    padded: &[T],
+    images: usize,
+    tmp: &mut [T],
+    e: &mut [T],
+) {
+    let plane = (t.tiles_h() * M, t.tiles_w() * M);
+    transform_tiles::<T, M>(t, padded, plane, t.f, images, tmp, e, a);
+}
+
+/// The 2-D transform `l · tile · lᵀ` of every K×K tile (M apart) of `padded` (b, ph,
+/// pw, ch), in two one-axis passes through `tmp` (K·6·ch values), into `out` as the 36
+/// matrices (tiles of the chunk, ch): down the columns, `tmp[b][a'] = l(tile[·][b])[a']`,
+/// then along the rows, `out[a'·6 + b'][p] = l(tmp[·][a'])[b']`.
+#[inline(always)]
+fn transform_tiles<T: Float, const K: usize>(
+    t: &Tiling,
+    padded: &[T],
+    (ph, pw): (usize, usize),
+    ch: usize,
+    images: usize,
+    tmp: &mut [T],
+    out: &mut [T],
+    l: impl Fn([T; K]) -> [T; ALPHA] + Copy,
+) {
+    let cols = images * t.tiles();
+    if ch == 0 {
+        return;
+    }
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        let corner = ((j * ph + ty * M) * pw + tx * M) * ch;
+        for b in 0..K {
+            let src = rows(padded, corner + b * ch, pw * ch, ch);
+            lanes(src, rows_mut(tmp, b * ALPHA * ch, ch, ch), l);
+        }
+        for r in 0..ALPHA {
+            let src = rows(tmp, r * ch, ALPHA * ch, ch);
+            lanes(
+                src,
+                rows_mut(out, (r * ALPHA * cols + p) * ch, cols * ch, ch),
+                l,
+            );
+        }
+    }
+}
+
+/// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (tiles of the chunk, F)
+/// into `y` (b, 4·tiles_h, 4·tiles_w, F), channels last. `tmp` holds 36·F values.
+pub(crate) fn output_tiles<T: Float>(
+    t: &Tiling,
+    m: &[T],
+    images: usize,
+    tmp: &mut [T],
+    y: &mut [T],
+) {
+    let (f, cols) = (t.f, images * t.tiles());
+    let (h4, w4) = (t.tiles_h() * M, t.tiles_w() * M);
+    if f == 0 {
+        return;
+    }
+    for p in 0..cols {
+        let (j, ty, tx) = (p / t.tiles(), p % t.tiles() / t.tiles_w(), p % t.tiles_w());
+        // Along the rows: tmp[b'][a] = Σ_k Aᵀ[b'][k] M[a·6 + k].
+        for r in 0..ALPHA {
+            let src = rows(m, (r * ALPHA * cols + p) * f, cols * f, f);
+            lanes(src, rows_mut(tmp, r * f, ALPHA * f, f), at);
+        }
+        // Down the columns: y[a'][b'] = Σ_k Aᵀ[a'][k] tmp[b'][k].
+        let corner = ((j * h4 + ty * M) * w4 + tx * M) * f;
+        for b in 0..M {
+            let src = rows(tmp, b * ALPHA * f, f, f);
+            lanes(src, rows_mut(y, corner + b * f, w4 * f, f), at);
+        }
+    }
+}
+
+/// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
+/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time.
+pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
+    let (f, w, w4, plane) = (t.f, t.w, t.tiles_w() * M, t.plane());
+    if f == 0 || plane == 0 {
+        return;
+    }
+    let y_image = t.tiles_h() * M * w4 * f;
+    let bias_of = |fi: usize| bias.map_or(T::zero(), |b| b[fi]);
+    let blocked = f - f % LANES;
+    for (j, out_j) in out.chunks_exact_mut(f * plane).enumerate() {
+        let y_j = &y[j * y_image..][..y_image];
+        let pixels = |row: usize| &y_j[row * w4 * f..][..w * f];
+        for f0 in (0..blocked).step_by(LANES) {
+            let bias: [T; LANES] = std::array::from_fn(|k| bias_of(f0 + k));
+            let mut dst = rows_mut::<T, LANES>(out_j, f0 * plane, plane, plane);
+            for row in 0..t.h {
+                for (xx, pixel) in pixels(row).chunks_exact(f).enumerate() {
+                    let run: &[T; LANES] = pixel[f0..f0 + LANES].try_into().expect("LANES values");
+                    for ((d, &v), &b) in dst.iter_mut().zip(run).zip(&bias) {
+                        d[row * w + xx] = v + b;
+                    }
+                }
+            }
+        }
+        for fi in blocked..f {
+            let b = bias_of(fi);
+            let dst = &mut out_j[fi * plane..][..plane];
+            for (row, dst_row) in dst.chunks_exact_mut(w).enumerate() {
+                for (d, pixel) in dst_row.iter_mut().zip(pixels(row).chunks_exact(f)) {
+                    *d = pixel[fi] + b;
+                }
+            }
+        }
+    }
+}
+
 /// The filters `w` (F, C, 3, 3) transformed (`G g Gᵀ`), as the 36 matrices U[ξ]
-/// (F, C) of the products `M[ξ] = U[ξ] · V[ξ]`, or with `flipped` (C, F) of the
-/// filters turned by 180°: the filters of backward-data.
-pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
+/// (C, F) of the channels-last products `M[ξ] = V[ξ] · U[ξ]`, or with `flipped` (F, C)
+/// of the filters turned by 180°: the filters of backward-data. With `transposed`,
+/// each matrix the other way round, for the channels-first products
+/// `M[ξ] = U[ξ] · V[ξ]` (`winograd_planes.rs`).
+pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool, transposed: bool) -> Vec<T> {
     let (f, c, _, _) = w.dim();
     let w = w.as_slice().expect("standard layout");
-    let (rows, cols) = if flipped { (c, f) } else { (f, c) };
+    // Rows of U[ξ] are the channels read, unless transposed.
+    let (rows, cols) = if flipped ^ transposed { (f, c) } else { (c, f) };
     let mut u = vec![T::zero(); POINTS * f * c];
     for fi in 0..f {
         for ci in 0..c {
@@ -246,7 +440,11 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
                     }
                 })
             });
-            let (r, col) = if flipped { (ci, fi) } else { (fi, ci) };
+            let (r, col) = if flipped ^ transposed {
+                (fi, ci)
+            } else {
+                (ci, fi)
+            };
             for (xi, &v) in both_axes(taps, g).iter().flatten().enumerate() {
                 u[(xi * rows + r) * cols + col] = v;
             }
