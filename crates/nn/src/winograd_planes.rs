@@ -24,14 +24,20 @@ use rayon::prelude::*;
 use crate::winograd::{matrix, matrix_mut};
 use crate::winograd_tiles::{ALPHA, M, POINTS, Tiling, bt, lanes, rows, rows_mut};
 
-/// Tiles per image from which the forward pass runs channels first: 16 (15×15 maps)
-/// and 64 (31×31) won, 4 (7×7) and 1 (3×3) lost, where a plane's few tiles make the
-/// gather's table lookups dearer than the channels-last copy (docs/conv.md, §8).
+/// Tiles per image from which the forward pass may run channels first: the gather
+/// costs 36 table lookups per tile and channel, which on 7×7 and 3×3 maps (4 and 1
+/// tiles per image) lost to the channels-last copy (docs/conv.md, §8).
 const MIN_TILES: usize = 16;
+
+/// Filters per input channel from which the forward pass runs channels first: the
+/// layout wins on the output side (each pixel written once, straight into its plane)
+/// and loses on the input side (the gather), so it pays where outputs outnumber
+/// inputs. 64→256 on 15×15 won in every run; 24→64 and 64→64 tied (§8).
+const MIN_FILTERS_PER_CHANNEL: usize = 4;
 
 /// Whether the forward pass of tiling `t` runs channels first.
 pub(crate) fn wins(t: &Tiling) -> bool {
-    t.tiles() >= MIN_TILES
+    t.tiles() >= MIN_TILES && t.f >= MIN_FILTERS_PER_CHANNEL * t.c.max(1)
 }
 
 /// One thread's buffers for [`convolve`], reused from chunk to chunk.
