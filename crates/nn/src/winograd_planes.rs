@@ -14,11 +14,15 @@
 //! tiles at a time ([`lanes`]). The output transform runs the same way backwards:
 //! `Aᵀ M A` on rows of tiles, then each pixel of the plane read from its 4×4 block
 //! through a second table.
+//!
+//! The gather's 36 scalar reads per tile cost more than the channels-last copy it
+//! replaces, while the output side costs less, so only the forward pass where filters
+//! outnumber input channels runs here ([`wins`]); the rest stays channels last
+//! (`winograd_tiles.rs`). docs/conv.md, §8, has the measurements.
 
 use std::ops::Range;
 
 use numeric::Float;
-
 use rayon::prelude::*;
 
 use crate::winograd::{matrix, matrix_mut};
