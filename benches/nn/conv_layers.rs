@@ -7,6 +7,7 @@
 //! CONV_TIME=cpu cargo bench -p benches --bench conv_layers # CPU time: the cost on idle cores
 //! CONV_ROUNDS=11 cargo bench -p benches --bench conv_layers  # more rounds (default 7)
 //! CONV_JSON=t.json cargo bench -p benches --bench conv_layers # the table also as JSON
+//! CONV_PRECISION=bf16 cargo bench -p benches --bench conv_layers # bf16 products (and peak)
 //! ```
 //!
 //! `cargo xtask bench` runs this table (with `CONV_TIME=cpu` and `CONV_JSON`) and folds
@@ -366,6 +367,16 @@ fn main() {
         .ok()
         .and_then(|r| r.parse().ok())
         .unwrap_or(7);
+    if let Ok(name) = std::env::var("CONV_PRECISION") {
+        match name.parse::<numeric::MatmulPrecision>() {
+            // The peak is measured at the same precision as the layers.
+            Ok(p) => println!("products: {}", numeric::set_matmul_precision(p).name()),
+            Err(e) => {
+                eprintln!("CONV_PRECISION: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
     if args.first().is_some_and(|a| a == "ab") {
         ab(&args[1..], rounds);
     } else {

@@ -10,7 +10,7 @@
 //! | `layer.rs` | the [`Layer`] trait: forward → (out, cache), backward → (dx, grads) |
 //! | `gelu.rs` | GELU, exact and tanh forms |
 //! | `affine.rs`, `activations.rs`, `norm.rs`, `dropout.rs`, `flatten.rs` | the course-named `*_forward` / `*_backward` pairs of `layers.py`, and their layers |
-//! | `conv.rs`, `conv_param.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs`, `winograd.rs`, `winograd_tiles.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its three layouts |
+//! | `conv.rs`, `conv_param.rs`, `im2col.rs`, `im2col_wide.rs`, `conv_batched.rs`, `winograd.rs`, `winograd_tiles.rs`, `winograd_planes.rs` | naive convolution (`layers.py`) and the fast path (`fast_layers.py`, `im2col.py`) in its three layouts |
 //! | `pool.rs`, `floor_pool.rs`, `spatial.rs`, `spatial_naive.rs`, `bn_gelu.rs`, `group_norm.rs`, `planes.rs` | max pooling; spatial batch norm, group norm; plane-wise passes over NCHW |
 //! | `layer_utils.rs` | the sandwich layers (`affine_relu`, `conv_relu_pool`, ...) |
 //! | `model.rs` | the [`Model`] trait the Solver trains and files hold |
@@ -95,6 +95,7 @@ mod tta;
 mod two_layer_net;
 mod whitening;
 mod winograd;
+mod winograd_planes;
 mod winograd_tiles;
 
 pub use activations::*;

@@ -5,7 +5,9 @@
 //! Tiles are transformed channels last: a tile's 36 values of every channel are read
 //! as 36 runs of C values, and one loop over the channels applies a transform to all
 //! of them (the compiler vectorises it). Rows of the products' matrices are tiles,
-//! their columns channels, so each product is (tiles, C) · (C, F).
+//! their columns channels, so each product is (tiles, C) · (C, F). The channels-first
+//! layout of `winograd_planes.rs` runs the same one-axis transforms through [`lanes`]
+//! along rows of tiles instead.
 
 use std::ops::Range;
 
@@ -96,7 +98,7 @@ impl Tiling {
 
 /// `Bᵀ d` on six values: the input transform along one axis.
 #[inline(always)]
-fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
+pub(crate) fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
     let (two, four, five) = (T::cast(2.0), T::cast(4.0), T::cast(5.0));
     [
         four * d[0] - five * d[2] + d[4],
@@ -110,7 +112,7 @@ fn bt<T: Float>(d: [T; 6]) -> [T; 6] {
 
 /// `Aᵀ m` on six values: the output transform along one axis (6 → 4).
 #[inline(always)]
-fn at<T: Float>(m: [T; 6]) -> [T; 4] {
+pub(crate) fn at<T: Float>(m: [T; 6]) -> [T; 4] {
     let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
     let (s12, d12, s34, d34) = (m[1] + m[2], m[1] - m[2], m[3] + m[4], m[3] - m[4]);
     [
@@ -123,7 +125,7 @@ fn at<T: Float>(m: [T; 6]) -> [T; 4] {
 
 /// `A e` on four values: `dout`'s transform along one axis for `dW` (4 → 6).
 #[inline(always)]
-fn a<T: Float>(e: [T; 4]) -> [T; 6] {
+pub(crate) fn a<T: Float>(e: [T; 4]) -> [T; 6] {
     let (two, four, eight) = (T::cast(2.0), T::cast(4.0), T::cast(8.0));
     let (even, odd) = (e[0] + e[2], e[1] + e[3]);
     let (even2, odd2) = (e[0] + four * e[2], two * e[1] + eight * e[3]);
@@ -188,14 +190,19 @@ pub(crate) fn both_axes<T: Float, const K: usize, const J: usize>(
 
 /// `K` sources of `len` values, `stride` apart from `first` in `buf`.
 #[inline(always)]
-fn rows<T, const K: usize>(buf: &[T], first: usize, stride: usize, len: usize) -> [&[T]; K] {
+pub(crate) fn rows<T, const K: usize>(
+    buf: &[T],
+    first: usize,
+    stride: usize,
+    len: usize,
+) -> [&[T]; K] {
     std::array::from_fn(|k| &buf[first + k * stride..][..len])
 }
 
 /// `J` destinations of `len` (> 0) values, `stride` (≥ `len`) apart from `first` in
 /// `buf`.
 #[inline(always)]
-fn rows_mut<T, const J: usize>(
+pub(crate) fn rows_mut<T, const J: usize>(
     buf: &mut [T],
     first: usize,
     stride: usize,
@@ -206,10 +213,10 @@ fn rows_mut<T, const J: usize>(
 }
 
 /// A one-axis transform `l` (K → J values) on every lane of `src` at once:
-/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels, so the loop runs on
-/// contiguous values and the compiler vectorises it.
+/// `dst[i][c] = (l(src[·][c]))[i]`. The lanes are channels (or, channels first,
+/// tiles), so the loop runs on contiguous values and the compiler vectorises it.
 #[inline(always)]
-fn lanes<T: Float, const K: usize, const J: usize>(
+pub(crate) fn lanes<T: Float, const K: usize, const J: usize>(
     src: [&[T]; K],
     mut dst: [&mut [T]; J],
     l: impl Fn([T; K]) -> [T; J],
@@ -411,12 +418,15 @@ pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]
 }
 
 /// The filters `w` (F, C, 3, 3) transformed (`G g Gᵀ`), as the 36 matrices U[ξ]
-/// (C, F) of the products, or with `flipped` (F, C) of the filters turned by 180°:
-/// the filters of backward-data.
-pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
+/// (C, F) of the channels-last products `M[ξ] = V[ξ] · U[ξ]`, or with `flipped` (F, C)
+/// of the filters turned by 180°: the filters of backward-data. With `transposed`,
+/// each matrix the other way round, for the channels-first products
+/// `M[ξ] = U[ξ] · V[ξ]` (`winograd_planes.rs`).
+pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool, transposed: bool) -> Vec<T> {
     let (f, c, _, _) = w.dim();
     let w = w.as_slice().expect("standard layout");
-    let (rows, cols) = if flipped { (f, c) } else { (c, f) };
+    // Rows of U[ξ] are the channels read, unless transposed.
+    let (rows, cols) = if flipped ^ transposed { (f, c) } else { (c, f) };
     let mut u = vec![T::zero(); POINTS * f * c];
     for fi in 0..f {
         for ci in 0..c {
@@ -430,7 +440,11 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool) -> Vec<T> {
                     }
                 })
             });
-            let (r, col) = if flipped { (fi, ci) } else { (ci, fi) };
+            let (r, col) = if flipped ^ transposed {
+                (fi, ci)
+            } else {
+                (ci, fi)
+            };
             for (xi, &v) in both_axes(taps, g).iter().flatten().enumerate() {
                 u[(xi * rows + r) * cols + col] = v;
             }
