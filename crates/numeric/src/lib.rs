@@ -28,6 +28,8 @@ extern crate blas_src;
 
 mod alloc;
 mod bf16;
+#[cfg(target_arch = "x86_64")]
+mod c_tile;
 mod float;
 mod fma;
 mod gemm_impl;

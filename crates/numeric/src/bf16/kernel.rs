@@ -2,6 +2,7 @@
 //! `vdpbf16ps` (two bf16 products added into each f32 lane per instruction, twice the
 //! multiply rate of `vfmadd231ps`), and the update of C from that tile.
 
+pub(crate) use crate::c_tile::Target;
 use std::arch::x86_64::*;
 
 /// Rows of the register tile: each row's packed pair is broadcast to all 16 lanes.
@@ -78,16 +79,6 @@ pub(crate) unsafe fn tile(
         // SAFETY: forwarded from the caller.
         unsafe { update(t, &spill, alpha, beta, read_c) };
     }
-}
-
-/// Where a tile lands in C: `rows`×`cols` of it (the live part at an edge) at `c`,
-/// with C's strides.
-pub(crate) struct Target {
-    pub c: *mut f32,
-    pub rs: isize,
-    pub cs: isize,
-    pub rows: usize,
-    pub cols: usize,
 }
 
 /// `C ← α·tile + β·C` on the live part of the tile; with `read_c` false C is only

@@ -69,16 +69,7 @@ fn check(
     seed: u64,
 ) {
     let mut r = crate::rng(seed);
-    let a: Array2<f32> = if t_a {
-        crate::randn((k, m), &mut r).reversed_axes()
-    } else {
-        crate::randn((m, k), &mut r)
-    };
-    let b: Array2<f32> = if t_b {
-        crate::randn((n, k), &mut r).reversed_axes()
-    } else {
-        crate::randn((k, n), &mut r)
-    };
+    let (a, b) = crate::c_tile::test_operands((m, k, n), t_a, t_b, &mut r);
     // C is every other column of a wider matrix, so that neither stride is 1 for a
     // column-major store and the skipped columns show any stray write.
     let mut store = Array2::<f32>::zeros((m, 2 * n).set_f(c_f));

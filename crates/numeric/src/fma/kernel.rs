@@ -4,15 +4,7 @@
 
 use std::arch::x86_64::*;
 
-/// Where a tile lands in C: `rows`×`cols` of it (the live part at an edge) at `c`,
-/// with C's strides.
-pub(crate) struct Target {
-    pub c: *mut f32,
-    pub rs: isize,
-    pub cs: isize,
-    pub rows: usize,
-    pub cols: usize,
-}
+pub(crate) use crate::c_tile::Target;
 
 /// `C ← α·A_panel·B_panel + β·C` on one tile of C, over `kc` values of k.
 ///

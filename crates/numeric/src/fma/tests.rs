@@ -27,16 +27,7 @@ fn check(
     seed: u64,
 ) {
     let mut r = crate::rng(seed);
-    let a: Array2<f32> = if t_a {
-        crate::randn((k, m), &mut r).reversed_axes()
-    } else {
-        crate::randn((m, k), &mut r)
-    };
-    let b: Array2<f32> = if t_b {
-        crate::randn((n, k), &mut r).reversed_axes()
-    } else {
-        crate::randn((k, n), &mut r)
-    };
+    let (a, b) = crate::c_tile::test_operands((m, k, n), t_a, t_b, &mut r);
     let step = if c_layout & 2 != 0 { 2 } else { 1 };
     let mut store = Array2::<f32>::zeros((m, step * n).set_f(c_layout & 1 != 0));
     store.assign(&crate::randn::<f32, _, _>((m, step * n), &mut r));
