@@ -389,7 +389,8 @@ fn pool_plane<T: Float>(
 }
 
 /// Fast max-pool backward pass: scatters each output's gradient to the remembered
-/// position of its maximum (adding where windows overlap), in parallel over planes.
+/// position of its maximum (adding where windows overlap), in parallel over blocks of
+/// planes, each zeroed just before its scatter.
 ///
 /// # Panics
 /// If `dout` is not shaped like the forward pass's output.
@@ -578,6 +579,28 @@ mod tests {
         let dx = max_pool_backward_naive(&dout.view(), &cache);
         assert_eq!(dx, max_pool_backward_fast(&dout.view(), &fast_cache));
         assert_matches_numerical(&dx, &mut x, &dout, p);
+    }
+
+    /// Small planes go to the scatter many to a task, the last task short: the same
+    /// dx as the naive pass, in one block or in several.
+    #[test]
+    fn blocks_of_small_planes_match_naive() {
+        for (dim, p) in [
+            ((5, 7, 3, 3), PoolParam::square(3, 3)),
+            ((3, 50, 6, 6), PoolParam::square(2, 2)),
+            ((2, 3, 40, 40), PoolParam::square(2, 2)),
+        ] {
+            let x: Array4<f64> = numeric::randn(dim, &mut numeric::rng(8));
+            let (out, cache) = max_pool_forward_naive(&x.view(), p).unwrap();
+            let (_, fast_cache) = max_pool_forward_fast(&x.view(), p).unwrap();
+            let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(9));
+            let dx = max_pool_backward_naive(&dout.view(), &cache);
+            assert_eq!(
+                dx,
+                max_pool_backward_fast(&dout.view(), &fast_cache),
+                "{dim:?}"
+            );
+        }
     }
 
     #[test]
