@@ -31,7 +31,7 @@ use crate::Params;
 use crate::error::Result;
 use crate::gelu::{GeluApprox, fast_grad, fast_path, fast_value, gelu_grad_naive, gelu_naive};
 use crate::layer::{Cache, Layer, Mode, ParamSpec, batch, cache_of};
-use crate::planes::{lane_sum, map_planes};
+use crate::planes::lane_sum;
 use crate::spatial::{SpatialBatchNorm, SpatialBatchNormCache, check_images, normalisation};
 
 /// [`SpatialBatchNorm`] then [`crate::Gelu`] (exact form), fused (module docs). Its
@@ -61,48 +61,98 @@ impl<T: Float> BatchNormGeluCache<T> {
         let bn = &self.bn;
         (bn.mean[ch], bn.gamma[ch] * bn.inv_std[ch], self.beta[ch])
     }
+
+    /// y = (x − μ)·k + β of one image `xi` (C planes of `hw` values) into `y`.
+    fn normalised(&self, xi: &[T], hw: usize, y: &mut Vec<T>) {
+        y.resize(xi.len(), T::zero());
+        for (ch, (yp, xp)) in y.chunks_mut(hw).zip(xi.chunks(hw)).enumerate() {
+            let (mu, k, b) = self.affine(ch);
+            for (y, &v) in yp.iter_mut().zip(xp) {
+                *y = (v - mu) * k + b;
+            }
+        }
+    }
 }
 
-/// GELU(γ·x̂ + β) of every element, the form chosen outside the loop.
+/// Planes shorter than this (the 7×7 and 3×3 maps deep in the net) are too short
+/// for a vector loop of their own: the forward pass runs GELU along the whole image.
+const SHORT_PLANE: usize = 64;
+
+/// GELU(γ·x̂ + β) of every element, the form chosen outside the loop, a task per
+/// image. Long planes: one loop per plane. Short ones: y of the image's planes into
+/// a scratch row, then GELU along the whole row of C·H·W values.
 fn forward_pass<T: Float>(
     cache: &BatchNormGeluCache<T>,
     gelu: impl Fn(T) -> T + Sync + Send,
 ) -> Array4<T> {
-    map_planes(cache.bn.input(), cache.bn.x.dim(), |ch| {
-        let (mu, k, b) = cache.affine(ch);
-        let gelu = &gelu;
-        move |v| gelu((v - mu) * k + b)
-    })
+    let dim = cache.bn.x.dim();
+    let (_, c, h, w) = dim;
+    let (hw, img) = ((h * w).max(1), (c * h * w).max(1));
+    let mut out = Array4::<T>::uninit(dim);
+    out.as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(img)
+        .zip(cache.bn.input().par_chunks(img))
+        .for_each_init(Vec::new, |y, (o, xi)| {
+            if hw >= SHORT_PLANE {
+                for (ch, (o, xp)) in o.chunks_mut(hw).zip(xi.chunks(hw)).enumerate() {
+                    let (mu, k, b) = cache.affine(ch);
+                    for (o, &v) in o.iter_mut().zip(xp) {
+                        o.write(gelu((v - mu) * k + b));
+                    }
+                }
+                return;
+            }
+            cache.normalised(xi, hw, y);
+            for (o, &y) in o.iter_mut().zip(y.iter()) {
+                o.write(gelu(y));
+            }
+        });
+    // SAFETY: the images cover the whole array (x has its length) and the loop
+    // above wrote every element of every image.
+    unsafe { out.assume_init() }
 }
 
 /// dout → dy = dout·GELU'(y) in place; returns `(dgamma, dbeta)` of the batchnorm.
+///
+/// Image by image, whatever the planes' size: y into a scratch row, dy along the
+/// row, then the two sums per plane. The planes' sums are added per channel in image order,
+/// as the unfused layer's are.
 fn gelu_backward_and_sums<T: Float>(
     dout: &mut [T],
     cache: &BatchNormGeluCache<T>,
     grad: impl Fn(T) -> T + Sync + Send,
 ) -> (Array1<T>, Array1<T>) {
     let (_, c, h, w) = cache.bn.x.dim();
-    let hw = (h * w).max(1);
-    let partial: Vec<(T, T)> = dout
-        .par_chunks_mut(hw)
-        .zip(cache.bn.input().par_chunks(hw))
-        .enumerate()
-        .map(|(p, (d, xp))| {
-            let (mu, k, b) = cache.affine(p % c);
-            for (d, &x) in d.iter_mut().zip(xp) {
-                *d *= grad((x - mu) * k + b);
+    let (hw, img) = ((h * w).max(1), (c * h * w).max(1));
+    let partial: Vec<Vec<(T, T)>> = dout
+        .par_chunks_mut(img)
+        .zip(cache.bn.input().par_chunks(img))
+        .map_init(Vec::new, |y, (d, xi)| {
+            cache.normalised(xi, hw, y);
+            for (d, &y) in d.iter_mut().zip(y.iter()) {
+                *d *= grad(y);
             }
-            (
-                lane_sum(d, xp, |d, x| d * (x - mu)),
-                lane_sum(d, d, |d, _| d),
-            )
+            d.chunks(hw)
+                .zip(xi.chunks(hw))
+                .enumerate()
+                .map(|(ch, (d, xp))| {
+                    let mu = cache.bn.mean[ch];
+                    (
+                        lane_sum(d, xp, |d, x| d * (x - mu)),
+                        lane_sum(d, d, |d, _| d),
+                    )
+                })
+                .collect()
         })
         .collect();
     let mut dgamma = Array1::zeros(c);
     let mut dbeta = Array1::zeros(c);
-    for (p, &(dxc, db)) in partial.iter().enumerate() {
-        dgamma[p % c] += dxc;
-        dbeta[p % c] += db;
+    for image in &partial {
+        for (ch, &(dxc, db)) in image.iter().enumerate() {
+            dgamma[ch] += dxc;
+            dbeta[ch] += db;
+        }
     }
     dgamma *= &cache.bn.inv_std;
     (dgamma, dbeta)
@@ -229,6 +279,43 @@ mod tests {
             for k in ["running_mean1", "running_var1"] {
                 assert!(close(&b_fused[k], &b_chain[k]), "{mode:?} {k}");
             }
+        }
+    }
+
+    /// In f32 (GELU's fast path) the fused layer gives the chain's numbers to the
+    /// bit, on the network's small planes too, with any thread count.
+    #[test]
+    fn f32_fused_is_the_chain_to_the_bit_on_any_thread_count() {
+        for dim in [(6, 5, 3, 3), (4, 3, 7, 7), (3, 2, 5, 6), (3, 4, 9, 9)] {
+            let c = dim.1;
+            let x: Array4<f32> = numeric::randn(dim, &mut numeric::rng(5)) * 2.0 + 0.5;
+            let dout = numeric::randn::<f32, _, _>(dim, &mut numeric::rng(6)).into_dyn();
+            let params = Params::from([
+                ("gamma1".into(), Array1::<f32>::ones(c).into_dyn()),
+                ("beta1".into(), Array1::from_elem(c, 0.25_f32).into_dyn()),
+            ]);
+            let buffers = Params::from([
+                ("running_mean1".into(), Array1::<f32>::zeros(c).into_dyn()),
+                ("running_var1".into(), Array1::<f32>::ones(c).into_dyn()),
+            ]);
+            let fused = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads);
+                pool.build().unwrap().install(|| {
+                    let mut layer = BatchNormGelu::new(bn(c));
+                    let mut b = buffers.clone();
+                    let x = x.clone().into_dyn();
+                    let (out, cache) = layer.forward(x, &params, &mut b, Mode::Train);
+                    let (dx, grads) = layer.backward(dout.clone(), &cache, &params, true);
+                    (out, dx, grads, b)
+                })
+            };
+            let (mut norm, mut gelu, mut b) = (bn(c), Gelu::default(), buffers.clone());
+            let (y, bn_cache) = norm.forward(x.clone().into_dyn(), &params, &mut b, Mode::Train);
+            let (out, gelu_cache) = gelu.forward(y, &params, &mut Params::new(), Mode::Train);
+            let (dy, _) = gelu.backward(dout.clone(), &gelu_cache, &params, true);
+            let (dx, grads) = norm.backward(dy, &bn_cache, &params, true);
+            assert_eq!(fused(1), (out, dx, grads, b), "{dim:?}");
+            assert_eq!(fused(1), fused(3), "{dim:?}");
         }
     }
 

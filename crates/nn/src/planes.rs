@@ -54,28 +54,30 @@ pub(crate) fn per_channel<R: Send>(c: usize, f: impl Fn(usize) -> R + Sync + Sen
 }
 
 /// A new array of `dim` whose plane of channel `ch` is `map(ch)` applied to the same
-/// plane of `x` (standard layout, `dim`), planes in parallel.
+/// plane of `x` (standard layout, `dim`), images in parallel: a task per image
+/// rather than per plane, as the planes deep in a convnet hold only 9 or 49 values.
 pub(crate) fn map_planes<T: Float, F: Fn(T) -> T>(
     x: &[T],
     dim: (usize, usize, usize, usize),
     map: impl Fn(usize) -> F + Sync + Send,
 ) -> Array4<T> {
     let (_, c, h, w) = dim;
-    let hw = (h * w).max(1);
+    let (hw, img) = ((h * w).max(1), (c * h * w).max(1));
     let mut out = Array4::<T>::uninit(dim);
     out.as_slice_mut()
         .expect("fresh array")
-        .par_chunks_mut(hw)
-        .zip(x.par_chunks(hw))
-        .enumerate()
-        .for_each(|(p, (o, xp))| {
-            let f = map(p % c);
-            for (o, &v) in o.iter_mut().zip(xp) {
-                o.write(f(v));
+        .par_chunks_mut(img)
+        .zip(x.par_chunks(img))
+        .for_each(|(o, xi)| {
+            for (ch, (o, xp)) in o.chunks_mut(hw).zip(xi.chunks(hw)).enumerate() {
+                let f = map(ch);
+                for (o, &v) in o.iter_mut().zip(xp) {
+                    o.write(f(v));
+                }
             }
         });
-    // SAFETY: the chunks cover the whole array (x has its length) and the loop
-    // above wrote every element of every chunk.
+    // SAFETY: the images cover the whole array (x has its length) and the loop
+    // above wrote every element of every image.
     unsafe { out.assume_init() }
 }
 

@@ -22,6 +22,8 @@
 //! # Ok::<(), nn::Error>(())
 //! ```
 
+use std::mem::MaybeUninit;
+
 use ndarray::{Array4, ArrayView4};
 use numeric::Float;
 use rayon::prelude::*;
@@ -286,13 +288,15 @@ pub(crate) fn pool_planes<T: Float>(
     let x = x.as_standard_layout();
     let x_flat = x.as_slice().expect("standard layout");
     let (plane_in, plane_out) = (h * w, h_out * w_out);
-    let mut out = Array4::<T>::zeros((n, c, h_out, w_out));
-    let mut argmax = vec![0u32; n * c * plane_out];
+    // Both outputs start uninitialised: every element is written once below, so a
+    // zeroing pass over them first would only add memory traffic.
+    let mut out = Array4::<T>::uninit((n, c, h_out, w_out));
+    let mut argmax = Vec::with_capacity(n * c * plane_out);
     if plane_out > 0 {
         out.as_slice_mut()
             .expect("fresh array")
             .par_chunks_mut(plane_out)
-            .zip(argmax.par_chunks_mut(plane_out))
+            .zip(argmax.spare_capacity_mut().par_chunks_mut(plane_out))
             .enumerate()
             .for_each(|(plane, (out_p, arg_p))| {
                 let x_p = &x_flat[plane * plane_in..(plane + 1) * plane_in];
@@ -303,6 +307,12 @@ pub(crate) fn pool_planes<T: Float>(
                 }
             });
     }
+    // SAFETY: the planes cover both outputs (or they are empty, plane_out = 0), and
+    // the pool_plane functions write every element of their plane's outputs.
+    let (out, argmax) = unsafe {
+        argmax.set_len(n * c * plane_out);
+        (out.assume_init(), argmax)
+    };
     (
         out,
         FastPoolCache {
@@ -315,7 +325,13 @@ pub(crate) fn pool_planes<T: Float>(
 
 /// 2×2 stride-2 pooling of one plane: each output row reads exactly two input rows.
 /// Ties go to the first position in row-major order, as in the naive pass.
-fn pool_plane_2x2<T: Float>(x: &[T], w: usize, w_out: usize, out: &mut [T], arg: &mut [u32]) {
+fn pool_plane_2x2<T: Float>(
+    x: &[T],
+    w: usize,
+    w_out: usize,
+    out: &mut [MaybeUninit<T>],
+    arg: &mut [MaybeUninit<u32>],
+) {
     for (oh, (out_row, arg_row)) in out.chunks_mut(w_out).zip(arg.chunks_mut(w_out)).enumerate() {
         let top = &x[2 * oh * w..2 * oh * w + w];
         let bottom = &x[(2 * oh + 1) * w..(2 * oh + 1) * w + w];
@@ -339,8 +355,8 @@ fn pool_plane_2x2<T: Float>(x: &[T], w: usize, w_out: usize, out: &mut [T], arg:
             } else {
                 (m_top, i_top)
             };
-            out_row[ow] = m;
-            arg_row[ow] = base + 2 * ow as u32 + at;
+            out_row[ow].write(m);
+            arg_row[ow].write(base + 2 * ow as u32 + at);
         }
     }
 }
@@ -351,8 +367,8 @@ fn pool_plane<T: Float>(
     w: usize,
     p: PoolParam,
     w_out: usize,
-    out: &mut [T],
-    arg: &mut [u32],
+    out: &mut [MaybeUninit<T>],
+    arg: &mut [MaybeUninit<u32>],
 ) {
     let s = p.stride;
     for (oh, (out_row, arg_row)) in out.chunks_mut(w_out).zip(arg.chunks_mut(w_out)).enumerate() {
@@ -366,14 +382,15 @@ fn pool_plane<T: Float>(
                     }
                 }
             }
-            out_row[ow] = m;
-            arg_row[ow] = at as u32;
+            out_row[ow].write(m);
+            arg_row[ow].write(at as u32);
         }
     }
 }
 
 /// Fast max-pool backward pass: scatters each output's gradient to the remembered
-/// position of its maximum (adding where windows overlap), in parallel over planes.
+/// position of its maximum (adding where windows overlap), in parallel over blocks of
+/// planes, each zeroed just before its scatter.
 ///
 /// # Panics
 /// If `dout` is not shaped like the forward pass's output.
@@ -398,20 +415,43 @@ pub fn max_pool_backward_fast<T: Float>(
     let (plane_in, plane_out) = (h * w, h_out * w_out);
     let dout = dout.as_standard_layout();
     let dout_flat = dout.as_slice().expect("standard layout");
-    let mut dx = Array4::<T>::zeros(cache.input_dim);
-    if plane_out > 0 && plane_in > 0 {
-        dx.as_slice_mut()
-            .expect("fresh array")
-            .par_chunks_mut(plane_in)
-            .enumerate()
-            .for_each(|(plane, dx_p)| {
-                let range = plane * plane_out..(plane + 1) * plane_out;
-                for (&at, &g) in cache.argmax[range.clone()].iter().zip(&dout_flat[range]) {
+    if plane_out == 0 || plane_in == 0 {
+        return Array4::zeros(cache.input_dim);
+    }
+    // Each block of planes is zeroed just before its scatter, while it sits in L1:
+    // one pass over dx in memory, where zeroing all of it first would make two. A
+    // block is one plane, or enough small ones (the last pool's hold 9 values) to
+    // make a task worth scheduling.
+    let group = (SCATTER_BLOCK / plane_in).max(1);
+    let mut dx = Array4::<T>::uninit(cache.input_dim);
+    dx.as_slice_mut()
+        .expect("fresh array")
+        .par_chunks_mut(group * plane_in)
+        .zip(dout_flat.par_chunks(group * plane_out))
+        .zip(cache.argmax.par_chunks(group * plane_out))
+        .for_each(|((dx_b, dout_b), arg_b)| {
+            let planes = zeroed(dx_b).chunks_mut(plane_in);
+            for ((dx_p, d), a) in planes
+                .zip(dout_b.chunks(plane_out))
+                .zip(arg_b.chunks(plane_out))
+            {
+                for (&at, &g) in a.iter().zip(d) {
                     dx_p[at as usize] += g;
                 }
-            });
-    }
-    dx
+            }
+        });
+    // SAFETY: the blocks cover dx, and each was zeroed before its scatter.
+    unsafe { dx.assume_init() }
+}
+
+/// Values of dx per task of [`max_pool_backward_fast`] at least (4 KiB in f32).
+const SCATTER_BLOCK: usize = 1024;
+
+/// Zeros every element of `p` and gives it back initialised.
+fn zeroed<T: Float>(p: &mut [MaybeUninit<T>]) -> &mut [T] {
+    p.fill(MaybeUninit::new(T::zero()));
+    // SAFETY: every element was just written, and MaybeUninit<T> has T's layout.
+    unsafe { &mut *(std::ptr::from_mut(p) as *mut [T]) }
 }
 
 /// Max pooling as a [`Layer`] (`pool` or `pool{K}`): the fast path.
@@ -539,6 +579,28 @@ mod tests {
         let dx = max_pool_backward_naive(&dout.view(), &cache);
         assert_eq!(dx, max_pool_backward_fast(&dout.view(), &fast_cache));
         assert_matches_numerical(&dx, &mut x, &dout, p);
+    }
+
+    /// Small planes go to the scatter many to a task, the last task short: the same
+    /// dx as the naive pass, in one block or in several.
+    #[test]
+    fn blocks_of_small_planes_match_naive() {
+        for (dim, p) in [
+            ((5, 7, 3, 3), PoolParam::square(3, 3)),
+            ((3, 50, 6, 6), PoolParam::square(2, 2)),
+            ((2, 3, 40, 40), PoolParam::square(2, 2)),
+        ] {
+            let x: Array4<f64> = numeric::randn(dim, &mut numeric::rng(8));
+            let (out, cache) = max_pool_forward_naive(&x.view(), p).unwrap();
+            let (_, fast_cache) = max_pool_forward_fast(&x.view(), p).unwrap();
+            let dout: Array4<f64> = numeric::randn(out.dim(), &mut numeric::rng(9));
+            let dx = max_pool_backward_naive(&dout.view(), &cache);
+            assert_eq!(
+                dx,
+                max_pool_backward_fast(&dout.view(), &fast_cache),
+                "{dim:?}"
+            );
+        }
     }
 
     #[test]

@@ -219,22 +219,23 @@ impl<T: Float> SpatialBatchNormCache<T> {
     pub(crate) fn dx_in_place(&self, dout: &mut [T], dgamma: &Array1<T>, dbeta: &Array1<T>) {
         let (n, c, h, w) = self.x.dim();
         let m = T::count((n * h * w).max(1));
-        let hw = (h * w).max(1);
-        dout.par_chunks_mut(hw)
-            .zip(self.input().par_chunks(hw))
-            .enumerate()
-            .for_each(|(p, (d, xp))| {
-                let ch = p % c;
-                let (mu, s) = (self.mean[ch], self.inv_std[ch]);
-                let k = self.gamma[ch] * s;
-                if !self.batch_stats {
-                    d.iter_mut().for_each(|d| *d *= k);
-                    return;
-                }
-                // γ/σ·(dout − dbeta/m − x̂·dgamma/m), x̂ = (x − μ)·s.
-                let (b, g) = (dbeta[ch] / m, dgamma[ch] * s / m);
-                for (d, &x) in d.iter_mut().zip(xp) {
-                    *d = k * (*d - b - (x - mu) * g);
+        let (hw, img) = ((h * w).max(1), (c * h * w).max(1));
+        // A task per image, its planes in turn (see map_planes).
+        dout.par_chunks_mut(img)
+            .zip(self.input().par_chunks(img))
+            .for_each(|(di, xi)| {
+                for (ch, (d, xp)) in di.chunks_mut(hw).zip(xi.chunks(hw)).enumerate() {
+                    let (mu, s) = (self.mean[ch], self.inv_std[ch]);
+                    let k = self.gamma[ch] * s;
+                    if !self.batch_stats {
+                        d.iter_mut().for_each(|d| *d *= k);
+                        continue;
+                    }
+                    // γ/σ·(dout − dbeta/m − x̂·dgamma/m), x̂ = (x − μ)·s.
+                    let (b, g) = (dbeta[ch] / m, dgamma[ch] * s / m);
+                    for (d, &x) in d.iter_mut().zip(xp) {
+                        *d = k * (*d - b - (x - mu) * g);
+                    }
                 }
             });
     }

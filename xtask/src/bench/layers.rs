@@ -270,11 +270,12 @@ fn pool3_backward(shape: Shape) -> Result<Call, nn::Error> {
     pool_backward(shape, 3)
 }
 
-/// Timed calls per case: at least [`MIN_REPS`], and more until [`MIN_SECONDS`] passed.
+/// Timed calls per case: at least [`MIN_REPS`], and more until [`MIN_SECONDS`] passed
+/// (50 ticks of the CPU clock, which counts in hundredths of a second).
 const MIN_REPS: usize = 5;
-const MIN_SECONDS: f64 = 0.3;
+const MIN_SECONDS: f64 = 0.5;
 /// At most this many calls, for the smallest cases.
-const MAX_REPS: usize = 200;
+const MAX_REPS: usize = 1000;
 
 /// A case's measured times.
 pub struct Measured {
@@ -282,6 +283,9 @@ pub struct Measured {
     pub median: f64,
     /// Fastest call.
     pub best: f64,
+    /// CPU seconds per call (all threads) ÷ threads: what the wall time would be on
+    /// a quiet machine, the fair figure when others share the cores.
+    pub cpu: f64,
 }
 
 impl Measured {
@@ -291,9 +295,25 @@ impl Measured {
     }
 }
 
+/// CPU time (user + system, every thread) this process has used, from
+/// /proc/self/stat (NaN where there is none).
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
 /// Times `call`: one untimed call first (pages in its outputs), then the calls.
-fn measure(call: &mut Call) -> Measured {
+fn measure(call: &mut Call, threads: usize) -> Measured {
     call();
+    let cpu_started = cpu_seconds();
     let started = Instant::now();
     let mut times = Vec::new();
     while times.len() < MIN_REPS
@@ -303,10 +323,12 @@ fn measure(call: &mut Call) -> Measured {
         call();
         times.push(t.elapsed().as_secs_f64());
     }
+    let cpu = (cpu_seconds() - cpu_started) / (times.len() * threads.max(1)) as f64;
     times.sort_by(f64::total_cmp);
     Measured {
         median: times[times.len() / 2],
         best: times[0],
+        cpu,
     }
 }
 
@@ -322,7 +344,7 @@ pub fn report(n: usize, threads: usize) -> Result<String, Box<dyn Error>> {
     let mut rows = Vec::new();
     for case in cases(n) {
         let mut call = (case.setup)(case.shape)?;
-        let m = measure(&mut call);
+        let m = measure(&mut call, threads);
         drop(call);
         let row = render_row(&case, &m, bw);
         eprintln!("{row}");
@@ -340,11 +362,12 @@ fn render_row(case: &Case, m: &Measured, bw: Bandwidth) -> String {
     };
     let gbs = m.gbs(case.bytes);
     format!(
-        "| {} | {shape} | {:.1} MB | {} ({}) | {gbs:.1} | {:.0}% |",
+        "| {} | {shape} | {:.1} MB | {} ({}) | {} | {gbs:.1} | {:.0}% |",
         case.name,
         case.bytes / 1e6,
         time(m.median),
         time(m.best),
+        time(m.cpu),
         100.0 * gbs / bw.copy_gbs,
     )
 }
@@ -365,9 +388,10 @@ fn render(n: usize, threads: usize, bw: Bandwidth, rows: &[String]) -> String {
          Batch {n}, f32, {threads} thread(s); memory bandwidth (STREAM-style, best of 5): \
          copy {:.1} GB/s, triad {:.1} GB/s. Bytes: every tensor the pass must read or \
          write, once; GB/s at the median time; the last column is that rate against the \
-         copy bandwidth.\n\n\
-         | layer | input C×H×W | bytes | median (best) | GB/s | of copy |\n\
-         |---|---|---:|---:|---:|---:|\n",
+         copy bandwidth. CPU: the process's CPU time per call ÷ threads, the figure to \
+         compare on a shared machine.\n\n\
+         | layer | input C×H×W | bytes | median (best) | CPU | GB/s | of copy |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
         bw.copy_gbs, bw.triad_gbs
     );
     for r in rows {
@@ -407,13 +431,14 @@ mod tests {
         let m = Measured {
             median: case.bytes / 10e9,
             best: case.bytes / 20e9,
+            cpu: 0.002,
         };
         let bw = Bandwidth {
             copy_gbs: 20.0,
             triad_gbs: 25.0,
         };
         let row = render_row(case, &m, bw);
-        assert!(row.contains("| 10.0 | 50% |"), "{row}");
+        assert!(row.contains("| 2.00 ms | 10.0 | 50% |"), "{row}");
         assert!(row.starts_with("| batchnorm forward | 64×15×15 |"), "{row}");
     }
 }
