@@ -1,7 +1,7 @@
 //! Our f32 kernel against f64 references, through `gemm_f32_with` so that every tile
 //! is tested whatever `numeric::gemm` routes to it.
 
-use ndarray::{Array2, ShapeBuilder, s};
+use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
 use proptest::prelude::*;
 
 use super::{F32Kernel, cpu_has_avx512f, gemm_f32_with};
@@ -180,8 +180,9 @@ fn same_bits_in_any_number_of_bands() {
     }
 }
 
-/// `numeric::gemm` runs a long f32 product on our kernel where the CPU has it (the
-/// same bits as naming the kernel), and a short one on the `gemm` crate's.
+/// `numeric::gemm` runs a long f32 product with a k-contiguous operand on our kernel
+/// where the CPU has it (the same bits as naming the kernel), and a short one, or one
+/// the crate runs in place, on the `gemm` crate's.
 #[test]
 fn gemm_routes_large_products_to_our_kernel() {
     if !cpu_has_avx512f() {
@@ -207,6 +208,15 @@ fn gemm_routes_large_products_to_our_kernel() {
         .build()
         .unwrap();
     assert_eq!(pool.install(|| crate::matmul(&a.view(), &b.t())), ours);
+    // A product the crate runs in place (no operand k-contiguous against C) stays on
+    // it; kNN's orientation comes to ours. (Both kernels sum k in order, one fused
+    // multiply-add at a time, so the route shows in the choice, not in the bits.)
+    use crate::MatmulPrecision::F32;
+    let b_rows: Array2<f32> = b.t().as_standard_layout().into_owned();
+    let c = ours.view_mut();
+    let route = |b: &ArrayView2<'_, f32>| Route::of_product(F32, F32Kernel::Auto, &a.view(), b, &c);
+    assert_eq!(route(&b_rows.view()), Route::Crate);
+    assert_eq!(route(&b.t()), Route::Fma(F32Kernel::Fma8x48));
     assert_eq!(super::choose(500, 3072, 5000), F32Kernel::Fma8x48);
     assert_eq!(super::choose(2048, 2048, 2048), F32Kernel::Fma8x48);
     assert_eq!(super::choose(1024, 2304, 256), F32Kernel::GemmCrate);
