@@ -272,14 +272,7 @@ impl<T: Float> Airbench94<T> {
     /// # Ok::<(), nn::Error>(())
     /// ```
     pub fn role(&self, name: &str) -> ParamRole {
-        match name {
-            "W1" | "b1" if !self.config.whitening => ParamRole::Weight,
-            "W1" => ParamRole::Whitening,
-            "b1" => ParamRole::WhiteningBias,
-            n if n.starts_with("beta") => ParamRole::NormBias,
-            n if n.starts_with('W') => ParamRole::Weight,
-            _ => ParamRole::Fixed,
-        }
+        role_of(self.config.whitening, name)
     }
 
     /// Sets the whitening filters from `images` (N, C, H, W), normalised as the net
@@ -321,17 +314,58 @@ impl<T: Float> Airbench94<T> {
         x: &ArrayViewD<'_, T>,
         y: &ArrayView1<'_, usize>,
     ) -> (T, Params<T>, Array2<T>) {
+        self.loss_and_scores_with(x, y, true)
+    }
+
+    /// As [`loss_and_scores`](Self::loss_and_scores), with the whitening bias `b1`
+    /// trained or frozen. Frozen (airbench94 sets `requires_grad = False` on it after
+    /// its first epochs), nothing below the first block conv trains, so the backward
+    /// pass stops there: no gradient of that conv's input, none through the whitening
+    /// GELU and conv, about a twentieth of the step. The other gradients are the same
+    /// bits.
+    ///
+    /// ```
+    /// use nn::{Airbench94, Airbench94Config};
+    /// let config = Airbench94Config { input_shape: vec![3, 25, 25], widths: [4, 4, 4], ..Default::default() };
+    /// let mut net = Airbench94::<f64>::new(config)?;
+    /// let x = numeric::randn::<f64, _, _>((2, 3, 25, 25), &mut numeric::rng(0)).into_dyn();
+    /// let y = ndarray::array![1, 7];
+    /// let (_, all, _) = net.loss_and_scores_with(&x.view(), &y.view(), true);
+    /// let (_, frozen, _) = net.loss_and_scores_with(&x.view(), &y.view(), false);
+    /// assert!(all.contains_key("b1") && !frozen.contains_key("b1"));
+    /// assert_eq!(frozen["W2"], all["W2"]);
+    /// # Ok::<(), nn::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// As [`Model::loss`].
+    pub fn loss_and_scores_with(
+        &mut self,
+        x: &ArrayViewD<'_, T>,
+        y: &ArrayView1<'_, usize>,
+        whitening_bias_trains: bool,
+    ) -> (T, Params<T>, Array2<T>) {
+        let whitening = self.config.whitening;
+        let trains = move |name: &str| match role_of(whitening, name) {
+            ParamRole::WhiteningBias => whitening_bias_trains,
+            role => role.trains(),
+        };
+        // The lowest layer with a trained parameter: the backward pass ends there.
+        let lowest = self
+            .layers
+            .iter()
+            .position(|l| l.params().iter().any(|p| trains(&p.name)))
+            .unwrap_or(0);
         let (scores, caches) = self.forward(x, Mode::Train, true);
         let (loss, dscores) = softmax_loss_smoothed(&scores.view(), y, self.config.label_smoothing);
         let mut grads = Params::new();
         let mut dout = dscores.into_dyn();
         for (i, (layer, cache)) in self.layers.iter().zip(&caches).enumerate().rev() {
-            let (dx, layer_grads) = layer.backward(dout, cache, &self.params, i > 0);
-            grads.extend(
-                layer_grads
-                    .into_iter()
-                    .filter(|(k, _)| self.role(k).trains()),
-            );
+            if i < lowest {
+                break;
+            }
+            let (dx, layer_grads) = layer.backward(dout, cache, &self.params, i > lowest);
+            grads.extend(layer_grads.into_iter().filter(|(k, _)| trains(k)));
             dout = dx;
         }
         (loss, grads, scores)
@@ -425,6 +459,18 @@ fn dirac<T: Float>(w: &mut ArrayD<T>) {
     }
 }
 
+/// [`Airbench94::role`] of `name` in a net with or without `whitening`.
+fn role_of(whitening: bool, name: &str) -> ParamRole {
+    match name {
+        "W1" | "b1" if !whitening => ParamRole::Weight,
+        "W1" => ParamRole::Whitening,
+        "b1" => ParamRole::WhiteningBias,
+        n if n.starts_with("beta") => ParamRole::NormBias,
+        n if n.starts_with('W') => ParamRole::Weight,
+        _ => ParamRole::Fixed,
+    }
+}
+
 impl<T: Float> Model<T> for Airbench94<T> {
     fn params(&self) -> &Params<T> {
         &self.params
@@ -474,6 +520,22 @@ mod tests {
             bn_eps: 1e-5,
             ..Airbench94Config::default()
         }
+    }
+
+    /// With the whitening bias frozen the backward pass stops at the first block conv,
+    /// and every other gradient keeps its bits.
+    #[test]
+    fn a_frozen_whitening_bias_drops_only_its_gradient() {
+        let mut net = Airbench94::<f32>::new(tiny()).unwrap();
+        let x: Array4<f32> = numeric::randn((3, 1, 25, 25), &mut numeric::rng(4));
+        net.init_whitening(&x.view(), 5e-4).unwrap();
+        let (x, y) = (x.into_dyn(), ndarray::array![0, 2, 1]);
+        let buffers = net.buffers.clone();
+        let (loss, mut all, scores) = net.loss_and_scores_with(&x.view(), &y.view(), true);
+        net.buffers = buffers;
+        let frozen = net.loss_and_scores_with(&x.view(), &y.view(), false);
+        assert!(all.remove("b1").is_some());
+        assert_eq!(frozen, (loss, all, scores));
     }
 
     #[test]

@@ -227,9 +227,11 @@ impl<'a, T: Float> Recipe<'a, T> {
             let batch =
                 random_translate(&batch.view(), self.config.translate, &flip, &mut self.rng);
             let labels = self.y.select(Axis(0), idx);
-            let (loss, grads, scores) = self
-                .net
-                .loss_and_scores(&batch.view().into_dyn(), &labels.view());
+            let (loss, grads, scores) = self.net.loss_and_scores_with(
+                &batch.view().into_dyn(),
+                &labels.view(),
+                train_whiten_bias,
+            );
             self.update(&grads, train_whiten_bias);
             self.step += 1;
             if let Some(la) = &mut self.lookahead
