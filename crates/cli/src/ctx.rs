@@ -33,20 +33,22 @@ pub struct Loaded {
 
 impl Ctx {
     /// Sets the thread count (before any parallel work) and the precision of f32
-    /// products, and starts the clock.
-    pub fn new(global: Global) -> Self {
+    /// products (`--matmul-precision`, else the command's `default_precision`), and
+    /// starts the clock.
+    pub fn new(global: Global, default_precision: numeric::MatmulPrecision) -> Self {
         if let Some(n) = global.threads {
             numeric::set_threads(n);
         }
-        let precision = numeric::set_matmul_precision(global.matmul_precision);
+        let requested = global.matmul_precision.unwrap_or(default_precision);
+        let precision = numeric::set_matmul_precision(requested);
         let mut report = Reporter::new(global.json);
         report.set("threads", numeric::threads());
         // The precision in force, which is f32 on a CPU without AVX512_BF16.
         report.set("matmul_precision", precision.name());
-        if precision != global.matmul_precision {
+        // Only a precision asked for on the command line is worth a notice.
+        if global.matmul_precision.is_some() && precision != requested {
             report.notice(format!(
-                "--matmul-precision {}: this CPU has no AVX512_BF16, products stay {precision}",
-                global.matmul_precision
+                "--matmul-precision {requested}: this CPU has no AVX512_BF16, products stay {precision}"
             ));
         }
         Ctx { global, report }

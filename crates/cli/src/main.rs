@@ -25,7 +25,7 @@ use crate::error::Result;
 fn main() -> ExitCode {
     numeric::tune_allocator();
     let cli = Cli::parse();
-    let mut ctx = Ctx::new(cli.global.clone());
+    let mut ctx = Ctx::new(cli.global.clone(), cli.command.default_precision());
     match dispatch(&mut ctx, &cli.command) {
         Ok(()) => {
             ctx.report.finish();

@@ -22,7 +22,6 @@ fn speedrun_trains_reports_runs_and_predicts() {
         (Some(60), Some(20))
     );
     assert_eq!(v["model"]["kind"], "Airbench94");
-    assert_eq!(v["matmul_precision"], "f32");
     assert_eq!(v["tta_level"], 2);
     assert_eq!(
         (v["momentum"].as_f64(), v["schedule"].as_bool()),
@@ -88,6 +87,23 @@ fn bf16_products_train_reproducibly_and_are_recorded() {
     assert_eq!(again["train_loss_history"], v["train_loss_history"]);
     let second = std::fs::read(d.out("speedrun.safetensors")).unwrap();
     assert!(first == second, "model files differ");
+}
+
+/// Without `--matmul-precision` the recipe runs its products in bf16 where the CPU
+/// has AVX512_BF16 (airbench94 trains in half precision), and `f32` still asks for f32.
+#[test]
+fn the_recipe_defaults_to_bf16_products() {
+    let d = Dirs::new();
+    let args = ["--epochs", "0.5", "--batch", "16", "--tta", "0"];
+    let v = run_json(&d.args("speedrun", &args));
+    let expected = if numeric::cpu_has_bf16() {
+        "bf16"
+    } else {
+        "f32"
+    };
+    assert_eq!(v["matmul_precision"], expected);
+    let f32_args = [&args[..], &["--matmul-precision", "f32"]].concat();
+    assert_eq!(run_json(&d.args("speedrun", &f32_args))["matmul_precision"], "f32");
 }
 
 #[test]
