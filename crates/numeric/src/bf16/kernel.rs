@@ -2,10 +2,10 @@
 //! `vdpbf16ps` (two bf16 products added into each f32 lane per instruction, twice the
 //! multiply rate of `vfmadd231ps`), and the update of C from that tile.
 //!
-//! The tile's shape is a choice per product ([`Tile`]): the classic [`MR`]×[`NR`] =
-//! 8×48, or narrower rows and wider or narrower columns so that C's width is covered
-//! with less padding (a 64-wide C in one 64-wide panel, not two of 48). Every shape
-//! sums each element's pairs in the same order, so the choice never changes a bit.
+//! The tile's shape is a choice per product ([`super::Bf16Tile`]): [`MR`]×[`NR`] =
+//! 8×48, 4×64 or 8×32, so that C's width is covered with less padding (a 64-wide C in
+//! one 64-wide panel, not two of 48). Every shape sums each element's pairs in the
+//! same order, so the choice never changes a bit.
 
 pub(crate) use crate::c_tile::Target;
 use std::arch::x86_64::*;
@@ -42,27 +42,22 @@ pub(crate) unsafe fn tile(
     beta: f32,
     read_c: bool,
 ) {
-    // SAFETY: row r of the panel is at a + r, its pairs MR apart (the caller's
-    // panel of kp·MR pairs); the rest is forwarded.
-    unsafe {
-        let rows = std::array::from_fn(|r| a.add(r));
-        tile_mn::<MR, NV>(kp, rows, b, t, alpha, beta, read_c);
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { tile_mn::<MR, NV>(kp, a, b, t, alpha, beta, read_c) }
 }
 
-/// [`tile`] for a ROWS × 16·NVEC tile whose A rows are read from [`MR`]-row panels
-/// (pair `p` of row `r` at `rows[r] + p·MR`, so a tile of fewer rows than a panel,
-/// or straddling two, needs no packing of its own) and whose B panel is
-/// `[kp][16·NVEC]` pairs.
+/// [`tile`] for a ROWS × 16·NVEC tile: ROWS of the [`MR`] rows of an A panel from `a`
+/// (pair `p` of row `r` at `a + p·MR + r`, so a 4-row tile reads half a panel and
+/// needs no packing of its own), and a B panel of `[kp][16·NVEC]` pairs.
 ///
 /// # Safety
-/// The CPU has AVX-512F and AVX512_BF16; each `rows[r] + p·MR` for `p < kp` and the
-/// `kp·16·NVEC` pairs at `b` are live packed pairs; `t` is as [`update`] requires,
-/// at most ROWS × 16·NVEC.
+/// The CPU has AVX-512F and AVX512_BF16; `a + p·MR + r` for `p < kp`, `r < ROWS` and
+/// the `kp·16·NVEC` pairs at `b` are live packed pairs; `t` is as [`update`]
+/// requires, at most ROWS × 16·NVEC.
 #[target_feature(enable = "avx512f,avx512bf16")]
 pub(crate) unsafe fn tile_mn<const ROWS: usize, const NVEC: usize>(
     kp: usize,
-    rows: [*const u32; ROWS],
+    a: *const u32,
     b: *const u32,
     t: &Target,
     alpha: f32,
@@ -70,19 +65,19 @@ pub(crate) unsafe fn tile_mn<const ROWS: usize, const NVEC: usize>(
     read_c: bool,
 ) {
     let nr = 16 * NVEC;
-    const { assert!(ROWS * NVEC * 16 <= CELLS && ROWS <= MR) };
+    const { assert!(ROWS * NVEC * 16 <= CELLS && MR.is_multiple_of(ROWS)) };
     let mut acc = [[_mm512_setzero_ps(); NVEC]; ROWS];
     for p in 0..kp {
-        // SAFETY: p < kp, so the nr pairs at b + p·nr and pair p of every row are
+        // SAFETY: p < kp, so the nr pairs at b + p·nr and the ROWS at a + p·MR are
         // inside the panels (caller's contract); unaligned loads need no alignment.
         unsafe {
             let bp = b.add(p * nr);
             let bv: [__m512bh; NVEC] = std::array::from_fn(|v| {
                 std::mem::transmute(_mm512_loadu_si512(bp.add(16 * v).cast()))
             });
+            let ap = a.add(p * MR);
             for (r, row) in acc.iter_mut().enumerate() {
-                let pair = *rows[r].add(p * MR);
-                let av: __m512bh = std::mem::transmute(_mm512_set1_epi32(pair as i32));
+                let av: __m512bh = std::mem::transmute(_mm512_set1_epi32(*ap.add(r) as i32));
                 for (v, c) in row.iter_mut().enumerate() {
                     *c = _mm512_dpbf16_ps(*c, av, bv[v]);
                 }

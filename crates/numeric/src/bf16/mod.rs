@@ -85,8 +85,6 @@ pub enum Bf16Tile {
     Auto,
     /// 8 × 48: 24 accumulators, 3 B registers and one broadcast.
     Tile8x48,
-    /// 6 × 64: 24 accumulators, 4 B registers and one broadcast.
-    Tile6x64,
     /// 4 × 64: 16 accumulators, 4 B registers and one broadcast.
     Tile4x64,
     /// 8 × 32: 16 accumulators, 2 B registers and one broadcast.
@@ -106,7 +104,7 @@ pub enum Bf16Tile {
 /// let a = array![[1.0_f32, 2.0], [3.0, 4.0]];
 /// let mut c = array![[0.0_f32, 0.0], [0.0, 0.0]];
 /// numeric::set_matmul_precision(MatmulPrecision::Bf16);
-/// numeric::with_bf16_tile(Bf16Tile::Tile6x64, || {
+/// numeric::with_bf16_tile(Bf16Tile::Tile4x64, || {
 ///     numeric::gemm(1.0, &a.view(), &a.t(), 0.0, &mut c.view_mut())
 /// });
 /// numeric::set_matmul_precision(MatmulPrecision::F32);

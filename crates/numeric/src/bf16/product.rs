@@ -110,7 +110,6 @@ pub(crate) unsafe fn gemm_bf16(p: &Product) {
                             Bf16Tile::Auto | Bf16Tile::Tile8x48 => {
                                 block.run::<8, 3>(alpha, beta, read_c)
                             }
-                            Bf16Tile::Tile6x64 => block.run::<6, 4>(alpha, beta, read_c),
                             Bf16Tile::Tile4x64 => block.run::<4, 4>(alpha, beta, read_c),
                             Bf16Tile::Tile8x32 => block.run::<8, 2>(alpha, beta, read_c),
                         }
@@ -152,13 +151,9 @@ impl Block<'_> {
     ) {
         let (kp, nr, mc) = (self.kp, 16 * NVEC, self.rows.len());
         for i0 in (0..mc).step_by(ROWS) {
-            // Row i of the block is slot i % MR of panel i / MR; rows past the block's
-            // end (a tile narrower than a panel, at the edge) read its last row, and
-            // their results are never written.
-            let a_rows: [*const u32; ROWS] = std::array::from_fn(|r| {
-                let i = (i0 + r).min(mc - 1);
-                self.pa[(i / MR) * kp * MR + i % MR..].as_ptr()
-            });
+            // Row i0 of the block is slot i0 % MR of panel i0 / MR; a tile of fewer rows
+            // than MR starts inside a panel (MR is a multiple of ROWS).
+            let a = self.pa[(i0 / MR) * kp * MR + i0 % MR..].as_ptr();
             let i = self.rows.start + i0;
             for (jp, b_panel) in self.pb.chunks_exact(kp * nr).enumerate() {
                 let j = self.cols.start + jp * nr;
@@ -170,16 +165,17 @@ impl Block<'_> {
                     rows: ROWS.min(self.m - i),
                     cols: nr.min(self.n - j),
                 };
-                // SAFETY: each row's kp pairs are MR apart in its panel and the B
-                // panel holds kp·nr pairs (packing sizes); the target is the live part
-                // of this tile of C; the CPU is the caller's.
+                // SAFETY: the tile's ROWS rows of the A panel hold kp pairs each, MR
+                // apart (packed rows are padded to a multiple of MR), and the B panel
+                // kp·nr pairs; the target is the live part of this tile of C; the CPU
+                // is the caller's.
                 unsafe {
                     if ROWS == MR && nr == NR {
-                        kernel::tile(kp, a_rows[0], b_panel.as_ptr(), &t, alpha, beta, read_c)
+                        kernel::tile(kp, a, b_panel.as_ptr(), &t, alpha, beta, read_c)
                     } else {
                         kernel::tile_mn::<ROWS, NVEC>(
                             kp,
-                            a_rows,
+                            a,
                             b_panel.as_ptr(),
                             &t,
                             alpha,
@@ -198,7 +194,6 @@ impl Bf16Tile {
     pub(crate) fn rows(self) -> usize {
         match self {
             Bf16Tile::Auto | Bf16Tile::Tile8x48 | Bf16Tile::Tile8x32 => 8,
-            Bf16Tile::Tile6x64 => 6,
             Bf16Tile::Tile4x64 => 4,
         }
     }
@@ -207,16 +202,18 @@ impl Bf16Tile {
     pub(crate) fn cols(self) -> usize {
         match self {
             Bf16Tile::Auto | Bf16Tile::Tile8x48 => 48,
-            Bf16Tile::Tile6x64 | Bf16Tile::Tile4x64 => 64,
+            Bf16Tile::Tile4x64 => 64,
             Bf16Tile::Tile8x32 => 32,
         }
     }
 
     /// The tile for an m × n C (in the kernel's orientation): the one that computes
-    /// the fewest padded elements, 8 × 48 on a tie.
+    /// the fewest padded elements, the earlier of 8 × 48, 4 × 64, 8 × 32 on a tie.
+    /// The three run at the same rate on whole tiles (docs/gemm.md), so padding is
+    /// what tells them apart.
     pub(crate) fn for_shape(m: usize, n: usize) -> Bf16Tile {
         let padded = |t: Bf16Tile| m.next_multiple_of(t.rows()) * n.next_multiple_of(t.cols());
-        [Bf16Tile::Tile8x48, Bf16Tile::Tile6x64]
+        [Bf16Tile::Tile8x48, Bf16Tile::Tile4x64, Bf16Tile::Tile8x32]
             .into_iter()
             .min_by_key(|&t| padded(t))
             .unwrap_or(Bf16Tile::Tile8x48)

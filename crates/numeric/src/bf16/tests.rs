@@ -248,12 +248,7 @@ fn every_tile_gives_the_same_bits() {
                 c.mapv(f32::to_bits)
             };
             let base = run(Bf16Tile::Tile8x48);
-            for tile in [
-                Bf16Tile::Tile6x64,
-                Bf16Tile::Tile4x64,
-                Bf16Tile::Tile8x32,
-                Bf16Tile::Auto,
-            ] {
+            for tile in [Bf16Tile::Tile4x64, Bf16Tile::Tile8x32, Bf16Tile::Auto] {
                 assert_eq!(
                     run(tile),
                     base,
@@ -268,16 +263,20 @@ fn every_tile_gives_the_same_bits() {
     }
 }
 
-/// The tile padding C's width least: 64 columns go to one 64-wide panel, not two of
-/// 48; 96 columns are two 48-wide panels, not two of 64.
+/// The tile padding C least: 64 or 256 columns in 64-wide panels (not 48-wide ones
+/// that pad them by 50 % or 12.5 %), 24 in one 32-wide panel (not 48), 96 or 2048×2064
+/// in 48-wide ones; on a tie 8 × 48 first, then 4 × 64.
 #[test]
 fn the_tile_pads_least() {
-    assert_eq!(Bf16Tile::for_shape(128, 64), Bf16Tile::Tile6x64);
-    assert_eq!(Bf16Tile::for_shape(128, 256), Bf16Tile::Tile6x64);
+    assert_eq!(Bf16Tile::for_shape(128, 64), Bf16Tile::Tile4x64);
+    assert_eq!(Bf16Tile::for_shape(128, 256), Bf16Tile::Tile4x64);
+    assert_eq!(Bf16Tile::for_shape(128, 24), Bf16Tile::Tile8x32);
     assert_eq!(Bf16Tile::for_shape(128, 96), Bf16Tile::Tile8x48);
-    assert_eq!(Bf16Tile::for_shape(128, 48), Bf16Tile::Tile8x48);
-    // Ties go to 8 × 48: 8 rows × 48 columns against 8 × 64 (6 rows padded to 12... ).
-    assert_eq!(Bf16Tile::for_shape(8, 40), Bf16Tile::Tile8x48);
+    assert_eq!(Bf16Tile::for_shape(2048, 2064), Bf16Tile::Tile8x48);
+    assert_eq!(Bf16Tile::for_shape(128, 192), Bf16Tile::Tile8x48);
+    // 4 rows pad less than 8: 20 × 64 = 1280 against 24 × 48 = 1152 for 8 × 48.
+    assert_eq!(Bf16Tile::for_shape(20, 48), Bf16Tile::Tile8x48);
+    assert_eq!(Bf16Tile::for_shape(20, 64), Bf16Tile::Tile4x64);
 }
 
 /// Without the instructions a bf16 request gets f32, and f32 products at that
