@@ -2,10 +2,11 @@
 //! `vdpbf16ps` (two bf16 products added into each f32 lane per instruction, twice the
 //! multiply rate of `vfmadd231ps`), and the update of C from that tile.
 //!
-//! The tile's shape is a choice per product ([`super::Bf16Tile`]): [`MR`]×[`NR`] =
-//! 8×48, 4×64 or 8×32, so that C's width is covered with less padding (a 64-wide C in
-//! one 64-wide panel, not two of 48). Every shape sums each element's pairs in the
-//! same order, so the choice never changes a bit.
+//! The tile's shape is a choice per product ([`super::Bf16Tile`]): 8×48 ([`MR`]×[`NR`]),
+//! 4×64 or 8×32, whichever pads C least (a 64-wide C in one 64-wide panel, not two of
+//! 48). The other two hold 16 accumulators, not 24, and measured as fast as 8×48 on
+//! whole tiles (docs/gemm.md). Every shape sums each element's pairs in the same
+//! order, so the choice never changes a bit.
 
 pub(crate) use crate::c_tile::Target;
 use std::arch::x86_64::*;

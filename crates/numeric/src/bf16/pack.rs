@@ -4,7 +4,7 @@
 //! (the low half at an even `k`, the high half at the next `k`), and adds both products
 //! into one f32. So both operands are packed by pairs of `k`: a panel of A as
 //! `[k/2][MR]` pairs, each broadcast to all 16 lanes, and a panel of B as `[k/2][NR]`
-//! pairs, 16 columns per register. An odd `k` ends with a zero high half; rows and
+//! pairs (or as wide as the product's tile, [`pack_b_nr`]), 16 columns per register. An odd `k` ends with a zero high half; rows and
 //! columns past the matrix's edge are zero, so the kernel always runs full tiles.
 
 use super::kernel::{MR, NR};
