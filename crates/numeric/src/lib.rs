@@ -38,7 +38,9 @@ mod reduce;
 mod threads;
 
 pub use alloc::tune_allocator;
-pub use bf16::{MatmulPrecision, cpu_has_bf16, matmul_precision, set_matmul_precision};
+pub use bf16::{
+    Bf16Tile, MatmulPrecision, cpu_has_bf16, matmul_precision, set_matmul_precision, with_bf16_tile,
+};
 pub use float::{Dtype, Float};
 pub use fma::{F32Kernel, gemm_f32_with};
 pub use gemm_impl::{gemm, matmul};

@@ -175,7 +175,16 @@ mod tests {
             .iter()
             .find(|c| c.krate == "nn")
             .expect("nn's benches");
-        assert_eq!(nn.targets, ["cnn", "conv_layers", "fc", "small_models"]);
+        assert_eq!(
+            nn.targets,
+            [
+                "bf16_tiles_step",
+                "cnn",
+                "conv_layers",
+                "fc",
+                "small_models"
+            ]
+        );
         let manifest = std::fs::read_to_string(root.join("benches/Cargo.toml")).unwrap();
         for CrateBenches { krate, targets } in &found {
             for t in targets {

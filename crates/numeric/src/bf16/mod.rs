@@ -73,6 +73,58 @@ impl std::str::FromStr for MatmulPrecision {
     }
 }
 
+/// The register tile of the bf16 kernel: its rows × columns of C.
+///
+/// Each shape sums every element's pairs of k in the same order, so the tile changes
+/// the speed, never the bits. [`Bf16Tile::Auto`] picks per product the shape that pads
+/// C's width least (a 64-wide C in one 64-wide panel rather than two 48-wide ones);
+/// the others are for measurements, through [`with_bf16_tile`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Bf16Tile {
+    /// Chosen per product by the padding of its shape: the default.
+    Auto,
+    /// 8 × 48: 24 accumulators, 3 B registers and one broadcast.
+    Tile8x48,
+    /// 4 × 64: 16 accumulators, 4 B registers and one broadcast.
+    Tile4x64,
+    /// 8 × 32: 16 accumulators, 2 B registers and one broadcast.
+    Tile8x32,
+}
+
+/// Runs `f` with the bf16 products *on this thread* on the `tile` named, and gives
+/// back its result; for A/B measurements of the tiles and their tests.
+///
+/// Products a pool splits into bands run their bands on the pool's threads, which keep
+/// [`Bf16Tile::Auto`]: name the tile inside a one-thread pool's task to cover them all.
+/// The tile never changes the bits of a product.
+///
+/// ```
+/// use ndarray::array;
+/// use numeric::{Bf16Tile, MatmulPrecision};
+/// let a = array![[1.0_f32, 2.0], [3.0, 4.0]];
+/// let mut c = array![[0.0_f32, 0.0], [0.0, 0.0]];
+/// numeric::set_matmul_precision(MatmulPrecision::Bf16);
+/// numeric::with_bf16_tile(Bf16Tile::Tile4x64, || {
+///     numeric::gemm(1.0, &a.view(), &a.t(), 0.0, &mut c.view_mut())
+/// });
+/// numeric::set_matmul_precision(MatmulPrecision::F32);
+/// assert_eq!(c, array![[5.0, 11.0], [11.0, 25.0]]);
+/// ```
+pub fn with_bf16_tile<R>(tile: Bf16Tile, f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let before = product::TILE.replace(tile);
+        let out = f();
+        product::TILE.set(before);
+        out
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = tile;
+        f()
+    }
+}
+
 /// 0 = F32, 1 = Bf16; only ever set to what [`precision_in_force`] allows.
 static PRECISION: AtomicU8 = AtomicU8::new(0);
 

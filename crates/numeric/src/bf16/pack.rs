@@ -4,7 +4,7 @@
 //! (the low half at an even `k`, the high half at the next `k`), and adds both products
 //! into one f32. So both operands are packed by pairs of `k`: a panel of A as
 //! `[k/2][MR]` pairs, each broadcast to all 16 lanes, and a panel of B as `[k/2][NR]`
-//! pairs, 16 columns per register. An odd `k` ends with a zero high half; rows and
+//! pairs (or as wide as the product's tile, [`pack_b_nr`]), 16 columns per register. An odd `k` ends with a zero high half; rows and
 //! columns past the matrix's edge are zero, so the kernel always runs full tiles.
 
 use super::kernel::{MR, NR};
@@ -226,28 +226,46 @@ unsafe fn pack_a_columns(a: Strided, i0: usize, k0: usize, kc: usize, dst: &mut 
 }
 
 /// Packs rows `ks` and columns `cols` of B into panels of [`NR`] columns, each panel
-/// `[pairs(ks.len())][NR]`, into `out` (resized to fit).
+/// `[pairs(ks.len())][NR]`, into `out` (resized to fit): what [`super::kernel::tile`]
+/// reads, for a B packed once ahead of many products.
 ///
 /// # Safety
 /// `ks` and `cols` lie inside the matrix `b` describes.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) unsafe fn pack_b(
     b: Strided,
     ks: std::ops::Range<usize>,
     cols: std::ops::Range<usize>,
     out: &mut Vec<u32>,
 ) {
+    // SAFETY: forwarded from the caller.
+    unsafe { pack_b_nr(b, ks, cols, NR, out) }
+}
+
+/// [`pack_b`] into panels of `nr` columns (a multiple of 16, the width of the tile
+/// that reads them), each `[pairs(ks.len())][nr]`.
+///
+/// # Safety
+/// `ks` and `cols` lie inside the matrix `b` describes.
+pub(crate) unsafe fn pack_b_nr(
+    b: Strided,
+    ks: std::ops::Range<usize>,
+    cols: std::ops::Range<usize>,
+    nr: usize,
+    out: &mut Vec<u32>,
+) {
     let (kc, nc) = (ks.len(), cols.len());
     let kp = pairs(kc);
-    let panels = nc.div_ceil(NR);
-    out.resize(panels * kp * NR, 0);
-    for (panel, dst) in out.chunks_exact_mut(kp * NR).enumerate() {
-        let c0 = panel * NR;
-        let live = NR.min(nc - c0);
+    let panels = nc.div_ceil(nr);
+    out.resize(panels * kp * nr, 0);
+    for (panel, dst) in out.chunks_exact_mut(kp * nr).enumerate() {
+        let c0 = panel * nr;
+        let live = nr.min(nc - c0);
         for p in 0..kp {
             let k = ks.start + 2 * p;
             // Columns past the edge are zero; the live ones are all written below.
-            dst[p * NR + live..(p + 1) * NR].fill(0);
-            let row = &mut dst[p * NR..p * NR + live];
+            dst[p * nr + live..(p + 1) * nr].fill(0);
+            let row = &mut dst[p * nr..p * nr + live];
             let odd = k + 1 < ks.end;
             let mut done = 0;
             if odd && b.cs == 1 {

@@ -5,7 +5,7 @@ use ndarray::{Array2, ArrayView2, ShapeBuilder, s};
 use proptest::prelude::*;
 
 use super::pack::round_to_bf16;
-use super::{MatmulPrecision, cpu_has_bf16, precision_in_force};
+use super::{Bf16Tile, MatmulPrecision, cpu_has_bf16, precision_in_force, with_bf16_tile};
 use crate::gemm_impl::{Route, gemm_at, gemm_in_parts};
 
 const BF16: MatmulPrecision = MatmulPrecision::Bf16;
@@ -202,6 +202,81 @@ fn same_bits_on_any_thread_count() {
     assert_eq!(one, run(2, 2));
     assert_eq!(one, run(2, 4));
     assert_eq!(one, run(3, 3));
+}
+
+/// Every register tile gives the 8 × 48 tile's bits: each element's pairs are summed
+/// in the same order whatever tile holds it. Odd k, k past a block, edges of every
+/// tile's rows and columns, transposed operands, either C layout, β = 0 (over a C of
+/// NaN, never read) and β = 1. One-thread pool: its task runs the whole product on the
+/// thread that names the tile.
+#[test]
+fn every_tile_gives_the_same_bits() {
+    if !cpu_has_bf16() {
+        return eprintln!("no AVX512_BF16 on this CPU: the bf16 kernel cannot run");
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let mut r = crate::rng(7);
+    let shapes = [
+        (1, 1, 1),
+        (5, 3, 7),
+        (13, 63, 64),
+        (128, 24, 24),
+        (128, 64, 64),
+        (131, 257, 65),
+        (9, 1025, 200),
+        (70, 256, 256),
+        (12, 33, 129),
+    ];
+    for (case, &(m, k, n)) in shapes.iter().enumerate() {
+        let (t_a, t_b, c_f) = (case % 2 == 1, case % 3 == 1, case % 4 >= 2);
+        let (a, b) = crate::c_tile::test_operands((m, k, n), t_a, t_b, &mut r);
+        let c0: Array2<f32> = crate::randn((m, n), &mut r);
+        for beta in [0.0, 1.0] {
+            let run = |tile: Bf16Tile| {
+                let mut c = Array2::<f32>::from_elem((m, n).set_f(c_f), f32::NAN);
+                if beta != 0.0 {
+                    c.assign(&c0);
+                }
+                pool.install(|| {
+                    with_bf16_tile(tile, || {
+                        gemm_at(BF16, 0.5, &a.view(), &b.view(), beta, &mut c.view_mut())
+                    })
+                });
+                c.mapv(f32::to_bits)
+            };
+            let base = run(Bf16Tile::Tile8x48);
+            for tile in [Bf16Tile::Tile4x64, Bf16Tile::Tile8x32, Bf16Tile::Auto] {
+                assert_eq!(
+                    run(tile),
+                    base,
+                    "{tile:?} on {m}x{k}x{n}, t_a {t_a}, t_b {t_b}, c_f {c_f}, beta {beta}"
+                );
+            }
+            assert!(
+                base.iter().all(|&x| !f32::from_bits(x).is_nan()),
+                "{m}x{k}x{n}: C was read at beta 0"
+            );
+        }
+    }
+}
+
+/// The tile padding C least: 64 or 256 columns in 64-wide panels (not 48-wide ones
+/// that pad them by 50 % or 12.5 %), 24 in one 32-wide panel (not 48), 96 or 2048×2064
+/// in 48-wide ones; on a tie 8 × 48 first, then 4 × 64.
+#[test]
+fn the_tile_pads_least() {
+    assert_eq!(Bf16Tile::for_shape(128, 64), Bf16Tile::Tile4x64);
+    assert_eq!(Bf16Tile::for_shape(128, 256), Bf16Tile::Tile4x64);
+    assert_eq!(Bf16Tile::for_shape(128, 24), Bf16Tile::Tile8x32);
+    assert_eq!(Bf16Tile::for_shape(128, 96), Bf16Tile::Tile8x48);
+    assert_eq!(Bf16Tile::for_shape(2048, 2064), Bf16Tile::Tile8x48);
+    assert_eq!(Bf16Tile::for_shape(128, 192), Bf16Tile::Tile8x48);
+    // 4 rows pad less than 8: 20 × 64 = 1280 against 24 × 48 = 1152 for 8 × 48.
+    assert_eq!(Bf16Tile::for_shape(20, 48), Bf16Tile::Tile8x48);
+    assert_eq!(Bf16Tile::for_shape(20, 64), Bf16Tile::Tile4x64);
 }
 
 /// Without the instructions a bf16 request gets f32, and f32 products at that
