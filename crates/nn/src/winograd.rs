@@ -43,10 +43,11 @@
 //! thread, and `dW` is summed over chunks in a fixed order: the same thread count
 //! gives the same bits.
 
+use std::any::TypeId;
 use std::ops::Range;
 
 use ndarray::{Array1, Array4, ArrayView2, ArrayViewMut2};
-use numeric::Float;
+use numeric::{Float, MatmulPrecision, PackedB};
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
@@ -109,9 +110,75 @@ impl<T: Float> Scratch<T> {
     }
 }
 
-/// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
+/// The right operands `U[ξ]` (C, F) of one layer call's 36 products.
+enum Filters<'a, T> {
+    /// As values, each product through `numeric::gemm` at this precision.
+    Values(&'a [T], MatmulPrecision),
+    /// Rounded to bf16 and packed once, shared read-only by every chunk's thread: the
+    /// product then packs only the chunk's `V[ξ]` (same bits as `numeric::gemm`).
+    Packed(&'a [PackedB]),
+}
+
+/// `s` as the f32 values it holds, when `T` is f32.
+fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 (the same TypeId): the same layout, and the same length.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
+}
+
+/// [`as_f32`] of a mutable slice.
+fn as_f32_mut<T: 'static>(s: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: as in `as_f32`; the borrow of `s` passes to the result.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
+}
+
+/// The 36 `U[ξ]` (`u` as [`filter_tiles`] gives them, (C, F) each) packed for bf16
+/// products, when `T` is f32, bf16 products are in force, and the CPU runs them.
+fn packed_filters<T: Float>(t: &Tiling, u: &[T]) -> Option<Vec<PackedB>> {
+    if numeric::matmul_precision() != MatmulPrecision::Bf16 {
+        return None;
+    }
+    let u = as_f32(u)?;
+    (0..POINTS)
+        .into_par_iter()
+        .map(|xi| PackedB::new(&matrix(&u[xi * t.c * t.f..], t.c, t.f)))
+        .collect()
+}
+
+/// `M[ξ] = V[ξ]·U[ξ]` for the 36 points of a chunk of `cols` tiles.
+fn products<T: Float>(t: &Tiling, filters: &Filters<'_, T>, cols: usize, v: &[T], m: &mut [T]) {
+    match filters {
+        Filters::Values(u, precision) => {
+            for xi in 0..POINTS {
+                let v = matrix(&v[xi * cols * t.c..], cols, t.c);
+                let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
+                let mut m = matrix_mut(&mut m[xi * cols * t.f..], cols, t.f);
+                numeric::gemm_with_precision(*precision, T::one(), &v, &u, T::zero(), &mut m);
+            }
+        }
+        Filters::Packed(u) => {
+            // Packed filters exist only for f32 (`packed_filters`).
+            let (v, m) = (as_f32(v), as_f32_mut(m));
+            let (v, m) = v.zip(m).expect("f32 tiles");
+            for (xi, u) in u.iter().enumerate() {
+                let v = matrix(&v[xi * cols * t.c..], cols, t.c);
+                let mut m = matrix_mut(&mut m[xi * cols * t.f..], cols, t.f);
+                numeric::gemm_packed(&v, u, 0.0, &mut m);
+            }
+        }
+    }
+}
+
+/// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters
 /// (36 × (t.c, t.f)), plus `bias`, into `out` (N, t.f, H, W).
-fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
+fn convolve<T: Float>(
+    t: &Tiling,
+    x: &[T],
+    filters: &Filters<'_, T>,
+    bias: Option<&[T]>,
+    out: &mut [T],
+) {
     out.par_chunks_mut(t.batch * t.f * t.plane())
         .enumerate()
         .for_each_init(
@@ -121,16 +188,21 @@ fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mu
                 let b = images.len();
                 let cols = b * t.tiles();
                 s.transform_input(t, x, images);
-                for xi in 0..POINTS {
-                    let v = matrix(&s.v[xi * cols * t.c..], cols, t.c);
-                    let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
-                    let mut m = matrix_mut(&mut s.m[xi * cols * t.f..], cols, t.f);
-                    numeric::gemm(T::one(), &v, &u, T::zero(), &mut m);
-                }
+                products(t, filters, cols, &s.v, &mut s.m);
                 output_tiles(t, &s.m, b, &mut s.tmp, &mut s.y);
                 to_channels_first(t, &s.y, bias, out_c);
             },
         );
+}
+
+/// [`convolve`] by the filter tiles `u`, packed once for the call under bf16 products.
+fn convolve_by<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
+    let packed = packed_filters(t, u);
+    let filters = match &packed {
+        Some(p) => Filters::Packed(p),
+        None => Filters::Values(u, numeric::matmul_precision()),
+    };
+    convolve(t, x, &filters, bias, out);
 }
 
 /// The forward pass on checked shapes ([`fits`]): `out` (N, F, H, W) of `cache.x`,
@@ -150,7 +222,7 @@ pub(crate) fn forward<T: Float>(cache: &ConvCache<T>, b: &[T]) -> Array4<T> {
         winograd_planes::convolve(&t, x, &u, Some(b), out_slice);
     } else {
         let u = filter_tiles(&cache.w, false, false);
-        convolve(&t, x, &u, Some(b), out_slice);
+        convolve_by(&t, x, &u, Some(b), out_slice);
     }
     out
 }
@@ -166,7 +238,7 @@ pub(crate) fn backward_data<T: Float>(dout: &[T], cache: &ConvCache<T>) -> Array
     }
     let t = Tiling::new(n, f, c, h, w);
     let u = filter_tiles(&cache.w, true, false);
-    convolve(&t, dout, &u, None, dx.as_slice_mut().expect("fresh array"));
+    convolve_by(&t, dout, &u, None, dx.as_slice_mut().expect("fresh array"));
     dx
 }
 
@@ -398,6 +470,50 @@ mod tests {
         let error = scaled_error(&forward(&cache32, &b32), &out);
         println!("(2, 64, 15, 15, 256): forward {error:.1e}");
         assert!(error < 1e-5, "{error}");
+    }
+
+    /// With bf16 products, `U[ξ]` packed once per call gives the bits of `numeric::gemm`
+    /// at bf16 (which packs it again in every chunk), forward and backward-data, on
+    /// channel counts odd, small and airbench94's 256; the f32 route's bits differ, so
+    /// bf16 did run. No process-wide setting is touched.
+    #[test]
+    fn packed_filters_give_the_bits_of_bf16_products() {
+        if !numeric::cpu_has_bf16() {
+            return eprintln!("no AVX512_BF16 on this CPU: bf16 products cannot run");
+        }
+        for (seed, shape) in [
+            (70, 2, 3, 3, 3),
+            (2, 11, 6, 5, 10),
+            (3, 64, 15, 15, 16),
+            (3, 256, 7, 7, 256),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (x, w, b, dout) = layer::<f32>(seed as u64, shape);
+            let (n, c, h, wd, f) = shape;
+            let b = b.as_slice().unwrap();
+            for (backward, t, input) in [
+                (false, Tiling::new(n, c, f, h, wd), &x),
+                (true, Tiling::new(n, f, c, h, wd), &dout),
+            ] {
+                let u = filter_tiles(&w, backward, false);
+                let input = input.as_slice().unwrap();
+                let bias = (!backward).then_some(b);
+                let run = |filters: Filters<'_, f32>| {
+                    let mut out = vec![f32::NAN; t.n * t.f * t.plane()];
+                    convolve(&t, input, &filters, bias, &mut out);
+                    out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+                };
+                let packed: Vec<PackedB> = (0..POINTS)
+                    .map(|xi| PackedB::new(&matrix(&u[xi * t.c * t.f..], t.c, t.f)).unwrap())
+                    .collect();
+                let want = run(Filters::Values(&u, MatmulPrecision::Bf16));
+                assert_eq!(run(Filters::Packed(&packed)), want, "{shape:?} {backward}");
+                let f32s = run(Filters::Values(&u, MatmulPrecision::F32));
+                assert_ne!(f32s, want, "{shape:?} {backward}: bf16 as f32");
+            }
+        }
     }
 
     /// No images, no channels or no filters: empty or zero results of the right
