@@ -9,6 +9,7 @@
 //! layout of `winograd_planes.rs` runs the same one-axis transforms through [`lanes`]
 //! along rows of tiles instead.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use ndarray::Array4;
@@ -381,8 +382,14 @@ pub(crate) fn output_tiles<T: Float>(
 }
 
 /// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
-/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time.
-pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
+/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time. Every element
+/// of `out` is written (never read), so it may start uninitialised.
+pub(crate) fn to_channels_first<T: Float>(
+    t: &Tiling,
+    y: &[T],
+    bias: Option<&[T]>,
+    out: &mut [MaybeUninit<T>],
+) {
     let (f, w, w4, plane) = (t.f, t.w, t.tiles_w() * M, t.plane());
     if f == 0 || plane == 0 {
         return;
@@ -395,12 +402,12 @@ pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]
         let pixels = |row: usize| &y_j[row * w4 * f..][..w * f];
         for f0 in (0..blocked).step_by(LANES) {
             let bias: [T; LANES] = std::array::from_fn(|k| bias_of(f0 + k));
-            let mut dst = rows_mut::<T, LANES>(out_j, f0 * plane, plane, plane);
+            let mut dst = rows_mut::<_, LANES>(out_j, f0 * plane, plane, plane);
             for row in 0..t.h {
                 for (xx, pixel) in pixels(row).chunks_exact(f).enumerate() {
                     let run: &[T; LANES] = pixel[f0..f0 + LANES].try_into().expect("LANES values");
                     for ((d, &v), &b) in dst.iter_mut().zip(run).zip(&bias) {
-                        d[row * w + xx] = v + b;
+                        d[row * w + xx].write(v + b);
                     }
                 }
             }
@@ -410,7 +417,7 @@ pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]
             let dst = &mut out_j[fi * plane..][..plane];
             for (row, dst_row) in dst.chunks_exact_mut(w).enumerate() {
                 for (d, pixel) in dst_row.iter_mut().zip(pixels(row).chunks_exact(f)) {
-                    *d = pixel[fi] + b;
+                    d.write(pixel[fi] + b);
                 }
             }
         }
