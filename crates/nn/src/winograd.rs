@@ -49,14 +49,14 @@ use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use ndarray::{Array1, Array4, ArrayView2, ArrayViewMut2};
-use numeric::{Float, MatmulPrecision, PackedB};
+use numeric::{Float, MatmulPrecision, PackedA, PackedB};
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
 use crate::winograd_planes;
 use crate::winograd_tiles::{
-    ALPHA, M, POINTS, Tiling, both_axes, dout_tiles, filter_tiles, gt, input_tiles, output_tiles,
-    to_channels_first, to_channels_last,
+    ALPHA, M, POINTS, Tiling, both_axes, dout_tiles, filter_tiles, gt, input_tiles,
+    input_tiles_bf16, output_tiles, to_channels_first, to_channels_last,
 };
 
 /// Whether Winograd F(4×4, 3×3) computes this layer: 3×3 filters, stride 1, pad 1.
@@ -121,12 +121,16 @@ struct Scratch<T> {
     padded: Vec<T>,
     /// One tile's half-transformed values.
     tmp: Vec<T>,
-    /// The transformed input tiles V[ξ].
+    /// The transformed input tiles V[ξ] (sized on first use).
     v: Vec<T>,
     /// The products M[ξ], or the transformed `dout` tiles E[ξ].
     m: Vec<T>,
     /// The chunk's outputs (b, 4·tiles_h, 4·tiles_w, F), or its `dout` there.
     y: Vec<T>,
+    /// Under bf16 products, V[ξ] packed by the transform (made on first use) ...
+    packed_v: Vec<PackedA>,
+    /// ... from one row of a tile's transformed values at a time (6·C).
+    row: Vec<T>,
 }
 
 impl<T: Float> Scratch<T> {
@@ -136,9 +140,11 @@ impl<T: Float> Scratch<T> {
         Self {
             padded: vec![T::zero(); t.batch * hp * wp * t.c],
             tmp: vec![T::zero(); POINTS * t.c.max(t.f)],
-            v: vec![T::zero(); POINTS * tiles * t.c],
+            v: Vec::new(),
             m: vec![T::zero(); POINTS * tiles * t.f],
             y: vec![T::zero(); tiles * M * M * t.f],
+            packed_v: Vec::new(),
+            row: Vec::new(),
         }
     }
 
@@ -146,8 +152,47 @@ impl<T: Float> Scratch<T> {
     fn transform_input(&mut self, t: &Tiling, x: &[T], images: Range<usize>) {
         let (hp, wp) = t.padded();
         let b = images.len();
+        self.v.resize(POINTS * t.batch * t.tiles() * t.c, T::zero());
         to_channels_last(t, x, images, (hp, wp, 1), &mut self.padded);
         input_tiles(t, &self.padded, b, &mut self.tmp, &mut self.v);
+    }
+
+    /// `M[ξ] = V[ξ]·U[ξ]` for the 36 points of the chunk `images` of `x`: under
+    /// packed filters with `V[ξ]` written in bf16 by the transform, so that it is
+    /// neither stored in f32 nor packed by the product.
+    fn products(&mut self, t: &Tiling, x: &[T], images: Range<usize>, filters: &Filters<'_, T>) {
+        let (b, cols) = (images.len(), images.len() * t.tiles());
+        match filters {
+            Filters::Values(u, precision) => {
+                self.transform_input(t, x, images);
+                for xi in 0..POINTS {
+                    let v = matrix(&self.v[xi * cols * t.c..], cols, t.c);
+                    let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
+                    let mut m = matrix_mut(&mut self.m[xi * cols * t.f..], cols, t.f);
+                    numeric::gemm_with_precision(*precision, T::one(), &v, &u, T::zero(), &mut m);
+                }
+            }
+            Filters::Packed(u) => {
+                let (hp, wp) = t.padded();
+                to_channels_last(t, x, images, (hp, wp, 1), &mut self.padded);
+                if self.packed_v.is_empty() {
+                    self.packed_v = (0..POINTS)
+                        .map(|_| PackedA::new().expect("packed filters: the CPU has bf16"))
+                        .collect();
+                }
+                self.row.resize(ALPHA * t.c, T::zero());
+                // Packed filters exist only for f32 (`packed_filters`).
+                let f32s = as_f32(&self.padded).zip(as_f32_mut(&mut self.tmp));
+                let (padded, tmp) = f32s.expect("f32 tiles");
+                let f32s = as_f32_mut(&mut self.row).zip(as_f32_mut(&mut self.m));
+                let (row, m) = f32s.expect("f32 tiles");
+                input_tiles_bf16(t, padded, b, tmp, row, &mut self.packed_v);
+                for (xi, (v, u)) in self.packed_v.iter().zip(u.iter()).enumerate() {
+                    let mut m = matrix_mut(&mut m[xi * cols * t.f..], cols, t.f);
+                    numeric::gemm_packed_a(v, u, 0.0, &mut m);
+                }
+            }
+        }
     }
 }
 
@@ -155,8 +200,8 @@ impl<T: Float> Scratch<T> {
 enum Filters<'a, T> {
     /// As values, each product through `numeric::gemm` at this precision.
     Values(&'a [T], MatmulPrecision),
-    /// Rounded to bf16 and packed once, shared read-only by every chunk's thread: the
-    /// product then packs only the chunk's `V[ξ]` (same bits as `numeric::gemm`).
+    /// Rounded to bf16 and packed once, shared read-only by every chunk's thread; the
+    /// transform writes each chunk's `V[ξ]` packed too (same bits as `numeric::gemm`).
     Packed(&'a [PackedB]),
 }
 
@@ -187,30 +232,6 @@ fn packed_filters<T: Float>(t: &Tiling, u: &[T]) -> Option<Vec<PackedB>> {
         .collect()
 }
 
-/// `M[ξ] = V[ξ]·U[ξ]` for the 36 points of a chunk of `cols` tiles.
-fn products<T: Float>(t: &Tiling, filters: &Filters<'_, T>, cols: usize, v: &[T], m: &mut [T]) {
-    match filters {
-        Filters::Values(u, precision) => {
-            for xi in 0..POINTS {
-                let v = matrix(&v[xi * cols * t.c..], cols, t.c);
-                let u = matrix(&u[xi * t.c * t.f..], t.c, t.f);
-                let mut m = matrix_mut(&mut m[xi * cols * t.f..], cols, t.f);
-                numeric::gemm_with_precision(*precision, T::one(), &v, &u, T::zero(), &mut m);
-            }
-        }
-        Filters::Packed(u) => {
-            // Packed filters exist only for f32 (`packed_filters`).
-            let (v, m) = (as_f32(v), as_f32_mut(m));
-            let (v, m) = v.zip(m).expect("f32 tiles");
-            for (xi, u) in u.iter().enumerate() {
-                let v = matrix(&v[xi * cols * t.c..], cols, t.c);
-                let mut m = matrix_mut(&mut m[xi * cols * t.f..], cols, t.f);
-                numeric::gemm_packed(&v, u, 0.0, &mut m);
-            }
-        }
-    }
-}
-
 /// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters
 /// (36 × (t.c, t.f)), plus `bias`, into `out` (N, t.f, H, W), every element of which
 /// is written ([`to_channels_first`]).
@@ -230,9 +251,7 @@ fn convolve<T: Float>(
                 |s| {
                     let images = t.images(chunk);
                     let b = images.len();
-                    let cols = b * t.tiles();
-                    s.transform_input(t, x, images);
-                    products(t, filters, cols, &s.v, &mut s.m);
+                    s.products(t, x, images, filters);
                     output_tiles(t, &s.m, b, &mut s.tmp, &mut s.y);
                     to_channels_first(t, &s.y, bias, out_c);
                 },

@@ -40,7 +40,8 @@ mod threads;
 
 pub use alloc::tune_allocator;
 pub use bf16::{
-    MatmulPrecision, PackedB, cpu_has_bf16, gemm_packed, matmul_precision, set_matmul_precision,
+    MatmulPrecision, PackedA, PackedB, cpu_has_bf16, gemm_packed, gemm_packed_a, matmul_precision,
+    set_matmul_precision,
 };
 pub use float::{Dtype, Float};
 pub use fma::{F32Kernel, gemm_f32_with};

@@ -30,7 +30,7 @@ mod tests;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use pack::Strided;
-pub use prepacked::{PackedB, gemm_packed};
+pub use prepacked::{PackedA, PackedB, gemm_packed, gemm_packed_a};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use product::gemm_bf16;
 

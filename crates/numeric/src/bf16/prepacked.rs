@@ -108,6 +108,152 @@ impl PackedB {
     }
 }
 
+/// An `m × k` left operand written row by row straight into the bf16 kernel's A panels
+/// (pairs of k, [`MR`](super::kernel) rows a panel), for [`gemm_packed_a`]: a producer
+/// that makes A one row at a time (Winograd's input transform, one tile a row) skips
+/// writing it in f32 and packing it again, and A's memory traffic halves.
+///
+/// Each value is rounded as `gemm` rounds it, so the product's bits are those of
+/// [`gemm_packed`] on the same f32 rows (values below f32's normal range aside, which
+/// the kernel reads as zero either way). Made by [`PackedA::new`], which gives `None`
+/// on CPUs without AVX512_BF16.
+///
+/// ```
+/// use ndarray::{Array2, array};
+/// let b = array![[1.0_f32, 2.0], [3.0, 4.0], [5.0, 6.0]];
+/// if let (Some(pb), Some(mut pa)) = (numeric::PackedB::new(&b.view()), numeric::PackedA::new()) {
+///     pa.reset(2, 3);
+///     pa.set_row(1, &[0.0, 0.0, 1.0]);
+///     pa.set_row(0, &[1.0, 1.0, 1.0]);
+///     let mut c = Array2::<f32>::zeros((2, 2));
+///     numeric::gemm_packed_a(&pa, &pb, 0.0, &mut c.view_mut());
+///     assert_eq!(c, array![[9.0, 12.0], [5.0, 6.0]]);
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct PackedA {
+    m: usize,
+    k: usize,
+    /// Each k block's `⌈m / MR⌉` panels of `[pairs][MR]`, block after block.
+    panels: Vec<u32>,
+}
+
+impl PackedA {
+    /// An empty operand (0 × 0), or `None` on a CPU without the bf16 instructions.
+    pub fn new() -> Option<Self> {
+        super::cpu_has_bf16().then(|| Self {
+            m: 0,
+            k: 0,
+            panels: Vec::new(),
+        })
+    }
+
+    /// Makes room for `m × k`, keeping the allocation: the rows past `m` in the last
+    /// panel are zeroed, the others hold stale values until [`PackedA::set_row`]
+    /// writes them (every row `< m` must be set before a product).
+    pub fn reset(&mut self, m: usize, k: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::kernel::MR;
+            (self.m, self.k) = (m, k);
+            let panels = m.div_ceil(MR);
+            self.panels.resize(panels * k.div_ceil(2) * MR, 0);
+            for i in m..panels * MR {
+                self.row_slots(i, |pair, _| *pair = 0);
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (m, k);
+    }
+
+    /// `f(slot, kk)` on each pair slot of row `i`, with the k of the pair's first
+    /// value: per k block of `KC`, the row's panel holds its pairs `MR` apart.
+    #[cfg(target_arch = "x86_64")]
+    fn row_slots(&mut self, i: usize, mut f: impl FnMut(&mut u32, usize)) {
+        use super::kernel::MR;
+        let (k, panels) = (self.k, self.m.div_ceil(MR));
+        for (block, pc) in (0..k).step_by(KC).enumerate() {
+            let kp = KC.min(k - pc).div_ceil(2);
+            let base = block * panels * (KC / 2) * MR + (i / MR) * kp * MR + i % MR;
+            for (p, slot) in self.panels[base..]
+                .iter_mut()
+                .step_by(MR)
+                .take(kp)
+                .enumerate()
+            {
+                f(slot, pc + 2 * p);
+            }
+        }
+    }
+
+    /// Row `i` (< m) of A: its `k` values rounded to bf16 and written by pairs into
+    /// its panel.
+    ///
+    /// # Panics
+    /// If `i ≥ m` or `row` does not hold `k` values.
+    pub fn set_row(&mut self, i: usize, row: &[f32]) {
+        assert!(
+            i < self.m && row.len() == self.k,
+            "PackedA::set_row: row {i} of {} values, for {}x{}",
+            row.len(),
+            self.m,
+            self.k
+        );
+        #[cfg(target_arch = "x86_64")]
+        {
+            use super::kernel::MR;
+            use super::pack::bf16_bits;
+            let (k, panels) = (self.k, self.m.div_ceil(MR));
+            for (block, pc) in (0..k).step_by(KC).enumerate() {
+                let values = &row[pc..k.min(pc + KC)];
+                let kp = values.len().div_ceil(2);
+                let base = block * panels * (KC / 2) * MR + (i / MR) * kp * MR + i % MR;
+                let dst = &mut self.panels[base..];
+                let whole = values.len() / 32;
+                for g in 0..whole {
+                    // SAFETY: values 32·g .. 32·g + 32 are in the row; a PackedA exists
+                    // only on CPUs with AVX-512F and AVX512_BF16 (`PackedA::new`).
+                    let pairs = unsafe { pairs16(values[32 * g..].as_ptr()) };
+                    for (j, pair) in pairs.into_iter().enumerate() {
+                        dst[(16 * g + j) * MR] = pair;
+                    }
+                }
+                for p in 16 * whole..kp {
+                    let hi = values.get(2 * p + 1).copied().unwrap_or(0.0);
+                    dst[p * MR] = bf16_bits(values[2 * p]) | (bf16_bits(hi) << 16);
+                }
+            }
+        }
+    }
+
+    /// Rows (m).
+    pub fn rows(&self) -> usize {
+        self.m
+    }
+
+    /// Columns (the inner dimension k).
+    pub fn cols(&self) -> usize {
+        self.k
+    }
+}
+
+/// 32 consecutive values as 16 bf16 pairs, rounded by one `vcvtne2ps2bf16` (as the
+/// product's packing rounds whole panels): in memory order the 32 bf16 values are
+/// already the 16 pairs.
+///
+/// # Safety
+/// `src` points at 32 readable f32; the CPU has AVX-512F and AVX512_BF16.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bf16")]
+unsafe fn pairs16(src: *const f32) -> [u32; 16] {
+    use std::arch::x86_64::*;
+    // SAFETY: 32 readable values (caller); __m512bh and [u32; 16] have the same size.
+    unsafe {
+        let (lo, hi) = (_mm512_loadu_ps(src), _mm512_loadu_ps(src.add(16)));
+        std::mem::transmute::<__m512bh, [u32; 16]>(_mm512_cvtne2ps_pbh(hi, lo))
+    }
+}
+
 /// `C ← A·B + β·C` with `B` packed ([`PackedB`]) and bf16 products, on the calling
 /// thread (whatever precision [`crate::gemm`] is set to); `A` is packed here as
 /// `gemm` packs it. The bits equal `gemm`'s at [`MatmulPrecision::Bf16`] for the same
@@ -122,6 +268,47 @@ pub fn gemm_packed(
     c: &mut ArrayViewMut2<'_, f32>,
 ) {
     let (m, k) = a.dim();
+    if checked_empty(m, k, b, beta, c) {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        let a = super::pack::Strided {
+            ptr: a.as_ptr(),
+            rs: a.strides()[0],
+            cs: a.strides()[1],
+        };
+        // SAFETY: the shapes agree and are non-empty (checked); a PackedB with k ≥ 1
+        // exists only on CPUs with AVX-512F and AVX512_BF16 (`PackedB::new`).
+        unsafe { product(Left::Strided(a), m, b, beta, c) };
+    }
+}
+
+/// [`gemm_packed`] with `A` packed too ([`PackedA`], every row set): the same bits as
+/// [`gemm_packed`] of the same f32 rows.
+///
+/// # Panics
+/// If the shapes do not agree: `A` is (m, k), `B` (k, n), `C` (m, n).
+pub fn gemm_packed_a(a: &PackedA, b: &PackedB, beta: f32, c: &mut ArrayViewMut2<'_, f32>) {
+    if checked_empty(a.m, a.k, b, beta, c) {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as in `gemm_packed`; the PackedA was sized for (m, k) by `reset`.
+    unsafe {
+        product(Left::Packed(&a.panels), a.m, b, beta, c)
+    };
+}
+
+/// Checks that `A` (m × k), `B` and `C` agree (panics otherwise) and does an empty
+/// product's work (`C ← β·C` for k = 0): whether nothing is left to multiply.
+fn checked_empty(
+    m: usize,
+    k: usize,
+    b: &PackedB,
+    beta: f32,
+    c: &mut ArrayViewMut2<'_, f32>,
+) -> bool {
     assert_eq!(
         k, b.k,
         "gemm_packed: inner dimensions differ: A is {m}x{k}, B is {}x{}",
@@ -134,19 +321,10 @@ pub fn gemm_packed(
         c.dim(),
         b.n
     );
-    if m == 0 || b.n == 0 {
-        return;
-    }
     if k == 0 {
         c.map_inplace(|x| *x = if beta == 0.0 { 0.0 } else { *x * beta });
-        return;
     }
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: the shapes agree (checked above) and are non-empty; a PackedB exists only
-    // where bf16 products were in force, so the CPU has AVX-512F and AVX512_BF16.
-    unsafe {
-        product(a, b, beta, c)
-    };
+    m == 0 || b.n == 0 || k == 0
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -155,73 +333,87 @@ thread_local! {
     static PACKED_A: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// The left operand of [`product`]: f32 to pack per block, or packed already.
+#[cfg(target_arch = "x86_64")]
+enum Left<'a> {
+    Strided(super::pack::Strided),
+    /// [`PackedA`]'s panels.
+    Packed(&'a [u32]),
+}
+
 /// The loop nest of the general product (`product.rs`) without B's packing: per k
-/// block, A's rows in blocks of [`MC`], then each A micro-panel against every packed
-/// B panel.
+/// block, A's rows in blocks of [`MC`] (packed here, or read from a [`PackedA`]),
+/// then each A micro-panel against every packed B panel.
 ///
 /// # Safety
-/// Shapes agree and are non-empty (k ≥ 1); the CPU has AVX-512F and AVX512_BF16.
+/// `m`, B and C agree and are non-empty (k ≥ 1), A is (m, k); the CPU has AVX-512F
+/// and AVX512_BF16.
 #[cfg(target_arch = "x86_64")]
-unsafe fn product(a: &ArrayView2<'_, f32>, b: &PackedB, beta: f32, c: &mut ArrayViewMut2<'_, f32>) {
+unsafe fn product(a: Left<'_>, m: usize, b: &PackedB, beta: f32, c: &mut ArrayViewMut2<'_, f32>) {
     use super::kernel::{self, MR, NR, Target};
-    use super::pack::{self, Strided, pairs};
-    let (m, k, n) = (a.nrows(), b.k, b.n);
-    let a = Strided {
-        ptr: a.as_ptr(),
-        rs: a.strides()[0],
-        cs: a.strides()[1],
-    };
+    use super::pack::{self, pairs};
+    let (k, n) = (b.k, b.n);
     let (rsc, csc) = (c.strides()[0], c.strides()[1]);
     let c = c.as_mut_ptr();
-    let b_panels = n.div_ceil(NR);
-    let mut offset = 0;
-    PACKED_A.with_borrow_mut(|pa| {
-        for pc in (0..k).step_by(KC) {
-            let ks = pc..k.min(pc + KC);
-            let kp = pairs(ks.len());
-            let pb = &b.panels[offset..offset + b_panels * kp * NR];
-            offset += pb.len();
-            let (beta, read_c) = if pc == 0 {
-                (beta, beta != 0.0)
-            } else {
-                (1.0, true)
-            };
-            for ic in (0..m).step_by(MC) {
-                let rows = ic..m.min(ic + MC);
-                // SAFETY: the ranges are inside A (shapes checked by the caller).
-                unsafe { pack::pack_a(a, rows.clone(), ks.clone(), pa) };
-                for (ip, a_panel) in pa.chunks_exact(kp * MR).enumerate() {
-                    let i = rows.start + ip * MR;
-                    for (jp, b_panel) in pb.chunks_exact(kp * NR).enumerate() {
-                        let j = jp * NR;
-                        let t = Target {
-                            // SAFETY: (i, j) is inside C: i < m, j < n.
-                            c: unsafe { c.offset(i as isize * rsc + j as isize * csc) },
-                            rs: rsc,
-                            cs: csc,
-                            rows: MR.min(m - i),
-                            cols: NR.min(n - j),
-                        };
-                        // SAFETY: the panels hold kp·MR and kp·NR pairs (packing
-                        // sizes); the CPU has the instructions (caller's contract);
-                        // the target is the live part of this tile of C, which the
-                        // exclusive view lends us.
-                        unsafe {
-                            kernel::tile(
-                                kp,
-                                a_panel.as_ptr(),
-                                b_panel.as_ptr(),
-                                &t,
-                                1.0,
-                                beta,
-                                read_c,
-                            );
-                        }
-                    }
-                }
+    let (a_panels, b_panels) = (m.div_ceil(MR), n.div_ceil(NR));
+    // A's micro-panels from row `first` against every B panel of one k block.
+    let tiles = |pa: &[u32], first: usize, kp: usize, pb: &[u32], beta: f32, read_c: bool| {
+        for (ip, a_panel) in pa.chunks_exact(kp * MR).enumerate() {
+            let i = first + ip * MR;
+            for (jp, b_panel) in pb.chunks_exact(kp * NR).enumerate() {
+                let j = jp * NR;
+                let t = Target {
+                    // SAFETY: (i, j) is inside C: i < m, j < n.
+                    c: unsafe { c.offset(i as isize * rsc + j as isize * csc) },
+                    rs: rsc,
+                    cs: csc,
+                    rows: MR.min(m - i),
+                    cols: NR.min(n - j),
+                };
+                // SAFETY: the panels hold kp·MR and kp·NR pairs (packing sizes); the
+                // CPU has the instructions (caller's contract); the target is the live
+                // part of this tile of C, which the exclusive view lends us.
+                unsafe {
+                    kernel::tile(
+                        kp,
+                        a_panel.as_ptr(),
+                        b_panel.as_ptr(),
+                        &t,
+                        1.0,
+                        beta,
+                        read_c,
+                    )
+                };
             }
         }
-    });
+    };
+    let mut b_offset = 0;
+    for (block, pc) in (0..k).step_by(KC).enumerate() {
+        let ks = pc..k.min(pc + KC);
+        let kp = pairs(ks.len());
+        let pb = &b.panels[b_offset..b_offset + b_panels * kp * NR];
+        b_offset += pb.len();
+        // The first k block applies β; later ones add to what it wrote.
+        let (beta, read_c) = if pc == 0 {
+            (beta, beta != 0.0)
+        } else {
+            (1.0, true)
+        };
+        match a {
+            Left::Strided(a) => PACKED_A.with_borrow_mut(|pa| {
+                for ic in (0..m).step_by(MC) {
+                    let rows = ic..m.min(ic + MC);
+                    // SAFETY: the ranges are inside A (caller's contract).
+                    unsafe { pack::pack_a(a, rows.clone(), ks.clone(), pa) };
+                    tiles(pa, ic, kp, pb, beta, read_c);
+                }
+            }),
+            Left::Packed(pa) => {
+                let at = block * a_panels * (KC / 2) * MR;
+                tiles(&pa[at..at + a_panels * kp * MR], 0, kp, pb, beta, read_c);
+            }
+        }
+    }
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -231,9 +423,10 @@ mod tests {
     use super::*;
     use crate::gemm_impl::gemm_at;
 
-    /// The packed product gives `gemm`'s bf16 bits: odd k, k past one block, edge rows
-    /// and columns, β = 0 over a C of NaN (never read) and β = 1, transposed operands,
-    /// and a C of every other column of a wider, column-major store.
+    /// The packed product gives `gemm`'s bf16 bits, with A packed by the product or
+    /// row by row (`PackedA`, reused from a larger operand): odd k, k past one block,
+    /// edge rows and columns, β = 0 over a C of NaN (never read) and β = 1, transposed
+    /// operands, and a C of every other column of a wider, column-major store.
     #[test]
     fn same_bits_as_gemm() {
         if !super::super::cpu_has_bf16() {
@@ -250,6 +443,7 @@ mod tests {
             let (m, _, n) = shape;
             let (a, b) = crate::c_tile::test_operands(shape, t_a, t_b, &mut r);
             let p = PackedB::new(&b.view()).expect("the CPU has AVX512_BF16");
+            let mut pa = PackedA::new().expect("the CPU has AVX512_BF16");
             assert_eq!((p.rows(), p.cols()), (b.nrows(), n));
             for beta in [0.0_f32, 1.0] {
                 let fill = |r: &mut crate::Rng| {
@@ -262,7 +456,7 @@ mod tests {
                     c
                 };
                 let mut want = fill(&mut r);
-                let mut got = want.clone();
+                let (mut got, c0) = (want.clone(), want.clone());
                 let cols = s![.., ..;2];
                 gemm_at(
                     crate::MatmulPrecision::Bf16,
@@ -275,6 +469,22 @@ mod tests {
                 gemm_packed(&a.view(), &p, beta, &mut got.slice_mut(cols));
                 let bits = |c: &Array2<f32>| c.mapv(f32::to_bits);
                 assert_eq!(bits(&got), bits(&want), "{shape:?} β = {beta}");
+                // A written row by row, last row first, over a larger operand's values.
+                pa.reset(m + 9, shape.1 + 3);
+                for i in 0..m + 9 {
+                    pa.set_row(i, &vec![f32::MAX; shape.1 + 3]);
+                }
+                pa.reset(m, shape.1);
+                for i in (0..m).rev() {
+                    pa.set_row(i, &a.row(i).to_vec());
+                }
+                let mut both = want.clone();
+                both.slice_mut(cols).fill(f32::NAN);
+                if beta != 0.0 {
+                    both.assign(&c0);
+                }
+                gemm_packed_a(&pa, &p, beta, &mut both.slice_mut(cols));
+                assert_eq!(bits(&both), bits(&want), "{shape:?} β = {beta}, A packed");
                 assert!(got.slice(cols).iter().all(|x| x.is_finite()));
             }
         }
