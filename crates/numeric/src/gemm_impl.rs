@@ -54,7 +54,7 @@ pub fn gemm<T: Float>(
     gemm_at(matmul_precision(), alpha, a, b, beta, c);
 }
 
-/// [`gemm`] at `precision` for f32 products instead of the process-wide one, as far as
+/// [`gemm()`] at `precision` for f32 products instead of the process-wide one, as far as
 /// the CPU runs it (bf16 only with AVX512_BF16, as [`crate::set_matmul_precision`]
 /// grants): for comparisons of the two that must not change what other threads use.
 ///

@@ -8,7 +8,8 @@
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`set_matmul_precision`]: opt-in bf16 products (f32 sums) for f32 GEMM on CPUs
 //!   with AVX512_BF16, twice the multiply rate; [`PackedB`] / [`gemm_packed`] pack a
-//!   right operand once for many such products.
+//!   right operand once for many such products, [`PackedA`] / [`gemm_packed_a`] take
+//!   the left one row by row, packed as it is made.
 //! - [`rng`] / [`randn`]: seeded, reproducible random arrays.
 //! - [`fold_chunks_in_order`]: parallel sums with a fixed grouping, so a seed and a
 //!   thread count reproduce a run bit for bit; [`sum_of_squares`], a fast sum in a

@@ -109,7 +109,7 @@ impl PackedB {
 }
 
 /// An `m × k` left operand written row by row straight into the bf16 kernel's A panels
-/// (pairs of k, [`MR`](super::kernel) rows a panel), for [`gemm_packed_a`]: a producer
+/// (pairs of k, the kernel's 8 rows a panel), for [`gemm_packed_a`]: a producer
 /// that makes A one row at a time (Winograd's input transform, one tile a row) skips
 /// writing it in f32 and packing it again, and A's memory traffic halves.
 ///
