@@ -20,12 +20,13 @@
 //! outnumber input channels runs here ([`wins`]); the rest stays channels last
 //! (`winograd_tiles.rs`). docs/conv.md, §8, has the measurements.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use numeric::Float;
 use rayon::prelude::*;
 
-use crate::winograd::{matrix, matrix_mut};
+use crate::winograd::{matrix, matrix_mut, with_kept};
 use crate::winograd_tiles::{ALPHA, M, POINTS, Tiling, bt, lanes, rows, rows_mut};
 
 /// Tiles per image from which the forward pass may run channels first: the gather
@@ -44,7 +45,8 @@ pub(crate) fn wins(t: &Tiling) -> bool {
     t.tiles() >= MIN_TILES && t.f >= MIN_FILTERS_PER_CHANNEL * t.c.max(1)
 }
 
-/// One thread's buffers for [`convolve`], reused from chunk to chunk.
+/// One thread's buffers for [`convolve`], reused from chunk to chunk and from call to
+/// call ([`with_kept`]).
 struct Products<T> {
     /// The transformed input tiles V[ξ] (t.c, tiles of the chunk).
     v: Vec<T>,
@@ -54,21 +56,27 @@ struct Products<T> {
 }
 
 /// The 'same' 3×3 convolution of `x` (N, t.c, H, W) by the transformed filters `u`
-/// (36 × (t.f, t.c)), plus `bias`, into `out` (N, t.f, H, W): per chunk of images the
-/// input tiles read from the planes, 36 products `M[ξ] = U[ξ] · V[ξ]`, and the output
-/// tiles written into the planes.
-pub(crate) fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]>, out: &mut [T]) {
+/// (36 × (t.f, t.c)), plus `bias`, into `out` (N, t.f, H, W), every element of which
+/// is written: per chunk of images the input tiles read from the planes, 36 products
+/// `M[ξ] = U[ξ] · V[ξ]`, and the output tiles written into the planes.
+pub(crate) fn convolve<T: Float>(
+    t: &Tiling,
+    x: &[T],
+    u: &[T],
+    bias: Option<&[T]>,
+    out: &mut [MaybeUninit<T>],
+) {
     let (c, f) = (t.c, t.f);
     let tiles = t.batch * t.tiles();
+    let new = || Products {
+        v: vec![T::zero(); POINTS * c * tiles],
+        m: vec![T::zero(); POINTS * f * tiles],
+        planes: Planes::new(t),
+    };
     out.par_chunks_mut(t.batch * f * t.plane())
         .enumerate()
-        .for_each_init(
-            || Products {
-                v: vec![T::zero(); POINTS * c * tiles],
-                m: vec![T::zero(); POINTS * f * tiles],
-                planes: Planes::new(t),
-            },
-            |s, (chunk, out_c)| {
+        .for_each(|(chunk, out_c)| {
+            with_kept(t, new, |s| {
                 let images = t.images(chunk);
                 let cols = images.len() * t.tiles();
                 transform_planes::<T, ALPHA>(t, x, c, images, 1, bt, &mut s.planes, &mut s.v);
@@ -79,8 +87,8 @@ pub(crate) fn convolve<T: Float>(t: &Tiling, x: &[T], u: &[T], bias: Option<&[T]
                     numeric::gemm(T::one(), &u, &v, T::zero(), &mut m);
                 }
                 output_planes(t, &s.m, f, cols, bias, &mut s.planes, out_c);
-            },
-        );
+            })
+        });
 }
 
 /// Channels gathered (or filters scattered) together, image by image: their planes
@@ -202,7 +210,7 @@ fn transform_planes<T: Float, const K: usize>(
 
 /// The output transform (`Aᵀ M A`) of the 36 products M[ξ] (f, tiles of the chunk) in
 /// `m`, cropped to (H, W) and written with the biases into `out` (b, f, H, W): the
-/// chunk's images, channels first.
+/// chunk's images, channels first, every element written.
 fn output_planes<T: Float>(
     t: &Tiling,
     m: &[T],
@@ -210,7 +218,7 @@ fn output_planes<T: Float>(
     cols: usize,
     bias: Option<&[T]>,
     s: &mut Planes<T>,
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
 ) {
     let (tiles, plane) = (t.tiles(), t.plane());
     if f == 0 || cols == 0 {
@@ -246,7 +254,7 @@ fn output_planes<T: Float>(
                 let blocks = &blocks[fb * per_filter + j * tiles..];
                 let bias = bias.map_or(T::zero(), |b| b[fi]);
                 for (v, &at) in image[fi * plane..][..plane].iter_mut().zip(pixels) {
-                    *v = blocks[at] + bias;
+                    v.write(blocks[at] + bias);
                 }
             }
         }

@@ -9,10 +9,11 @@
 //! layout of `winograd_planes.rs` runs the same one-axis transforms through [`lanes`]
 //! along rows of tiles instead.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use ndarray::Array4;
-use numeric::Float;
+use numeric::{Float, PackedA};
 
 /// Outputs per tile side (`m` of F(m×m, r×r)).
 pub(crate) const M: usize = 4;
@@ -296,7 +297,37 @@ pub(crate) fn input_tiles<T: Float>(
     tmp: &mut [T],
     v: &mut [T],
 ) {
-    transform_tiles::<T, ALPHA>(t, padded, t.padded(), t.c, images, tmp, v, bt);
+    let (ch, cols) = (t.c, images * t.tiles());
+    transform_tiles::<T, ALPHA>(t, padded, t.padded(), ch, images, tmp, bt, |p, r, src| {
+        lanes(
+            src,
+            rows_mut(v, (r * ALPHA * cols + p) * ch, cols * ch, ch),
+            bt,
+        );
+    });
+}
+
+/// [`input_tiles`] for bf16 products: each tile's values written straight into the
+/// 36 operands `v[ξ]` (tiles of the chunk, C), rounded to bf16 and packed, instead of
+/// into f32 matrices that the product would pack. `row` holds 6·C values.
+pub(crate) fn input_tiles_bf16(
+    t: &Tiling,
+    padded: &[f32],
+    images: usize,
+    tmp: &mut [f32],
+    row: &mut [f32],
+    v: &mut [PackedA],
+) {
+    let (ch, cols) = (t.c, images * t.tiles());
+    for v in v.iter_mut() {
+        v.reset(cols, ch);
+    }
+    transform_tiles::<f32, ALPHA>(t, padded, t.padded(), ch, images, tmp, bt, |p, r, src| {
+        lanes(src, rows_mut(row, 0, ch, ch), bt);
+        for (b, values) in row.chunks_exact(ch).enumerate() {
+            v[r * ALPHA + b].set_row(p, values);
+        }
+    });
 }
 
 /// The `dout` tiles of a chunk of `images` images, from `padded` (b, 4·tiles_h,
@@ -310,13 +341,21 @@ pub(crate) fn dout_tiles<T: Float>(
     e: &mut [T],
 ) {
     let plane = (t.tiles_h() * M, t.tiles_w() * M);
-    transform_tiles::<T, M>(t, padded, plane, t.f, images, tmp, e, a);
+    let (ch, cols) = (t.f, images * t.tiles());
+    transform_tiles::<T, M>(t, padded, plane, ch, images, tmp, a, |p, r, src| {
+        lanes(
+            src,
+            rows_mut(e, (r * ALPHA * cols + p) * ch, cols * ch, ch),
+            a,
+        );
+    });
 }
 
 /// The 2-D transform `l · tile · lᵀ` of every K×K tile (M apart) of `padded` (b, ph,
-/// pw, ch), in two one-axis passes through `tmp` (K·6·ch values), into `out` as the 36
-/// matrices (tiles of the chunk, ch): down the columns, `tmp[b][a'] = l(tile[·][b])[a']`,
-/// then along the rows, `out[a'·6 + b'][p] = l(tmp[·][a'])[b']`.
+/// pw, ch), in two one-axis passes: down the columns into `tmp` (K·6·ch values),
+/// `tmp[b][a'] = l(tile[·][b])[a']`, then along the rows by `along_rows(p, a', src)`
+/// for tile p, which transforms its K sources `src[b] = tmp[b][a']` by `l` into the 6
+/// points (a', b') of the tile (ξ = a'·6 + b') and stores them.
 #[inline(always)]
 fn transform_tiles<T: Float, const K: usize>(
     t: &Tiling,
@@ -325,8 +364,8 @@ fn transform_tiles<T: Float, const K: usize>(
     ch: usize,
     images: usize,
     tmp: &mut [T],
-    out: &mut [T],
     l: impl Fn([T; K]) -> [T; ALPHA] + Copy,
+    mut along_rows: impl FnMut(usize, usize, [&[T]; K]),
 ) {
     let cols = images * t.tiles();
     if ch == 0 {
@@ -340,12 +379,7 @@ fn transform_tiles<T: Float, const K: usize>(
             lanes(src, rows_mut(tmp, b * ALPHA * ch, ch, ch), l);
         }
         for r in 0..ALPHA {
-            let src = rows(tmp, r * ch, ALPHA * ch, ch);
-            lanes(
-                src,
-                rows_mut(out, (r * ALPHA * cols + p) * ch, cols * ch, ch),
-                l,
-            );
+            along_rows(p, r, rows(tmp, r * ch, ALPHA * ch, ch));
         }
     }
 }
@@ -381,8 +415,14 @@ pub(crate) fn output_tiles<T: Float>(
 }
 
 /// A chunk's outputs `y` (b, 4·tiles_h, 4·tiles_w, F) cropped to (H, W), transposed
-/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time.
-pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]>, out: &mut [T]) {
+/// into `out` (b, F, H, W), plus the biases; [`LANES`] planes at a time. Every element
+/// of `out` is written (never read), so it may start uninitialised.
+pub(crate) fn to_channels_first<T: Float>(
+    t: &Tiling,
+    y: &[T],
+    bias: Option<&[T]>,
+    out: &mut [MaybeUninit<T>],
+) {
     let (f, w, w4, plane) = (t.f, t.w, t.tiles_w() * M, t.plane());
     if f == 0 || plane == 0 {
         return;
@@ -395,12 +435,12 @@ pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]
         let pixels = |row: usize| &y_j[row * w4 * f..][..w * f];
         for f0 in (0..blocked).step_by(LANES) {
             let bias: [T; LANES] = std::array::from_fn(|k| bias_of(f0 + k));
-            let mut dst = rows_mut::<T, LANES>(out_j, f0 * plane, plane, plane);
+            let mut dst = rows_mut::<_, LANES>(out_j, f0 * plane, plane, plane);
             for row in 0..t.h {
                 for (xx, pixel) in pixels(row).chunks_exact(f).enumerate() {
                     let run: &[T; LANES] = pixel[f0..f0 + LANES].try_into().expect("LANES values");
                     for ((d, &v), &b) in dst.iter_mut().zip(run).zip(&bias) {
-                        d[row * w + xx] = v + b;
+                        d[row * w + xx].write(v + b);
                     }
                 }
             }
@@ -410,7 +450,7 @@ pub(crate) fn to_channels_first<T: Float>(t: &Tiling, y: &[T], bias: Option<&[T]
             let dst = &mut out_j[fi * plane..][..plane];
             for (row, dst_row) in dst.chunks_exact_mut(w).enumerate() {
                 for (d, pixel) in dst_row.iter_mut().zip(pixels(row).chunks_exact(f)) {
-                    *d = pixel[fi] + b;
+                    d.write(pixel[fi] + b);
                 }
             }
         }

@@ -54,6 +54,34 @@ pub fn gemm<T: Float>(
     gemm_at(matmul_precision(), alpha, a, b, beta, c);
 }
 
+/// [`gemm()`] at `precision` for f32 products instead of the process-wide one, as far as
+/// the CPU runs it (bf16 only with AVX512_BF16, as [`crate::set_matmul_precision`]
+/// grants): for comparisons of the two that must not change what other threads use.
+///
+/// ```
+/// use ndarray::{Array2, array};
+/// use numeric::MatmulPrecision;
+/// let a = array![[1.0_f32, 1.0 + 1.0 / 1024.0]];
+/// let b = array![[1.0_f32], [1.0]];
+/// let mut c = Array2::<f32>::zeros((1, 1));
+/// numeric::gemm_with_precision(MatmulPrecision::F32, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+/// assert_eq!(c[[0, 0]], 2.0 + 1.0 / 1024.0);
+/// numeric::gemm_with_precision(MatmulPrecision::Bf16, 1.0, &a.view(), &b.view(), 0.0, &mut c.view_mut());
+/// // bf16 keeps 8 significant bits: 1 + 2⁻¹⁰ rounds to 1 where the CPU has it.
+/// assert!(c[[0, 0]] == 2.0 || !numeric::cpu_has_bf16());
+/// ```
+pub fn gemm_with_precision<T: Float>(
+    precision: MatmulPrecision,
+    alpha: T,
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    beta: T,
+    c: &mut ArrayViewMut2<'_, T>,
+) {
+    let precision = crate::bf16::precision_in_force(precision, crate::cpu_has_bf16());
+    gemm_at(precision, alpha, a, b, beta, c);
+}
+
 /// [`gemm`] at a given precision for f32 products (one that the CPU runs: see
 /// [`crate::set_matmul_precision`]), so that tests need not set the global.
 pub(crate) fn gemm_at<T: Float>(

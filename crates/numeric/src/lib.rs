@@ -7,7 +7,9 @@
 //!   ([`gemm_f32_with`] names the f32 kernel, for measurements).
 //! - [`set_threads`] / [`threads`]: the single knob for rayon *and* GEMM threads.
 //! - [`set_matmul_precision`]: opt-in bf16 products (f32 sums) for f32 GEMM on CPUs
-//!   with AVX512_BF16, twice the multiply rate.
+//!   with AVX512_BF16, twice the multiply rate; [`PackedB`] / [`gemm_packed`] pack a
+//!   right operand once for many such products, [`PackedA`] / [`gemm_packed_a`] take
+//!   the left one row by row, packed as it is made.
 //! - [`rng`] / [`randn`]: seeded, reproducible random arrays.
 //! - [`fold_chunks_in_order`]: parallel sums with a fixed grouping, so a seed and a
 //!   thread count reproduce a run bit for bit; [`sum_of_squares`], a fast sum in a
@@ -39,11 +41,12 @@ mod threads;
 
 pub use alloc::tune_allocator;
 pub use bf16::{
-    Bf16Tile, MatmulPrecision, cpu_has_bf16, matmul_precision, set_matmul_precision, with_bf16_tile,
+    Bf16Tile, MatmulPrecision, PackedA, PackedB, cpu_has_bf16, gemm_packed, gemm_packed_a,
+    matmul_precision, set_matmul_precision, with_bf16_tile,
 };
 pub use float::{Dtype, Float};
 pub use fma::{F32Kernel, gemm_f32_with};
-pub use gemm_impl::{gemm, matmul};
+pub use gemm_impl::{gemm, gemm_with_precision, matmul};
 pub use random::{Rng, randn, rng};
 pub use reduce::{chunk_for_threads, fold_chunks_in_order, sum_of_squares};
 pub use threads::{set_threads, threads};

@@ -103,7 +103,10 @@ fn the_recipe_defaults_to_bf16_products() {
     };
     assert_eq!(v["matmul_precision"], expected);
     let f32_args = [&args[..], &["--matmul-precision", "f32"]].concat();
-    assert_eq!(run_json(&d.args("speedrun", &f32_args))["matmul_precision"], "f32");
+    assert_eq!(
+        run_json(&d.args("speedrun", &f32_args))["matmul_precision"],
+        "f32"
+    );
 }
 
 #[test]

@@ -22,6 +22,7 @@
 mod kernel;
 #[cfg(target_arch = "x86_64")]
 mod pack;
+mod prepacked;
 #[cfg(target_arch = "x86_64")]
 mod product;
 #[cfg(all(test, target_arch = "x86_64"))]
@@ -29,6 +30,7 @@ mod tests;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use pack::Strided;
+pub use prepacked::{PackedA, PackedB, gemm_packed, gemm_packed_a};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use product::gemm_bf16;
 

@@ -105,15 +105,7 @@ pub(crate) unsafe fn gemm_bf16(p: &Product) {
                     };
                     // SAFETY: the CPU has the instructions (caller's contract); the
                     // block's panels were packed just above for its rows and columns.
-                    unsafe {
-                        match tile {
-                            Bf16Tile::Auto | Bf16Tile::Tile8x48 => {
-                                block.run::<8, 3>(alpha, beta, read_c)
-                            }
-                            Bf16Tile::Tile4x64 => block.run::<4, 4>(alpha, beta, read_c),
-                            Bf16Tile::Tile8x32 => block.run::<8, 2>(alpha, beta, read_c),
-                        }
-                    }
+                    unsafe { block.run_tile(tile, alpha, beta, read_c) }
                 }
             }
         }
@@ -121,17 +113,17 @@ pub(crate) unsafe fn gemm_bf16(p: &Product) {
 }
 
 /// One packed block of A's rows and B's columns, and where its tiles land in C.
-struct Block<'p> {
-    pa: &'p [u32],
-    pb: &'p [u32],
-    kp: usize,
-    rows: std::ops::Range<usize>,
-    cols: std::ops::Range<usize>,
-    c: *mut f32,
-    rsc: isize,
-    csc: isize,
-    m: usize,
-    n: usize,
+pub(super) struct Block<'p> {
+    pub(super) pa: &'p [u32],
+    pub(super) pb: &'p [u32],
+    pub(super) kp: usize,
+    pub(super) rows: std::ops::Range<usize>,
+    pub(super) cols: std::ops::Range<usize>,
+    pub(super) c: *mut f32,
+    pub(super) rsc: isize,
+    pub(super) csc: isize,
+    pub(super) m: usize,
+    pub(super) n: usize,
 }
 
 impl Block<'_> {
@@ -143,7 +135,7 @@ impl Block<'_> {
     /// [`pack::pack_a`] and `pb` its columns by [`pack::pack_b_nr`] at 16·NVEC; `c`,
     /// `rsc` and `csc` describe a live m × n C.
     #[inline(always)]
-    unsafe fn run<const ROWS: usize, const NVEC: usize>(
+    pub(super) unsafe fn run<const ROWS: usize, const NVEC: usize>(
         &self,
         alpha: f32,
         beta: f32,
@@ -184,6 +176,23 @@ impl Block<'_> {
                         )
                     }
                 }
+            }
+        }
+    }
+}
+
+impl Block<'_> {
+    /// [`Block::run`] with the register tile `tile`.
+    ///
+    /// # Safety
+    /// As [`Block::run`], with `pb` packed at `tile.cols()`.
+    pub(super) unsafe fn run_tile(&self, tile: Bf16Tile, alpha: f32, beta: f32, read_c: bool) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match tile {
+                Bf16Tile::Auto | Bf16Tile::Tile8x48 => self.run::<8, 3>(alpha, beta, read_c),
+                Bf16Tile::Tile4x64 => self.run::<4, 4>(alpha, beta, read_c),
+                Bf16Tile::Tile8x32 => self.run::<8, 2>(alpha, beta, read_c),
             }
         }
     }
