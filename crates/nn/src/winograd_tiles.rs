@@ -14,6 +14,7 @@ use std::ops::Range;
 
 use ndarray::Array4;
 use numeric::{Float, PackedA};
+use rayon::prelude::*;
 
 /// Outputs per tile side (`m` of F(m×m, r×r)).
 pub(crate) const M: usize = 4;
@@ -468,8 +469,18 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool, transposed: b
     // Rows of U[ξ] are the channels read, unless transposed.
     let (rows, cols) = if flipped ^ transposed { (f, c) } else { (c, f) };
     let mut u = vec![T::zero(); POINTS * f * c];
-    for fi in 0..f {
-        for ci in 0..c {
+    let out = Shared(u.as_mut_ptr());
+    // A task per row r of the 36 matrices: it alone writes their rows r, each along
+    // the row (a filter's 36 values land in 36 matrices, so one filter at a time
+    // would scatter them). Twice per layer and step, once per core it was 3 % of the
+    // bf16 training step.
+    (0..rows).into_par_iter().for_each(|r| {
+        for col in 0..cols {
+            let (fi, ci) = if flipped ^ transposed {
+                (r, col)
+            } else {
+                (col, r)
+            };
             let k = &w[(fi * c + ci) * 9..][..9];
             let taps: [[T; 3]; 3] = std::array::from_fn(|i| {
                 std::array::from_fn(|j| {
@@ -480,17 +491,31 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool, transposed: b
                     }
                 })
             });
-            let (r, col) = if flipped ^ transposed {
-                (fi, ci)
-            } else {
-                (ci, fi)
-            };
             for (xi, &v) in both_axes(taps, g).iter().flatten().enumerate() {
-                u[(xi * rows + r) * cols + col] = v;
+                // SAFETY: (xi·rows + r)·cols + col < 36·rows·cols = u.len(), and only
+                // this task writes row r of any matrix; u outlives the tasks.
+                unsafe { out.at((xi * rows + r) * cols + col).write(v) };
             }
         }
-    }
+    });
     u
+}
+
+/// A buffer the tasks of [`filter_tiles`] write at disjoint places.
+struct Shared<T>(*mut T);
+
+// SAFETY: the tasks write disjoint elements (see `filter_tiles`), and T is Send.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    /// Element `i` of the buffer.
+    ///
+    /// # Safety
+    /// `i` is inside the buffer.
+    unsafe fn at(&self, i: usize) -> *mut T {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.add(i) }
+    }
 }
 
 #[cfg(test)]
