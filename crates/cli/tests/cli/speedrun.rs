@@ -73,12 +73,7 @@ fn bf16_products_train_reproducibly_and_are_recorded() {
         "16",
     ];
     let v = run_json(&d.args("speedrun", &args));
-    let expected = if numeric::cpu_has_bf16() {
-        "bf16"
-    } else {
-        "f32"
-    };
-    assert_eq!(v["matmul_precision"], expected);
+    assert_eq!(v["matmul_precision"], bf16_where_the_cpu_has_it());
     let tta = v["tta_accuracy"][0].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&tta), "{tta}");
     assert!(v["train_loss_history"][0].as_f64().unwrap().is_finite());
@@ -89,6 +84,15 @@ fn bf16_products_train_reproducibly_and_are_recorded() {
     assert!(first == second, "model files differ");
 }
 
+/// The precision a bf16 request gets on this CPU.
+fn bf16_where_the_cpu_has_it() -> &'static str {
+    if numeric::cpu_has_bf16() {
+        "bf16"
+    } else {
+        "f32"
+    }
+}
+
 /// Without `--matmul-precision` the recipe runs its products in bf16 where the CPU
 /// has AVX512_BF16 (airbench94 trains in half precision), and `f32` still asks for f32.
 #[test]
@@ -96,12 +100,7 @@ fn the_recipe_defaults_to_bf16_products() {
     let d = Dirs::new();
     let args = ["--epochs", "0.5", "--batch", "16", "--tta", "0"];
     let v = run_json(&d.args("speedrun", &args));
-    let expected = if numeric::cpu_has_bf16() {
-        "bf16"
-    } else {
-        "f32"
-    };
-    assert_eq!(v["matmul_precision"], expected);
+    assert_eq!(v["matmul_precision"], bf16_where_the_cpu_has_it());
     let f32_args = [&args[..], &["--matmul-precision", "f32"]].concat();
     assert_eq!(
         run_json(&d.args("speedrun", &f32_args))["matmul_precision"],
