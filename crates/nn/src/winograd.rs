@@ -55,7 +55,7 @@ use rayon::prelude::*;
 use crate::conv::ConvCache;
 use crate::winograd_planes;
 use crate::winograd_tiles::{
-    ALPHA, M, POINTS, Tiling, both_axes, dout_tiles, filter_tiles, gt, input_tiles,
+    ALPHA, M, POINTS, Tiling, dout_tiles, filter_gradient, filter_tiles, input_tiles,
     input_tiles_bf16, output_tiles, to_channels_first, to_channels_last,
 };
 
@@ -362,7 +362,11 @@ pub(crate) fn backward_weights<T: Float>(
         acc
     };
     let add = |mut a: Partial<T>, b: Partial<T>| {
-        a.dw.iter_mut().zip(&b.dw).for_each(|(a, &b)| *a += b);
+        // In parallel: a partial `dw` holds 36·C·F values (9.4 MB at 256→256).
+        a.dw.par_iter_mut()
+            .zip(&b.dw)
+            .with_min_len(1 << 14)
+            .for_each(|(a, &b)| *a += b);
         a.db.iter_mut().zip(&b.db).for_each(|(a, &b)| *a += b);
         a
     };
@@ -378,23 +382,10 @@ pub(crate) fn backward_weights<T: Float>(
         step,
         add,
     );
-    let mut dw = Array4::<T>::zeros((f, c, 3, 3));
-    let Some(total) = total else {
-        return (dw, Array1::zeros(f));
-    };
-    for fi in 0..f {
-        for ci in 0..c {
-            let mm: [[T; ALPHA]; ALPHA] = std::array::from_fn(|a| {
-                std::array::from_fn(|b| total.dw[((a * ALPHA + b) * c + ci) * f + fi])
-            });
-            for (i, row) in both_axes(mm, gt).iter().enumerate() {
-                for (j, &v) in row.iter().enumerate() {
-                    dw[[fi, ci, i, j]] = v;
-                }
-            }
-        }
+    match total {
+        Some(total) => (filter_gradient(&total.dw, c, f), Array1::from(total.db)),
+        None => (Array4::zeros((f, c, 3, 3)), Array1::zeros(f)),
     }
-    (dw, Array1::from(total.db))
 }
 
 #[cfg(test)]

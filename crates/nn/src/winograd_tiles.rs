@@ -501,7 +501,53 @@ pub(crate) fn filter_tiles<T: Float>(w: &Array4<T>, flipped: bool, transposed: b
     u
 }
 
-/// A buffer the tasks of [`filter_tiles`] write at disjoint places.
+/// The filter gradient `dW` (F, C, 3, 3) from its 36 transformed matrices `dw`
+/// (C, F each, as backward-weights sums them): `Gᵀ dW[ξ] G` for every (filter,
+/// channel) pair, [`filter_tiles`] the other way round. A task per channel ci reads
+/// row ci of the 36 matrices, each contiguous over the filters, so the transform runs
+/// along rows of F lanes ([`lanes`]) and only the writes are scattered. One pair at a
+/// time on one thread, with 36 reads a matrix apart per pair, it took 2.5 % of the
+/// bf16 training step while the other thread waited.
+pub(crate) fn filter_gradient<T: Float>(dw: &[T], c: usize, f: usize) -> Array4<T> {
+    let mut out = vec![T::zero(); f * c * 9];
+    if out.is_empty() {
+        return Array4::zeros((f, c, 3, 3));
+    }
+    let shared = Shared(out.as_mut_ptr());
+    (0..c).into_par_iter().for_each_init(
+        || vec![T::zero(); (ALPHA + 3) * 3 * f],
+        |buf, ci| {
+            let (rows_of, done) = buf.split_at_mut(ALPHA * 3 * f);
+            // rows_of[a][j]: the transform along b of row a of each filter's 6×6.
+            for a in 0..ALPHA {
+                lanes(
+                    rows(dw, (a * ALPHA * c + ci) * f, c * f, f),
+                    rows_mut(rows_of, a * 3 * f, f, f),
+                    gt,
+                );
+            }
+            // done[i][j]: then along a, as `both_axes` does.
+            for j in 0..3 {
+                lanes(
+                    rows(rows_of, j * f, 3 * f, f),
+                    rows_mut(done, j * f, 3 * f, f),
+                    gt,
+                );
+            }
+            for fi in 0..f {
+                for k in 0..9 {
+                    // SAFETY: (fi·c + ci)·9 + k < F·C·9 = out.len(); only this task
+                    // writes channel ci's taps; `out` outlives the tasks.
+                    unsafe { shared.at((fi * c + ci) * 9 + k).write(done[k * f + fi]) };
+                }
+            }
+        },
+    );
+    Array4::from_shape_vec((f, c, 3, 3), out).expect("F·C·9 values")
+}
+
+/// A buffer the tasks of [`filter_tiles`] and [`filter_gradient`] write at disjoint
+/// places.
 struct Shared<T>(*mut T);
 
 // SAFETY: the tasks write disjoint elements (see `filter_tiles`), and T is Send.

@@ -59,6 +59,49 @@ fn frozen_filters_keep_the_bias_gradient_and_skip_dw() {
     }
 }
 
+/// The layer's cache keeps the input it was given (no copy), and an input in another
+/// memory order (here channels last, a permuted view made owned) gives the outputs and
+/// gradients of the standard layout.
+#[test]
+fn the_layer_keeps_its_input_in_any_layout() {
+    let mut rng = numeric::rng(12);
+    let (c, f) = (4, 6);
+    let x: Array4<f64> = numeric::randn((3, c, 7, 7), &mut rng);
+    let params = Params::from([
+        (
+            "W".to_string(),
+            numeric::randn((f, c, 3, 3), &mut rng).into_dyn(),
+        ),
+        ("b".to_string(), numeric::randn(f, &mut rng).into_dyn()),
+    ]);
+    let mut conv = Conv::new("W", "b", c, f, 3, 1);
+    let given = x.clone().into_dyn();
+    let at = given.as_ptr();
+    let (out, cache) = conv.forward(given, &params, &mut Params::new(), Mode::Train);
+    let kept: &ConvCache<f64> = cache_of(&cache, "conv");
+    assert_eq!(kept.x.as_ptr(), at, "the cache holds the given array");
+    let channels_last = x
+        .clone()
+        .permuted_axes([0, 2, 3, 1])
+        .as_standard_layout()
+        .into_owned();
+    let other_order = channels_last.permuted_axes([0, 3, 1, 2]);
+    assert!(!other_order.is_standard_layout());
+    let (out2, cache2) = conv.forward(
+        other_order.into_dyn(),
+        &params,
+        &mut Params::new(),
+        Mode::Train,
+    );
+    assert_eq!(out, out2);
+    let dout =
+        ArrayD::from_shape_vec(out.shape(), (0..out.len()).map(|i| i as f64).collect()).unwrap();
+    let (dx, grads) = conv.backward(dout.clone(), &cache, &params, true);
+    let (dx2, grads2) = conv.backward(dout, &cache2, &params, true);
+    assert_eq!(dx, dx2);
+    assert_eq!(grads["W"], grads2["W"]);
+}
+
 /// Zero filters make an empty output and empty parameter gradients, on both the
 /// wide path (32×32 maps) and the chunked one (4×4 maps); dx is all zeros.
 #[test]

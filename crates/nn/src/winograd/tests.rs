@@ -256,3 +256,33 @@ fn same_inputs_give_the_same_bits() {
         assert_eq!(forward(&cache, b.as_slice().unwrap()), first);
     }
 }
+
+/// The parallel, row-wise filter gradient gives each (filter, channel) pair's
+/// `Gᵀ dW[ξ] G` to the bit, as one pair at a time would: odd channel and filter
+/// counts, and a filter count past a vector's lanes with a remainder.
+#[test]
+fn filter_gradient_is_each_pairs_transform() {
+    use crate::winograd_tiles::{both_axes, gt};
+    for (c, f) in [(1, 1), (3, 5), (17, 33)] {
+        let dw: Vec<f32> = numeric::randn(POINTS * c * f, &mut numeric::rng(7)).to_vec();
+        let got = filter_gradient(&dw, c, f);
+        assert_eq!(got.dim(), (f, c, 3, 3));
+        for fi in 0..f {
+            for ci in 0..c {
+                let mm: [[f32; ALPHA]; ALPHA] = std::array::from_fn(|a| {
+                    std::array::from_fn(|b| dw[((a * ALPHA + b) * c + ci) * f + fi])
+                });
+                for (i, row) in both_axes(mm, gt).iter().enumerate() {
+                    for (j, &v) in row.iter().enumerate() {
+                        assert_eq!(
+                            got[[fi, ci, i, j]].to_bits(),
+                            v.to_bits(),
+                            "{fi} {ci} {i} {j}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(filter_gradient::<f32>(&[], 0, 4).dim(), (4, 0, 3, 3));
+}
