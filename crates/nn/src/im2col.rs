@@ -42,6 +42,7 @@ use crate::Params;
 use crate::conv::{ConvCache, ConvParam, check_dout, check_shapes};
 use crate::error::{Error, Result};
 use crate::layer::{Cache, Init, Layer, Mode, ParamSpec, batch, cache_of, no_dx, view};
+use crate::planes::{LANES, add_plane_sums};
 use crate::{conv_batched, im2col_wide, winograd};
 
 /// Fast convolution forward pass: `out = W · columns + b`, one GEMM per image or per
@@ -438,26 +439,22 @@ impl Conv {
 }
 
 /// `db = Σ dout` over images and positions, per filter: each filter's sum in a fixed
-/// order (image by image), filters in parallel.
+/// order (image by image), blocks of filters in parallel.
 fn bias_gradient<T: Float>(dout: &ArrayView4<'_, T>) -> Array1<T> {
     use rayon::prelude::*;
     let dout = dout.as_standard_layout();
     let (n, f, h, w) = dout.dim();
     let plane = h * w;
     let values = dout.as_slice().expect("standard layout");
-    let sums: Vec<T> = (0..f)
-        .into_par_iter()
-        .map(|fi| {
-            (0..n)
-                .map(|i| {
-                    values[(i * f + fi) * plane..][..plane]
-                        .iter()
-                        .copied()
-                        .sum::<T>()
-                })
-                .fold(T::zero(), |a, b| a + b)
-        })
-        .collect();
+    let mut sums = vec![T::zero(); f];
+    sums.par_chunks_mut(LANES)
+        .enumerate()
+        .for_each(|(block, db)| {
+            for i in 0..n {
+                let first = (i * f + block * LANES) * plane;
+                add_plane_sums(&values[first..][..db.len() * plane], plane, db);
+            }
+        });
     Array1::from(sums)
 }
 

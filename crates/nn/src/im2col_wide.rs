@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use crate::conv::ConvCache;
 use crate::conv_param::Geometry;
+use crate::planes::add_plane_sums;
 
 /// One stride-1 convolution's geometry, read as wide columns.
 #[derive(Clone, Copy, Debug)]
@@ -227,11 +228,8 @@ pub(crate) fn backward<T: Float>(
                 let src = &dout_i[(fi * g.h_out + oh) * g.w_out..][..g.w_out];
                 dout_wide[fi * l + oh * wp..][..g.w_out].copy_from_slice(src);
             }
-            db[fi] += dout_i[fi * npos..(fi + 1) * npos]
-                .iter()
-                .copied()
-                .sum::<T>();
         }
+        add_plane_sums(dout_i, npos, db.as_slice_mut().expect("contiguous"));
     })
 }
 

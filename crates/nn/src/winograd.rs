@@ -53,6 +53,7 @@ use numeric::{Float, MatmulPrecision, PackedA, PackedB};
 use rayon::prelude::*;
 
 use crate::conv::ConvCache;
+use crate::planes::add_plane_sums;
 use crate::winograd_planes;
 use crate::winograd_tiles::{
     ALPHA, M, POINTS, Tiling, dout_tiles, filter_gradient, filter_tiles, input_tiles,
@@ -352,12 +353,11 @@ pub(crate) fn backward_weights<T: Float>(
             numeric::gemm(T::one(), &v.t(), &e, T::one(), &mut dw);
         }
         for i in images {
-            for (fi, db) in acc.db.iter_mut().enumerate() {
-                *db += dout[(i * f + fi) * t.plane()..][..t.plane()]
-                    .iter()
-                    .copied()
-                    .sum::<T>();
-            }
+            add_plane_sums(
+                &dout[i * f * t.plane()..][..f * t.plane()],
+                t.plane(),
+                &mut acc.db,
+            );
         }
         acc
     };
