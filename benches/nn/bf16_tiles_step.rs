@@ -15,9 +15,7 @@ use std::time::Instant;
 use ndarray::{Array1, Array4};
 use numeric::{Bf16Tile, MatmulPrecision};
 
-#[path = "common/cpu_time.rs"]
-mod cpu_time;
-use cpu_time::cpu_seconds;
+use numeric::cpu_seconds;
 
 const TILES: [Bf16Tile; 2] = [Bf16Tile::Tile8x48, Bf16Tile::Auto];
 

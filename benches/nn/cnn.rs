@@ -153,27 +153,17 @@ fn median_time(reps: usize, mut f: impl FnMut()) -> f64 {
     t[reps / 2]
 }
 
-/// CPU time (user + system, all threads) of this process in seconds, from
-/// `/proc/self/stat` (Linux; 10 ms ticks, so only meaningful over many repetitions).
-/// On a shared machine wall time measures the neighbours too; CPU time divided by the
-/// thread count is what the same work takes on idle cores (if it parallelises fully).
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
-}
-
 /// Mean wall and CPU seconds of `f` over `reps` runs (after one warm-up).
 fn wall_and_cpu(reps: usize, mut f: impl FnMut()) -> (f64, Option<f64>) {
     f();
-    let cpu0 = cpu_seconds();
+    let cpu0 = numeric::cpu_seconds();
     let start = Instant::now();
     for _ in 0..reps {
         f();
     }
     let wall = start.elapsed().as_secs_f64() / reps as f64;
-    let cpu = cpu0.zip(cpu_seconds()).map(|(a, b)| (b - a) / reps as f64);
+    let cpu = (numeric::cpu_seconds() - cpu0) / reps as f64;
+    let cpu = cpu.is_finite().then_some(cpu);
     (wall, cpu)
 }
 

@@ -34,9 +34,7 @@ use std::time::Instant;
 use ndarray::{Array1, Array2, Array4};
 use nn::{ConvParam, conv_backward_fast, conv_backward_fast_no_dx, conv_forward_fast};
 
-#[path = "common/cpu_time.rs"]
-mod cpu_time;
-use cpu_time::cpu_seconds;
+use numeric::cpu_seconds;
 
 /// One convolution: name, batch, channels, input side, filters, kernel side, pad, and
 /// whether it needs a backward pass.

@@ -16,9 +16,7 @@ use std::time::Instant;
 use ndarray::{Array1, Array2, Array4};
 use nn::{Model, ThreeLayerConvNet, TwoLayerConfig, TwoLayerNet};
 
-#[path = "common/cpu_time.rs"]
-mod cpu_time;
-use cpu_time::cpu_seconds;
+use numeric::cpu_seconds;
 
 fn main() {
     numeric::tune_allocator();

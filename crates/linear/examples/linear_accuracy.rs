@@ -194,7 +194,7 @@ fn run_dataset(dataset: &str, losses: Vec<Loss>) -> Result<(), Error> {
         // One timed run with the recommended learning rate and reg.
         let mut clf =
             LinearClassifier::<f32>::new(loss, sp.x_train.ncols(), 10, &mut numeric::rng(0));
-        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let (t, cpu) = (Instant::now(), numeric::cpu_seconds());
         let history = clf.train(
             &sp.x_train.view(),
             &sp.y_train.view(),
@@ -205,7 +205,7 @@ fn run_dataset(dataset: &str, losses: Vec<Loss>) -> Result<(), Error> {
             &d.options,
         )?;
         let train_seconds = t.elapsed().as_secs_f64();
-        let train_cpu = cpu_seconds() - cpu;
+        let train_cpu = numeric::cpu_seconds() - cpu;
         println!(
             "default lr {:e} reg {:e}: loss {:.3} -> {:.3}, train {:.3}, val {:.3}, test {:.4}, train_seconds {:.2} (process CPU {:.2} s)",
             d.learning_rate,
@@ -264,7 +264,7 @@ fn speed() -> Result<(), Error> {
     let y = ndarray::Array1::from_shape_fn(n, |i| (i * 7) % 10);
     let w = numeric::randn::<f32, _, _>((d, 10), &mut numeric::rng(1)) * 1e-4;
     let reps = 10;
-    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let (t, cpu) = (Instant::now(), numeric::cpu_seconds());
     for _ in 0..reps {
         std::hint::black_box(linear::softmax_loss_vectorized(
             &w.view(),
@@ -276,11 +276,11 @@ fn speed() -> Result<(), Error> {
     println!(
         "softmax loss+grad 49000x3073 f32: {:.1} ms wall, {:.1} ms process CPU per call",
         t.elapsed().as_secs_f64() * 1e3 / reps as f64,
-        (cpu_seconds() - cpu) * 1e3 / reps as f64
+        (numeric::cpu_seconds() - cpu) * 1e3 / reps as f64
     );
     for loss in [Loss::Svm, Loss::Softmax] {
         let mut clf = LinearClassifier::<f32>::new(loss, d, 10, &mut numeric::rng(0));
-        let (t, cpu) = (Instant::now(), cpu_seconds());
+        let (t, cpu) = (Instant::now(), numeric::cpu_seconds());
         clf.train(
             &x.view(),
             &y.view(),
@@ -293,25 +293,10 @@ fn speed() -> Result<(), Error> {
         println!(
             "{loss} training 1500 x 200 f32: {:.2} s wall, {:.2} s process CPU",
             t.elapsed().as_secs_f64(),
-            cpu_seconds() - cpu
+            numeric::cpu_seconds() - cpu
         );
     }
     Ok(())
-}
-
-/// CPU time (user + system) this process has used, from /proc/self/stat: on a shared
-/// machine it says what the wall time would be without the other processes.
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the parenthesised command name; utime and stime are 14 and 15.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
 }
 
 /// RGB pixels → PNG.

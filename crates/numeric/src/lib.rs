@@ -32,6 +32,7 @@ mod alloc;
 mod bf16;
 #[cfg(target_arch = "x86_64")]
 mod c_tile;
+mod cpu_time;
 mod float;
 mod fma;
 mod gemm_impl;
@@ -44,6 +45,7 @@ pub use bf16::{
     Bf16Tile, MatmulPrecision, PackedA, PackedB, cpu_has_bf16, gemm_packed, gemm_packed_a,
     matmul_precision, set_matmul_precision, with_bf16_tile,
 };
+pub use cpu_time::cpu_seconds;
 pub use float::{Dtype, Float};
 pub use fma::{F32Kernel, gemm_f32_with};
 pub use gemm_impl::{gemm, gemm_with_precision, matmul};

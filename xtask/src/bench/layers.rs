@@ -295,25 +295,10 @@ impl Measured {
     }
 }
 
-/// CPU time (user + system, every thread) this process has used, from
-/// /proc/self/stat (NaN where there is none).
-fn cpu_seconds() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the parenthesised command name; utime and stime are 14 and 15.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
-}
-
 /// Times `call`: one untimed call first (pages in its outputs), then the calls.
 fn measure(call: &mut Call, threads: usize) -> Measured {
     call();
-    let cpu_started = cpu_seconds();
+    let cpu_started = numeric::cpu_seconds();
     let started = Instant::now();
     let mut times = Vec::new();
     while times.len() < MIN_REPS
@@ -323,7 +308,7 @@ fn measure(call: &mut Call, threads: usize) -> Measured {
         call();
         times.push(t.elapsed().as_secs_f64());
     }
-    let cpu = (cpu_seconds() - cpu_started) / (times.len() * threads.max(1)) as f64;
+    let cpu = (numeric::cpu_seconds() - cpu_started) / (times.len() * threads.max(1)) as f64;
     times.sort_by(f64::total_cmp);
     Measured {
         median: times[times.len() / 2],
